@@ -1,0 +1,1 @@
+"""Grids: commensurate energy grids (energy.py) and k-meshes (kmesh.py)."""

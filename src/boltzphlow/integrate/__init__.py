@@ -1,0 +1,17 @@
+"""Time integrators registered by name, the output-time driver and the steady-state solver."""
+
+from boltzphlow.integrate import schemes as _schemes  # noqa: F401  (registers the schemes)
+from boltzphlow.integrate.base import (
+    INTEGRATORS,
+    IntegrationError,
+    IntegrationResult,
+    Integrator,
+    OdeProblem,
+    get_integrator,
+    integrate,
+    register,
+)
+from boltzphlow.integrate.steady import SteadyStateResult, steady_state
+
+__all__ = ["INTEGRATORS", "Integrator", "IntegrationError", "IntegrationResult", "OdeProblem",
+           "SteadyStateResult", "get_integrator", "integrate", "register", "steady_state"]

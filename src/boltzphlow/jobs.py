@@ -1,0 +1,128 @@
+"""Registry of runnable jobs: the one place where a physics model meets the command line.
+
+A *job* is what ``boltzphlow run CONFIG.toml`` executes.  The TOML file names it with its
+top-level key ``model = "<name>"``; everything else in the file is validated by the job's
+pydantic ``config_model`` (which must forbid unknown keys).  A new physics family adds one
+:class:`Job` with :func:`register_job` and nothing else in the CLI changes.
+
+Contract for ``Job.run(config, context) -> xarray.Dataset``
+
+* ``config`` is the validated pydantic model (quantities already converted to the documented
+  default units).
+* The job reports progress with ``context.progress(done, total)`` (any consistent units, e.g.
+  simulated time) and hands partial results to ``context.checkpoint(ds)`` whenever it has a
+  consistent partial Dataset worth keeping (at least at every output time of a time
+  evolution).  ``context.checkpoint`` writes the file atomically; it is cheap to call.
+* If ``context.resume_from`` is a Dataset (a partial result written earlier by the same job
+  with the same config), the job continues from its last complete record and must arrive at
+  the same answer as an uninterrupted run.
+* The returned Dataset carries ``units`` and ``long_name`` on every data variable and
+  coordinate, and ``attrs["model"] = job.name``.  The CLI adds config, version, wall time and
+  provenance attributes (see :mod:`boltzphlow.results`).
+* ``ValueError`` raised for bad physical input is reported by the CLI as a one-line error with
+  exit code 2.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import xarray as xr
+from pydantic import BaseModel
+
+
+@runtime_checkable
+class RunContext(Protocol):
+    """What a running job may use from its caller (the CLI, a sweep worker or a test)."""
+
+    resume_from: xr.Dataset | None
+    quiet: bool
+
+    def progress(self, done: float, total: float) -> None:
+        """Report progress (``done`` out of ``total``, in any consistent units)."""
+
+    def checkpoint(self, ds: xr.Dataset) -> None:
+        """Persist a consistent partial result (atomic write; overwrites the previous one)."""
+
+
+@dataclass
+class SilentContext:
+    """A :class:`RunContext` that reports nothing and keeps the last checkpoint in memory."""
+
+    resume_from: xr.Dataset | None = None
+    quiet: bool = True
+    last_checkpoint: xr.Dataset | None = field(default=None, repr=False)
+
+    def progress(self, done: float, total: float) -> None:  # noqa: D102 - protocol
+        pass
+
+    def checkpoint(self, ds: xr.Dataset) -> None:  # noqa: D102 - protocol
+        self.last_checkpoint = ds
+
+
+@dataclass(frozen=True)
+class Job:
+    """A runnable model: its config schema, how to run it, plot it and summarise it.
+
+    Attributes
+    ----------
+    name
+        Value of the top-level ``model`` key in a config file.
+    config_model
+        Pydantic model of the whole config file (``extra="forbid"``), ``model`` key included.
+    run
+        ``run(config, context) -> Dataset``; see the module docstring for the contract.
+    plot
+        ``plot(ds, out_dir) -> list[Path]``: writes PNG figures of a result, returns their paths.
+    summary
+        ``summary(ds) -> str``: a few human-readable lines printed after a run and by ``info``.
+    description
+        One line for ``boltzphlow examples`` and ``--help``.
+    """
+
+    name: str
+    config_model: type[BaseModel]
+    run: Callable[[Any, RunContext], xr.Dataset]
+    plot: Callable[[xr.Dataset, Path], list[Path]]
+    summary: Callable[[xr.Dataset], str]
+    description: str = ""
+
+
+_JOBS: dict[str, Job] = {}
+
+
+def register_job(job: Job) -> Job:
+    """Register ``job`` under ``job.name`` (re-registering the same name replaces it)."""
+    _JOBS[job.name] = job
+    return job
+
+
+def get_job(name: str) -> Job:
+    """Return the job registered as ``name``; ``KeyError`` listing the known names otherwise."""
+    _load_builtin_jobs()
+    try:
+        return _JOBS[name]
+    except KeyError:
+        known = ", ".join(sorted(_JOBS)) or "none"
+        raise KeyError(f"unknown model {name!r} (known: {known})") from None
+
+
+def available_jobs() -> dict[str, Job]:
+    """All registered jobs by name."""
+    _load_builtin_jobs()
+    return dict(_JOBS)
+
+
+def _load_builtin_jobs() -> None:
+    """Import the modules that register the built-in jobs (kept lazy: imports are heavy)."""
+    import importlib
+
+    for module in _BUILTIN_JOB_MODULES:
+        importlib.import_module(module)
+
+
+#: Modules whose import registers a built-in job.  A new physics family appends its module here.
+_BUILTIN_JOB_MODULES: list[str] = ["boltzphlow.kinetics.superconductor.job"]

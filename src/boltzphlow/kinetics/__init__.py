@@ -1,0 +1,1 @@
+"""Energy-resolved kinetics in time: distributions evolved by nonlinear collision integrals."""

@@ -1,0 +1,20 @@
+"""Quasiparticle–phonon kinetics of a BCS superconductor (seed 003 §1.1, §2.1–2.2).
+
+>>> import boltzphlow as bp
+>>> al = bp.superconductor.material("Al")
+>>> m = bp.superconductor.QPPhononModel(al, T_bath=0.1, energy_step=2.0, E_max=1500.0)
+"""
+
+from boltzphlow.kinetics.superconductor.collisions import CollisionOperator, Rates, TermRates
+from boltzphlow.kinetics.superconductor.gap import (
+    BCS_RATIO,
+    bcs_critical_temperature,
+    bcs_gap,
+)
+from boltzphlow.kinetics.superconductor.materials import Material, available_materials, material
+from boltzphlow.kinetics.superconductor.model import QPPhononModel, State, bose, fermi
+from boltzphlow.kinetics.superconductor.sources import Injection, PhotonHit
+
+__all__ = ["BCS_RATIO", "CollisionOperator", "Injection", "Material", "PhotonHit",
+           "QPPhononModel", "Rates", "State", "TermRates", "available_materials",
+           "bcs_critical_temperature", "bcs_gap", "bose", "fermi", "material"]

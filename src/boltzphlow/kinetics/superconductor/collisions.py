@@ -1,0 +1,315 @@
+"""Quasiparticle–phonon collision integrals, seed 003 Eqs. 33–40, on a commensurate grid.
+
+Every process is defined once as a transition rate between discrete states and both the QP
+and the phonon equations are read off it, so that energy (Eq. 6–10 bookkeeping, prefactors
+tied by Eq. 7) is conserved and detailed balance holds to round-off.  Per ``4 N0`` and per
+unit volume, with ``N_i`` the states in QP bin ``i`` (see :mod:`.dos`), ``c = 1/(τ0 (k_BTc)³)``
+and the coherence factors ``K^∓(E, E') = 1 ∓ Δ²/(E E')`` (Eq. 33 without the ρ):
+
+* phonon emission ``u → l + ω_J`` (``u = l + J``) and its inverse, absorption::
+
+      Φ^sc_{lJ} = c ω_J² N_l N_u K⁻_{lu} [f_u (1 − f_l)(1 + n_J) − f_l (1 − f_u) n_J]
+
+* recombination ``i + k → ω_J`` (``J = s + i + k``) and its inverse, pair breaking::
+
+      Φ^r_{ik} = c ω_J² N_i N_k K⁺_{ik} [f_i f_k (1 + n_J) − (1 − f_i)(1 − f_k) n_J]
+
+and ``N_i ∂_t f_i = Σ_J Φ^sc_{iJ} − Σ_J Φ^sc_{i−J,J} − Σ_k Φ^r_{ik}`` (Eqs. 35–37),
+``P_J ∂_t n_J = Σ_l Φ^sc_{lJ} + ½ Σ_{i+k=J−s} Φ^r_{ik}`` (Eqs. 39–40) with the phonon mode
+weight ``P_J = (π τ0^φ Δ0 c / 2) ω_J² h`` that Eq. 7 implies.  The QP equation reproduces
+the ``1/(τ0 Tc³)`` prefactor of Eqs. 35–37 and the phonon one the ``2/(π Δ0 τ0^φ)`` and
+``1/(π Δ0 τ0^φ)`` prefactors of Eqs. 39–40.
+
+Because ``K^∓ = Σ_p λ_p κ^p_i κ^p_k`` with ``κ¹ = 1``, ``κ² = Δ/E`` is separable, each sum is
+a correlation or convolution (§2.2, Eqs. 41–45), evaluated with real FFTs in O(N log N).
+:meth:`CollisionOperator.rates_direct` is the obvious O(N²) quadrature of the same sums,
+kept as the reference for tests.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import fft as sfft
+
+from boltzphlow.grids.energy import EnergyGrid
+from boltzphlow.kinetics.superconductor.dos import bin_states
+
+TERMS = ("scattering", "recombination", "pair_breaking")
+
+
+@dataclass
+class TermRates:
+    """Rates of one process: ``f`` on the QP bins and ``n`` on the phonon energies (1/ns)."""
+
+    f: np.ndarray
+    n: np.ndarray
+
+
+@dataclass
+class Rates:
+    """Collision rates ``∂_t f`` and ``∂_t n`` (1/ns), total and per process.
+
+    Attributes
+    ----------
+    f, n
+        Total rates on the QP bins and phonon energies.
+    terms
+        ``"scattering"`` (emission minus absorption), ``"recombination"`` and
+        ``"pair_breaking"``, each a :class:`TermRates`.
+    loss_f, loss_n
+        Nonnegative loss coefficients γ with ``rate + γ·y ≥ 0`` for physical ``y``
+        (the out-scattering frequencies; used by the time-relaxation scheme and as the scale
+        of the gross flux).
+    """
+
+    f: np.ndarray
+    n: np.ndarray
+    terms: dict[str, TermRates] = field(default_factory=dict)
+    loss_f: np.ndarray | None = None
+    loss_n: np.ndarray | None = None
+
+
+class CollisionOperator:
+    """Collision integrals for a fixed gap Δ on an :class:`~boltzphlow.grids.energy.EnergyGrid`.
+
+    Parameters
+    ----------
+    grid
+        The energy grid.
+    delta
+        Gap (µeV) used in the DOS and coherence factors.
+    tau0, tau_pb
+        Characteristic times τ0 and τ0^φ (ns) of Kaplan et al.
+    kTc
+        ``k_B Tc`` (µeV) in the prefactor ``1/(τ0 (k_B Tc)³)``.
+    delta0
+        Zero-temperature gap (µeV) in the phonon prefactor ``2/(π Δ0 τ0^φ)``.
+    dynes
+        Dynes broadening (µeV) of the DOS; 0 for the sharp BCS DOS.
+    states
+        Optional states per bin overriding the DOS (used for the self-consistent gap, where
+        bins straddling the gap edge are partly filled).
+    """
+
+    def __init__(self, grid: EnergyGrid, delta: float, tau0: float, tau_pb: float, kTc: float,
+                 delta0: float, dynes: float = 0.0, states: np.ndarray | None = None) -> None:
+        self.grid = grid
+        self.delta = float(delta)
+        self.c = 1.0 / (tau0 * kTc**3)
+        h = grid.step
+        self.g_ph = 2.0 / (math.pi * tau_pb * delta0 * h)
+        E = grid.energies
+        self.N = bin_states(grid.edges, delta, dynes) if states is None else np.asarray(states)
+        self.active = self.N > 0
+        # κ² = Δ/E with E ≥ Δ: a bin straddling a moving gap edge keeps 0 ≤ K⁻ ≤ 1
+        self.kappa = np.stack([np.ones_like(E), self.delta / np.maximum(E, self.delta)])
+        self.R = self.kappa * self.N  # (2, n_qp)
+        w = grid.omega
+        self.W = np.concatenate([[0.0], self.c * w * w])  # index J = 0..M
+        # phonon mode weight per 4N0 (µeV): P_J = (π τ0^φ Δ0 c / 2) ω_J² h
+        self.P = 0.5 * math.pi * tau_pb * delta0 * self.c * w * w * h
+        self.s = grid.pair_offset
+        nq, M = grid.n_qp, grid.n_phonon
+        self.L = sfft.next_fast_len(max(nq + M + 2, 2 * nq + 1), real=True)
+        self.Rh = sfft.rfft(self.R, self.L, axis=-1)
+        self.Wh = sfft.rfft(self.W, self.L)
+        self.Wph = sfft.rfft(self._shift(self.W), self.L)
+        self.lam = np.array([1.0, -1.0])[:, None]  # K⁻ = κ¹κ¹ − κ²κ²; K⁺ uses +1 for both
+        self.n_evaluations = 0
+
+    # ------------------------------------------------------------------ helpers
+    def _shift(self, arr: np.ndarray) -> np.ndarray:
+        """Phonon array re-indexed by ``m = J − s`` (recombination), zero-length if s > M."""
+        return arr[self.s:] if self.s < arr.size else np.zeros(1)
+
+    def _phonon_full(self, n: np.ndarray) -> np.ndarray:
+        return np.concatenate([[0.0], n])
+
+    # ------------------------------------------------------------------ FFT rates
+    def rates(self, f: np.ndarray, n: np.ndarray, terms: bool = True) -> Rates:
+        """Collision rates by FFT correlations (O(N log N)), seed 003 §2.2.
+
+        Parameters
+        ----------
+        f
+            QP occupation on the bins (length ``n_qp``).
+        n
+            Phonon occupation on ``ω_J`` (length ``n_phonon``).
+        terms
+            Also return the per-process rates and loss coefficients.
+        """
+        self.n_evaluations += 1
+        nq, M, L = self.grid.n_qp, self.grid.n_phonon, self.L
+        irfft = sfft.irfft
+        A = self.R * f
+        Ah = sfft.rfft(A, L, axis=-1)
+        Bh = self.Rh - Ah
+        nfull = self._phonon_full(n)
+        Wn = self.W * nfull
+        Wnh = sfft.rfft(Wn, L)
+        Wnph = sfft.rfft(self._shift(Wn), L)
+        WWh = self.Wh + Wnh
+        WWph = self.Wph + Wnph
+        kap, lam = self.kappa, self.lam
+
+        # --- QP side of emission/absorption (Eq. 35)
+        sc_gain_f = (lam * kap * irfft(np.conj(WWh) * Ah + Wnh * Ah, L)[:, :nq]).sum(0)
+        sc_loss_f = (lam * kap * irfft(np.conj(Wnh) * Bh + WWh * Bh, L)[:, :nq]).sum(0)
+        # --- QP side of recombination (Eq. 36) and pair breaking (Eq. 37)
+        r_loss_f = (kap * irfft(np.conj(Ah) * WWph, L)[:, :nq]).sum(0)
+        pb_gain_f = (kap * irfft(np.conj(Bh) * Wnph, L)[:, :nq]).sum(0)
+        # --- phonon side (Eqs. 39-40); index J = 1..M
+        emit = irfft((lam * np.conj(Bh) * Ah).sum(0), L)[1:M + 1]
+        absorb = irfft((lam * np.conj(Ah) * Bh).sum(0), L)[1:M + 1]
+        pairs_ff = irfft((Ah * Ah).sum(0), L)
+        pairs_bb = irfft((Bh * Bh).sum(0), L)
+        m = np.arange(1, M + 1) - self.s
+        ok = m >= 0
+        recomb_src = np.where(ok, pairs_ff[np.clip(m, 0, None)], 0.0)
+        pb_src = np.where(ok, pairs_bb[np.clip(m, 0, None)], 0.0)
+
+        act = self.active
+        sc_f = np.where(act, (1 - f) * sc_gain_f - f * sc_loss_f, 0.0)
+        r_f = np.where(act, -f * r_loss_f, 0.0)
+        pb_f = np.where(act, (1 - f) * pb_gain_f, 0.0)
+        g = self.g_ph
+        sc_n = g * ((1 + n) * emit - n * absorb)
+        r_n = 0.5 * g * (1 + n) * recomb_src
+        pb_n = -0.5 * g * n * pb_src
+        out = Rates(f=sc_f + r_f + pb_f, n=sc_n + r_n + pb_n)
+        if terms:
+            out.terms = {"scattering": TermRates(sc_f, sc_n),
+                         "recombination": TermRates(r_f, r_n),
+                         "pair_breaking": TermRates(pb_f, pb_n)}
+            # rate_f = gain − f·(sc_gain + sc_loss + r_loss + pb_gain), every bracket ≥ 0
+            out.loss_f = np.where(act, np.clip(sc_gain_f + sc_loss_f + r_loss_f + pb_gain_f,
+                                               0, None), 0.0)
+            out.loss_n = g * np.clip(absorb - emit, 0, None) + 0.5 * g * np.clip(pb_src, 0, None)
+        return out
+
+    # ------------------------------------------------------------------ reference
+    def _pair_tables(self):
+        """Index tables of all scattering (l, u, J) and recombination (i, k, J) transitions."""
+        nq, M = self.grid.n_qp, self.grid.n_phonon
+        l_idx, u_idx = np.triu_indices(nq, k=1)
+        J = u_idx - l_idx
+        keep = J <= M
+        l_idx, u_idx, J = l_idx[keep], u_idx[keep], J[keep]
+        i_idx, k_idx = np.meshgrid(np.arange(nq), np.arange(nq), indexing="ij")
+        i_idx, k_idx = i_idx.ravel(), k_idx.ravel()
+        Jr = self.s + i_idx + k_idx
+        keep = Jr <= M
+        return (l_idx, u_idx, J), (i_idx[keep], k_idx[keep], Jr[keep])
+
+    def _coherence(self, a: np.ndarray, b: np.ndarray, sign: float) -> np.ndarray:
+        return 1.0 + sign * self.kappa[1][a] * self.kappa[1][b]
+
+    def rates_direct(self, f: np.ndarray, n: np.ndarray) -> Rates:
+        """Same rates by direct summation over every transition (O(N²); reference only)."""
+        nq, M = self.grid.n_qp, self.grid.n_phonon
+        (l, u, J), (i, k, Jr) = self._pair_tables()
+        N, W, P = self.N, self.W, self.P
+        inv_n = np.divide(1.0, N, out=np.zeros_like(N), where=self.active)
+        nJ = n[J - 1]
+        G = W[J] * N[l] * N[u] * self._coherence(l, u, -1.0)
+        emission = G * f[u] * (1 - f[l]) * (1 + nJ)
+        absorption = G * f[l] * (1 - f[u]) * nJ
+        phi = emission - absorption
+        sc_f = (np.bincount(l, phi, nq) - np.bincount(u, phi, nq)) * inv_n
+        sc_n = np.bincount(J - 1, phi, M) / P
+        nr = n[Jr - 1]
+        H = W[Jr] * N[i] * N[k] * self._coherence(i, k, +1.0)
+        rec = H * f[i] * f[k] * (1 + nr)
+        pbk = H * (1 - f[i]) * (1 - f[k]) * nr
+        r_f = -np.bincount(i, rec, nq) * inv_n
+        pb_f = np.bincount(i, pbk, nq) * inv_n
+        r_n = 0.5 * np.bincount(Jr - 1, rec, M) / P
+        pb_n = -0.5 * np.bincount(Jr - 1, pbk, M) / P
+        out = Rates(f=sc_f + r_f + pb_f, n=sc_n + r_n + pb_n)
+        out.terms = {"scattering": TermRates(sc_f, sc_n),
+                     "recombination": TermRates(r_f, r_n),
+                     "pair_breaking": TermRates(pb_f, pb_n)}
+        return out
+
+    # ------------------------------------------------------------------ Jacobian
+    def jacobian(self, f: np.ndarray, n: np.ndarray) -> np.ndarray:
+        """Dense analytic Jacobian ∂(ḟ, ṅ)/∂(f, n) of the collision rates (no escape term).
+
+        Built from the transition matrices in O(N²) vectorised work: scattering on the
+        (lower, upper) matrix with ``J = u − l`` (Toeplitz), recombination on the (i, k)
+        matrix with ``J = s + i + k`` (Hankel).
+        """
+        nq, M = self.grid.n_qp, self.grid.n_phonon
+        N, W, P, s = self.N, self.W, self.P, self.s
+        inv_n = np.divide(1.0, N, out=np.zeros_like(N), where=self.active)
+        nfull = self._phonon_full(n)
+        ii = np.arange(nq)
+        # --- scattering: matrices over (l, u), J = u - l, only u > l and J <= M
+        Jm = ii[None, :] - ii[:, None]
+        valid = (Jm > 0) & (Jm <= M)
+        Jc = np.where(valid, Jm, 0)
+        kap2 = self.kappa[1]
+        G = np.where(valid, W[Jc] * np.outer(N, N) * (1.0 - np.outer(kap2, kap2)), 0.0)
+        nm = nfull[Jc]
+        fl, fu = f[:, None], f[None, :]
+        d_fu = G * ((1 - fl) * (1 + nm) + fl * nm)
+        d_fl = -G * (fu * (1 + nm) + (1 - fu) * nm)
+        d_n = G * (fu - fl)
+        jac = np.zeros((nq + M, nq + M))
+        jff = jac[:nq, :nq]
+        jff += d_fu * inv_n[:, None] - (d_fl * inv_n[None, :]).T
+        jff[ii, ii] += d_fl.sum(1) * inv_n - d_fu.sum(0) * inv_n
+        # f-n block: row l gets d_n[l, l+J]/N_l ; row u gets -d_n[u-J, u]/N_u
+        Jcol = np.arange(1, M + 1)
+        up = ii[:, None] + Jcol[None, :]
+        okup = up < nq
+        gather_up = np.where(okup, d_n[ii[:, None], np.clip(up, 0, nq - 1)], 0.0)
+        down = ii[:, None] - Jcol[None, :]
+        okdn = down >= 0
+        gather_dn = np.where(okdn, d_n[np.clip(down, 0, nq - 1), ii[:, None]], 0.0)
+        jac[:nq, nq:] += (gather_up - gather_dn) * inv_n[:, None]
+        # n-f block: column u gets d_fu[u-J, u]/P_J ; column l gets d_fl[l, l+J]/P_J
+        col_u = np.where(okdn, d_fu[np.clip(down, 0, nq - 1), ii[:, None]], 0.0)  # (u, J)
+        col_l = np.where(okup, d_fl[ii[:, None], np.clip(up, 0, nq - 1)], 0.0)  # (l, J)
+        jac[nq:, :nq] += ((col_u + col_l) / P[None, :]).T
+        jac[nq + Jcol - 1, nq + Jcol - 1] += gather_up.sum(0) / P
+        # --- recombination / pair breaking: matrices over (i, k), J = s + i + k
+        Jh = s + ii[:, None] + ii[None, :]
+        validr = Jh <= M
+        Jhc = np.where(validr, Jh, 0)
+        H = np.where(validr, W[Jhc] * np.outer(N, N) * (1.0 + np.outer(kap2, kap2)), 0.0)
+        nh = nfull[Jhc]
+        fi, fk = f[:, None], f[None, :]
+        e_i = H * (fk * (1 + nh) + (1 - fk) * nh)  # ∂Φ_ik/∂f_i
+        e_k = H * (fi * (1 + nh) + (1 - fi) * nh)  # ∂Φ_ik/∂f_k
+        e_n = H * (fi * fk - (1 - fi) * (1 - fk))  # ∂Φ_ik/∂n_J
+        jff[ii, ii] -= e_i.sum(1) * inv_n
+        jff -= e_k * inv_n[:, None]
+        # f-n: row i gets -e_n[i, J-s-i]/N_i
+        kk = Jcol[None, :] - s - ii[:, None]
+        okk = (kk >= 0) & (kk < nq)
+        kkc = np.clip(kk, 0, nq - 1)
+        en_g = np.where(okk, e_n[ii[:, None], kkc], 0.0)  # (i, J)
+        jac[:nq, nq:] -= en_g * inv_n[:, None]
+        # n-f: column c gets e_i[c, J-s-c] / P_J (both orderings, times 1/2 each)
+        ei_g = np.where(okk, e_i[ii[:, None], kkc], 0.0)
+        jac[nq:, :nq] += (ei_g / P[None, :]).T
+        jac[nq + Jcol - 1, nq + Jcol - 1] += 0.5 * en_g.sum(0) / P
+        jac[:nq][~self.active] = 0.0
+        return jac
+
+    # ------------------------------------------------------------------ bookkeeping
+    def qp_energy(self, f: np.ndarray) -> float:
+        """QP energy per ``4 N0`` (µeV²): ``Σ N_i E_i f_i`` (Eq. 9 on the grid)."""
+        return float(self.N @ (self.grid.energies * f))
+
+    def phonon_energy(self, n: np.ndarray) -> float:
+        """Phonon energy per ``4 N0`` (µeV²): ``Σ P_J ω_J n_J`` (Eq. 10 with Eq. 7)."""
+        return float(self.P @ (self.grid.omega * n))
+
+    def qp_number(self, f: np.ndarray) -> float:
+        """QP number per ``4 N0`` (µeV): ``Σ N_i f_i``."""
+        return float(self.N @ f)
