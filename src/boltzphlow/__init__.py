@@ -14,7 +14,7 @@ try:
 except PackageNotFoundError:  # running from a source tree without installation
     __version__ = "0.0.0+unknown"
 
-from boltzphlow import integrate  # noqa: E402
+from boltzphlow import bands, geometry, integrate, transport  # noqa: E402
 from boltzphlow.kinetics import superconductor  # noqa: E402
 
-__all__ = ["__version__", "integrate", "superconductor"]
+__all__ = ["__version__", "bands", "geometry", "integrate", "superconductor", "transport"]

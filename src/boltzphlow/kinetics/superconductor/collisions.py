@@ -32,6 +32,7 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
+from numpy.lib.stride_tricks import as_strided, sliding_window_view
 from scipy import fft as sfft
 
 from boltzphlow.grids.energy import EnergyGrid
@@ -238,66 +239,78 @@ class CollisionOperator:
     def jacobian(self, f: np.ndarray, n: np.ndarray) -> np.ndarray:
         """Dense analytic Jacobian ∂(ḟ, ṅ)/∂(f, n) of the collision rates (no escape term).
 
-        Built from the transition matrices in O(N²) vectorised work: scattering on the
-        (lower, upper) matrix with ``J = u − l`` (Toeplitz), recombination on the (i, k)
-        matrix with ``J = s + i + k`` (Hankel).
+        Built from the transition derivatives in O(N²) vectorised work without gathers:
+        scattering is handled on (lower bin l, phonon J) arrays, whose upper-bin factors are
+        sliding-window views ``x[l + J]``; the (l, u = l + J) and (u, J) layouts the Jacobian
+        needs are written through skewed strided views.  Recombination works on (i, k)
+        matrices skewed to (i, m = i + k), ``J = s + m``.
         """
         nq, M = self.grid.n_qp, self.grid.n_phonon
         N, W, P, s = self.N, self.W, self.P, self.s
         inv_n = np.divide(1.0, N, out=np.zeros_like(N), where=self.active)
-        nfull = self._phonon_full(n)
-        ii = np.arange(nq)
-        # --- scattering: matrices over (l, u), J = u - l, only u > l and J <= M
-        Jm = ii[None, :] - ii[:, None]
-        valid = (Jm > 0) & (Jm <= M)
-        Jc = np.where(valid, Jm, 0)
         kap2 = self.kappa[1]
-        G = np.where(valid, W[Jc] * np.outer(N, N) * (1.0 - np.outer(kap2, kap2)), 0.0)
-        nm = nfull[Jc]
-        fl, fu = f[:, None], f[None, :]
-        d_fu = G * ((1 - fl) * (1 + nm) + fl * nm)
-        d_fl = -G * (fu * (1 + nm) + (1 - fu) * nm)
-        d_n = G * (fu - fl)
-        jac = np.zeros((nq + M, nq + M))
+        size = nq + M
+        jac = np.zeros((size, size))
         jff = jac[:nq, :nq]
-        jff += d_fu * inv_n[:, None] - (d_fl * inv_n[None, :]).T
-        jff[ii, ii] += d_fl.sum(1) * inv_n - d_fu.sum(0) * inv_n
-        # f-n block: row l gets d_n[l, l+J]/N_l ; row u gets -d_n[u-J, u]/N_u
-        Jcol = np.arange(1, M + 1)
-        up = ii[:, None] + Jcol[None, :]
-        okup = up < nq
-        gather_up = np.where(okup, d_n[ii[:, None], np.clip(up, 0, nq - 1)], 0.0)
-        down = ii[:, None] - Jcol[None, :]
-        okdn = down >= 0
-        gather_dn = np.where(okdn, d_n[np.clip(down, 0, nq - 1), ii[:, None]], 0.0)
-        jac[:nq, nq:] += (gather_up - gather_dn) * inv_n[:, None]
-        # n-f block: column u gets d_fu[u-J, u]/P_J ; column l gets d_fl[l, l+J]/P_J
-        col_u = np.where(okdn, d_fu[np.clip(down, 0, nq - 1), ii[:, None]], 0.0)  # (u, J)
-        col_l = np.where(okup, d_fl[ii[:, None], np.clip(up, 0, nq - 1)], 0.0)  # (l, J)
-        jac[nq:, :nq] += ((col_u + col_l) / P[None, :]).T
-        jac[nq + Jcol - 1, nq + Jcol - 1] += gather_up.sum(0) / P
-        # --- recombination / pair breaking: matrices over (i, k), J = s + i + k
-        Jh = s + ii[:, None] + ii[None, :]
+
+        def upper(x: np.ndarray) -> np.ndarray:
+            """View ``U[l, J] = x[l + J]`` (J = 1..M), zero beyond the grid."""
+            pad = np.concatenate([x, np.zeros(M + 1)])
+            return sliding_window_view(pad, M + 1)[:nq, 1:]
+
+        def skew_write(target_rows: int, values: np.ndarray) -> np.ndarray:
+            """Matrix Z (rows × rows+M+1) with Z[r, r + J] = values[r, J-1] (J = 1..M)."""
+            z = np.zeros((target_rows, target_rows + M + 1))
+            st = z.strides
+            view = as_strided(z, shape=(target_rows, M + 1), strides=(st[0] + st[1], st[1]))
+            view[:, 1:] = values
+            return z
+
+        # --- scattering on (l, J): u = l + J
+        fu, Nu, ku = upper(f), upper(N), upper(kap2)
+        fl = f[:, None]
+        nJ = n[None, :]
+        G = (W[1:] * N[:, None]) * Nu * (1.0 - kap2[:, None] * ku)
+        d_fu = G * ((1 - fl) * (1 + nJ) + fl * nJ)   # ∂Φ/∂f_u
+        d_fl = -G * (fu * (1 + nJ) + (1 - fu) * nJ)   # ∂Φ/∂f_l
+        d_n = G * (fu - fl)                            # ∂Φ/∂n_J
+        # ḟ_l = Σ_J Φ/N_l ; ḟ_u = −Σ Φ/N_u ; ṅ_J = Σ_l Φ/P_J
+        jff += skew_write(nq, d_fu)[:, :nq] * inv_n[:, None]
+        jff -= (skew_write(nq, d_fl)[:, :nq] * inv_n[None, :]).T
+        ii = np.arange(nq)
+        u_sum = skew_write(nq, d_fu).sum(0)[:nq]        # Σ_l d_fu[l, u − l]
+        jff[ii, ii] += d_fl.sum(1) * inv_n - u_sum * inv_n
+        jac[:nq, nq:] += d_n * inv_n[:, None]
+        # row u, column J: −d_n[u − J, J]/N_u, and ∂ṅ_J/∂f_u = d_fu[u − J, J]/P_J
+        jac[:nq, nq:] -= _down(d_n, nq) * inv_n[:, None]
+        jac[nq:, :nq] += ((_down(d_fu, nq) + d_fl) / P[None, :]).T
+        k = np.arange(nq, size)
+        jac[k, k] += d_n.sum(0) / P
+        # --- recombination / pair breaking on (i, k): J = s + i + k
+        kk = np.arange(nq)
+        Jh = s + kk[:, None] + kk[None, :]
         validr = Jh <= M
-        Jhc = np.where(validr, Jh, 0)
-        H = np.where(validr, W[Jhc] * np.outer(N, N) * (1.0 + np.outer(kap2, kap2)), 0.0)
-        nh = nfull[Jhc]
+        Wfull = np.concatenate([W, np.zeros(2 * nq + s + 1)])
+        nfull = np.concatenate([[0.0], n, np.zeros(2 * nq + s + 1)])
+        Wh = Wfull[Jh] * validr
+        nh = nfull[Jh]
+        H = Wh * np.outer(N, N) * (1.0 + np.outer(kap2, kap2))
         fi, fk = f[:, None], f[None, :]
-        e_i = H * (fk * (1 + nh) + (1 - fk) * nh)  # ∂Φ_ik/∂f_i
-        e_k = H * (fi * (1 + nh) + (1 - fi) * nh)  # ∂Φ_ik/∂f_k
+        e_i = H * (fk * (1 + nh) + (1 - fk) * nh)  # ∂Φ_ik/∂f_i ; ∂Φ_ik/∂f_k = e_i[k, i]
         e_n = H * (fi * fk - (1 - fi) * (1 - fk))  # ∂Φ_ik/∂n_J
         jff[ii, ii] -= e_i.sum(1) * inv_n
-        jff -= e_k * inv_n[:, None]
-        # f-n: row i gets -e_n[i, J-s-i]/N_i
-        kk = Jcol[None, :] - s - ii[:, None]
-        okk = (kk >= 0) & (kk < nq)
-        kkc = np.clip(kk, 0, nq - 1)
-        en_g = np.where(okk, e_n[ii[:, None], kkc], 0.0)  # (i, J)
-        jac[:nq, nq:] -= en_g * inv_n[:, None]
-        # n-f: column c gets e_i[c, J-s-c] / P_J (both orderings, times 1/2 each)
-        ei_g = np.where(okk, e_i[ii[:, None], kkc], 0.0)
-        jac[nq:, :nq] += (ei_g / P[None, :]).T
-        jac[nq + Jcol - 1, nq + Jcol - 1] += 0.5 * en_g.sum(0) / P
+        jff -= e_i.T * inv_n[:, None]
+        # skew (i, k) → (i, m = i + k); J − 1 = s + m − 1 is the phonon column
+        en_m = _skew_pairs(e_n)
+        ei_m = _skew_pairs(e_i)
+        lo, hi = max(0, 1 - s), min(2 * nq - 1, M + 1 - s)  # m range with 1 ≤ J ≤ M
+        if hi > lo:
+            cols = slice(nq + s + lo - 1, nq + s + hi - 1)
+            Pm = P[s + lo - 1:s + hi - 1]
+            jac[:nq, cols] -= en_m[:, lo:hi] * inv_n[:, None]
+            jac[cols, :nq] += (ei_m[:, lo:hi] / Pm[None, :]).T
+            dg = np.arange(nq + s + lo - 1, nq + s + hi - 1)
+            jac[dg, dg] += 0.5 * en_m[:, lo:hi].sum(0) / Pm
         jac[:nq][~self.active] = 0.0
         return jac
 
@@ -313,3 +326,23 @@ class CollisionOperator:
     def qp_number(self, f: np.ndarray) -> float:
         """QP number per ``4 N0`` (µeV): ``Σ N_i f_i``."""
         return float(self.N @ f)
+
+
+def _down(x: np.ndarray, nq: int) -> np.ndarray:
+    """``D[u, J] = x[u − J, J]`` for an (l, J) array ``x`` (J = 1..M), zero where u < J."""
+    M = x.shape[1]
+    pad = np.zeros((M + nq, M))
+    pad[M:] = x
+    st = pad.strides
+    # element (u, j) at pad[M + u − (j + 1), j]: row stride st0, column stride st1 − st0
+    view = as_strided(pad[M - 1:], shape=(nq, M), strides=(st[0], st[1] - st[0]))
+    return view.copy()
+
+
+def _skew_pairs(x: np.ndarray) -> np.ndarray:
+    """``Y[i, m] = x[i, m − i]`` for a square (i, k) array, m = 0..2n−2 (zero elsewhere)."""
+    n = x.shape[0]
+    z = np.zeros((n, 2 * n))
+    st = z.strides
+    as_strided(z, shape=(n, n), strides=(st[0] + st[1], st[1]))[:] = x
+    return z[:, :2 * n - 1]

@@ -469,11 +469,12 @@ class QPPhononModel:
             raise ValueError("steady states are computed with a fixed gap")
         started = time.perf_counter()
         s = self.thermal(self.T_bath) if s0 is None else s0
-        y0 = np.maximum(np.concatenate([s.f, s.n, [1.0, 1.0]]), 1e-300)
+        y0 = np.concatenate([s.f, s.n, [1.0, 1.0]])
         problem = self.problem()
         active = np.concatenate([problem.op.active, np.ones(self.grid.n_phonon, bool),
                                  [False, False]])
-        res = steady_state(problem, y0, active, tol=tol, max_iter=max_iter)
+        res = steady_state(problem, y0, active, tol=tol, max_iter=max_iter,
+                           diagonal_from=self.grid.n_qp)
         if not res.success:
             raise RuntimeError(f"steady state not found: {res.message}")
         f, n = problem.split(res.y)

@@ -1,0 +1,314 @@
+"""Built-in model library (units: ħ = e = 1, lattice constant 1, energies in the hopping unit).
+
+=====================  =======================================================================
+``massive_dirac``      2D continuum Dirac model, Eq. 37 of seed 001 (Eq. 16 of seed 002)
+``haldane``            Haldane's honeycomb Chern insulator (PRL 61, 2015 (1988))
+``qi_wu_zhang``        two-band square-lattice Chern insulator (Qi, Wu, Zhang, PRB 74, 085308)
+``weyl_lattice``       3D two-band Weyl lattice with two nodes, tunable separation and energy
+                       offset (the class of models of Chang and Yang, PRB 91, 115203 (2015))
+``rashba_2deg``        2D electron gas with Rashba spin-orbit coupling and a Zeeman gap
+``p_band_model``       three-orbital p-band model of seed 004 SM §I (fcc, K3C60-like DOS)
+=====================  =======================================================================
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import permutations, product
+
+import numpy as np
+
+from boltzphlow.bands.hamiltonian import ContinuumModel, TightBinding
+
+__all__ = [
+    "PAULI",
+    "WeylLattice",
+    "WeylNode",
+    "haldane",
+    "massive_dirac",
+    "p_band_model",
+    "qi_wu_zhang",
+    "rashba_2deg",
+    "weyl_lattice",
+]
+
+#: Identity and Pauli matrices, ``PAULI[0] = 1``, ``PAULI[1:] = σ_x, σ_y, σ_z``.
+PAULI = np.array(
+    [[[1, 0], [0, 1]], [[0, 1], [1, 0]], [[0, -1j], [1j, 0]], [[1, 0], [0, -1]]], dtype=complex
+)
+
+
+def _rotation(angle: float, dim: int = 2) -> np.ndarray:
+    c, s = np.cos(angle), np.sin(angle)
+    r = np.eye(dim)
+    r[:2, :2] = [[c, -s], [s, c]]
+    return r
+
+
+def massive_dirac(v: float = 1.0, delta: float = 0.1, k_max: float = 5.0) -> ContinuumModel:
+    r"""2D massive Dirac model on the box ``[-k_max, k_max]^2``, seed 001 Eq. 37.
+
+    .. math:: H = v\,(k_x\sigma_x + k_y\sigma_y) + \delta\,\sigma_z
+
+    Its upper band carries the Berry curvature of seed 001 Eq. 38,
+    ``Ω(k) = -v^2 δ / (2 (v^2 k^2 + δ^2)^{3/2})`` (the lower band the opposite).
+
+    Parameters
+    ----------
+    v
+        Dirac velocity (energy × lattice constant).
+    delta
+        Mass δ (half the gap).
+    k_max
+        Half-width of the k-box.
+    """
+    v, delta = float(v), float(delta)
+
+    def h(k: np.ndarray) -> np.ndarray:
+        return (
+            v * k[..., 0, None, None] * PAULI[1]
+            + v * k[..., 1, None, None] * PAULI[2]
+            + delta * PAULI[3]
+        )
+
+    def dh(k: np.ndarray) -> np.ndarray:
+        out = np.empty(k.shape[:-1] + (2, 2, 2), dtype=complex)
+        out[..., 0, :, :] = v * PAULI[1]
+        out[..., 1, :, :] = v * PAULI[2]
+        return out
+
+    return ContinuumModel(
+        h, 2, 2, k_max, velocity=dh, name=f"massive Dirac (v={v:g}, delta={delta:g})"
+    )
+
+
+def haldane(
+    t1: float = 1.0, t2: float = 0.15, phi: float = np.pi / 2, m: float = 0.2
+) -> TightBinding:
+    r"""Haldane model on the honeycomb lattice (lattice constant 1).
+
+    Lattice vectors ``a_1 = (1, 0)``, ``a_2 = (1/2, √3/2)``; orbitals A at (1/3, 1/3) and B
+    at (2/3, 2/3) (reduced).  Nearest-neighbour hopping ``t1``; next-nearest ``t2 e^{±iφ}``
+    (``+φ`` on A along ``a_1, a_2 - a_1, -a_2``, ``-φ`` on B); on-site ``±m``.  Then
+
+    .. math::
+        H = 2t_2\cos\phi\sum_i\cos(\mathbf k\cdot\mathbf b_i)
+            + \mathbf d_\perp\cdot\boldsymbol\sigma_\perp
+            + \Big[m - 2t_2\sin\phi\sum_i\sin(\mathbf k\cdot\mathbf b_i)\Big]\sigma_z.
+
+    The lower band has Chern number ``-sgn(φ)`` (with this module's conventions, see
+    :func:`boltzphlow.geometry.chern_number`) for ``|m| < 3√3 |t_2 \sin φ|`` and 0 above.
+    Declares the C3 rotations as symmetries.
+    """
+    a = np.array([[1.0, 0.0], [0.5, np.sqrt(3) / 2]])
+    positions = np.array([[1 / 3, 1 / 3], [2 / 3, 2 / 3]])
+    hops: list = [(t1, 0, 1, r) for r in ((0, 0), (-1, 0), (0, -1))]
+    for r in ((1, 0), (-1, 1), (0, -1)):
+        hops.append((t2 * np.exp(1j * phi), 0, 0, r))
+        hops.append((t2 * np.exp(-1j * phi), 1, 1, r))
+    return TightBinding.from_hopping_list(
+        a,
+        [m, -m],
+        hops,
+        positions,
+        symmetry=[_rotation(2 * np.pi / 3), _rotation(4 * np.pi / 3)],
+        name=f"Haldane (t1={t1:g}, t2={t2:g}, phi={phi:.4g}, m={m:g})",
+    )
+
+
+def qi_wu_zhang(m: float = 1.0, t: float = 1.0) -> TightBinding:
+    r"""Qi-Wu-Zhang model on the square lattice.
+
+    .. math::
+        H = t\,[\sin k_x\,\sigma_x + \sin k_y\,\sigma_y + (m/t + \cos k_x + \cos k_y)\,\sigma_z]
+
+    Gapped except at ``m/t ∈ {-2, 0, 2}``; the lower band has a nonzero Chern number for
+    ``0 < |m/t| < 2`` (opposite signs on the two sides of 0) and 0 for ``|m/t| > 2``.
+    Declares the C4 rotations as symmetries.
+    """
+    sx, sy, sz = PAULI[1:]
+    table = {
+        (0, 0): m * sz,
+        (1, 0): t * (sx / 2j + sz / 2),
+        (-1, 0): t * (-sx / 2j + sz / 2),
+        (0, 1): t * (sy / 2j + sz / 2),
+        (0, -1): t * (-sy / 2j + sz / 2),
+    }
+    rots = [_rotation(np.pi / 2 * i) for i in (1, 2, 3)]
+    return TightBinding(np.eye(2), table, symmetry=rots, name=f"Qi-Wu-Zhang (m={m:g}, t={t:g})")
+
+
+@dataclass(frozen=True)
+class WeylNode:
+    """A Weyl node: position ``k`` (Cartesian), ``chirality`` (±1), node ``energy``.
+
+    The chirality is the Berry flux of the lower band (band 0) through a small sphere
+    around the node in units of 2π (:func:`boltzphlow.geometry.berry_flux`), i.e. the sign of
+    the determinant of the velocity tensor ``v_ij`` in ``H ≈ E + Σ v_ij q_i σ_j``.
+    """
+
+    k: np.ndarray
+    chirality: int
+    energy: float
+
+
+class WeylLattice(TightBinding):
+    """A :class:`TightBinding` model with a ``nodes`` attribute listing its Weyl nodes."""
+
+    nodes: tuple[WeylNode, ...] = ()
+
+
+def weyl_lattice(
+    t: float = 1.0,
+    tz: float = 1.0,
+    m: float = 1.0,
+    k0: float = np.pi / 2,
+    b0: float = 0.0,
+) -> WeylLattice:
+    r"""Two-band Weyl semimetal on the simple cubic lattice with exactly two nodes.
+
+    .. math::
+        H = t(\sin k_x\sigma_x + \sin k_y\sigma_y)
+            + [t_z(\cos k_z - \cos k_0) + m(2 - \cos k_x - \cos k_y)]\sigma_z
+            + b_0\,\frac{\sin k_z}{\sin k_0}\,\sigma_0
+
+    Nodes at ``(0, 0, ±k0)`` (separation ``2 k0``) with energies ``±b0`` (the energy offset
+    that breaks inversion and gives a chiral chemical potential) and chiralities
+    ``∓ sgn(t_z sin k_0)``.  This is the kind of two-band lattice model used by Chang and Yang
+    (PRB 91, 115203 (2015)) to show that the equilibrium CME of a complete lattice vanishes.
+
+    Parameters
+    ----------
+    t, tz
+        In-plane and out-of-plane hopping amplitudes.
+    m
+        Mass term gapping the other time-reversal-invariant momenta; needs
+        ``2|m| > |t_z| (1 + |cos k_0|)`` so that only the two nodes exist.
+    k0
+        Node position along z, ``0 < k0 < π``.
+    b0
+        Node energy offset (node at ``+k0`` at energy ``+b0``); the cones stay untilted
+        (type I) for ``|b0 cot k0| < |t_z| sin k0``.
+
+    Raises
+    ------
+    ValueError
+        If extra nodes would appear or k0 is outside (0, π).
+    """
+    if not 0 < k0 < np.pi:
+        raise ValueError(f"k0 must lie in (0, pi), got {k0}")
+    if not 2 * abs(m) > abs(tz) * (1 + abs(np.cos(k0))):
+        raise ValueError(
+            f"m = {m} too small: need 2|m| > |tz|(1 + |cos k0|) = "
+            f"{abs(tz) * (1 + abs(np.cos(k0))):g} "
+            "to gap the nodes away from kx = ky = 0"
+        )
+    if t == 0 or tz == 0:
+        raise ValueError("t and tz must be nonzero")
+    sx, sy, sz = PAULI[1:]
+    one = PAULI[0]
+    offset = b0 / np.sin(k0)
+    table = {
+        (0, 0, 0): (2 * m - tz * np.cos(k0)) * sz,
+        (1, 0, 0): t * sx / 2j - m / 2 * sz,
+        (-1, 0, 0): -t * sx / 2j - m / 2 * sz,
+        (0, 1, 0): t * sy / 2j - m / 2 * sz,
+        (0, -1, 0): -t * sy / 2j - m / 2 * sz,
+        (0, 0, 1): tz / 2 * sz + offset / 2j * one,
+        (0, 0, -1): tz / 2 * sz - offset / 2j * one,
+    }
+    rots = [_rotation(np.pi / 2 * i, 3) for i in (1, 2, 3)]
+    model = WeylLattice(
+        np.eye(3),
+        table,
+        symmetry=rots,
+        name=f"Weyl lattice (t={t:g}, tz={tz:g}, m={m:g}, k0={k0:.4g}, b0={b0:g})",
+    )
+    chi = int(np.sign(t * t * tz * np.sin(k0)))
+    model.nodes = (
+        WeylNode(k=np.array([0.0, 0.0, k0]), chirality=-chi, energy=float(b0)),
+        WeylNode(k=np.array([0.0, 0.0, -k0]), chirality=chi, energy=float(-b0)),
+    )
+    return model
+
+
+def rashba_2deg(
+    mass: float = 0.5, alpha: float = 0.5, zeeman: float = 0.1, k_max: float = 4.0
+) -> ContinuumModel:
+    r"""2D electron gas with Rashba coupling and an out-of-plane Zeeman gap, on a k-box.
+
+    .. math:: H = \frac{k^2}{2m} + \alpha\,(k_x\sigma_y - k_y\sigma_x) + \Delta_Z\,\sigma_z
+
+    Without ``zeeman`` the bands touch at k = 0 and the Berry curvature vanishes elsewhere;
+    with it each band carries ``Ω = ∓ α^2 Δ_Z / (2 (α^2 k^2 + Δ_Z^2)^{3/2})``.
+    """
+    if mass <= 0:
+        raise ValueError(f"mass must be positive, got {mass}")
+    sx, sy, sz = PAULI[1:]
+
+    def h(k: np.ndarray) -> np.ndarray:
+        kx, ky = k[..., 0, None, None], k[..., 1, None, None]
+        return (kx**2 + ky**2) / (2 * mass) * PAULI[0] + alpha * (kx * sy - ky * sx) + zeeman * sz
+
+    def dh(k: np.ndarray) -> np.ndarray:
+        kx, ky = k[..., 0, None, None], k[..., 1, None, None]
+        return np.stack(
+            [kx / mass * PAULI[0] + alpha * sy, ky / mass * PAULI[0] - alpha * sx], axis=-3
+        )
+
+    return ContinuumModel(
+        h,
+        2,
+        2,
+        k_max,
+        velocity=dh,
+        name=f"Rashba 2DEG (m={mass:g}, alpha={alpha:g}, Zeeman={zeeman:g})",
+    )
+
+
+def _cubic_group() -> list[np.ndarray]:
+    """The 48 signed permutation matrices (point group O_h)."""
+    ops = []
+    for perm in permutations(range(3)):
+        for signs in product((1, -1), repeat=3):
+            m = np.zeros((3, 3))
+            for i, p in enumerate(perm):
+                m[i, p] = signs[i]
+            ops.append(m)
+    return ops
+
+
+def p_band_model(t1: float = -1.0, t2: float = 0.3, t3: float = 2.0) -> TightBinding:
+    r"""Three-orbital (p_x, p_y, p_z) model of seed 004 SM §I on the fcc lattice.
+
+    .. math::
+        t_{xx}(\mathbf k) = t_1\cos\tfrac{k_x}{2}\big[\cos\tfrac{k_y}{2} + \cos\tfrac{k_z}{2}\big]
+                            + t_2\cos\tfrac{k_y}{2}\cos\tfrac{k_z}{2},\qquad
+        t_{xy}(\mathbf k) = t_3\sin\tfrac{k_x}{2}\sin\tfrac{k_y}{2}
+
+    and cyclic permutations: nearest-neighbour hopping on the fcc lattice with cubic lattice
+    constant 1 (``a_1 = (0, ½, ½)`` etc.).  The seed uses ``t1 = -100``, ``t2 = 30``,
+    ``t3 = 200`` meV to mimic the density of states of K3C60; the defaults are those values
+    in units of 100 meV.  Real and inversion symmetric, so its Berry curvature vanishes;
+    declares the 48 operations of O_h.
+    """
+    lattice = 0.5 * np.array([[0.0, 1.0, 1.0], [1.0, 0.0, 1.0], [1.0, 1.0, 0.0]])
+    inv = np.linalg.inv(lattice)
+    table: dict[tuple[int, ...], np.ndarray] = {}
+    for plane in ((0, 1), (0, 2), (1, 2)):
+        normal = 3 - sum(plane)
+        for s1, s2 in product((1, -1), repeat=2):
+            delta = np.zeros(3)
+            delta[plane[0]], delta[plane[1]] = s1 / 2, s2 / 2
+            h = np.zeros((3, 3), dtype=complex)
+            for a in range(3):
+                h[a, a] = (t2 if a == normal else t1) / 4
+            h[plane[0], plane[1]] = h[plane[1], plane[0]] = -t3 * s1 * s2 / 4
+            key = tuple(int(x) for x in np.round(delta @ inv))
+            table[key] = h
+    return TightBinding(
+        lattice,
+        table,
+        symmetry=_cubic_group(),
+        name=f"p-band fcc (t1={t1:g}, t2={t2:g}, t3={t3:g})",
+    )

@@ -1,0 +1,29 @@
+"""k-space transport observables of seed 001: anomalous Hall (Eq. 35), chiral magnetic effect
+(Eq. 36), chiral anomaly (Eq. 33), densities (Eqs. 17, 25-28), velocity and force (Eq. 29).
+
+Units: ħ = e = 1, lattice constant 1; conductivities in e²/h (2D) and e²/(h·a) (3D).
+"""
+
+from __future__ import annotations
+
+from boltzphlow.transport.chiral import (
+    ChiralAnomalyResult,
+    ChiralMagneticResult,
+    chiral_anomaly,
+    chiral_magnetic,
+)
+from boltzphlow.transport.density import charge_density, equilibrium_density, spin_density
+from boltzphlow.transport.hall import anomalous_hall
+from boltzphlow.transport.semiclassical import velocity_and_force
+
+__all__ = [
+    "ChiralAnomalyResult",
+    "ChiralMagneticResult",
+    "anomalous_hall",
+    "charge_density",
+    "chiral_anomaly",
+    "chiral_magnetic",
+    "equilibrium_density",
+    "spin_density",
+    "velocity_and_force",
+]

@@ -1,0 +1,345 @@
+"""Unit tests of boltzphlow.bands: tight-binding, FFT Bloch sums, models, readers, k-meshes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import boltzphlow.bands as bands
+from boltzphlow.bands.hamiltonian import BlochHamiltonian
+from boltzphlow.grids.kmesh import KMesh, as_kmesh
+
+RNG = np.random.default_rng(1234)
+
+
+def random_tight_binding(n_bands: int, dim: int, seed: int = 0) -> bands.TightBinding:
+    """A random Hermitian tight-binding model with nearest-neighbour hoppings and positions."""
+    rng = np.random.default_rng(seed)
+    table = {}
+    onsite = rng.normal(size=(n_bands, n_bands)) + 1j * rng.normal(size=(n_bands, n_bands))
+    table[(0,) * dim] = onsite + onsite.conj().T
+    for axis in range(dim):
+        r = [0] * dim
+        r[axis] = 1
+        t = rng.normal(size=(n_bands, n_bands)) + 1j * rng.normal(size=(n_bands, n_bands))
+        table[tuple(r)] = t
+        table[tuple(-x for x in r)] = t.conj().T
+    lattice = np.eye(dim) + 0.2 * rng.normal(size=(dim, dim))
+    positions = rng.uniform(size=(n_bands, dim))
+    return bands.TightBinding(lattice, table, positions)
+
+
+class TestTightBinding:
+    def test_non_hermitian_hoppings_raise(self):
+        with pytest.raises(ValueError, match="not Hermitian.*R = \\(1, 0\\)"):
+            bands.TightBinding(np.eye(2), {(0, 0): np.eye(2), (1, 0): np.eye(2)})
+
+    def test_shape_errors(self):
+        with pytest.raises(ValueError, match="must have shape"):
+            bands.TightBinding(np.eye(2), {(0, 0, 0): np.eye(2)})
+        with pytest.raises(ValueError, match="positions"):
+            bands.TightBinding(np.eye(2), {(0, 0): np.eye(2)}, positions=np.zeros((3, 2)))
+
+    def test_wrong_k_dimension_raises(self):
+        h = bands.haldane()
+        with pytest.raises(ValueError, match="last axis of length 2"):
+            h.hamiltonian(np.zeros((4, 3)))
+
+    @pytest.mark.parametrize("dim", [1, 2, 3])
+    def test_velocity_is_derivative_of_h(self, dim):
+        h = random_tight_binding(3, dim, seed=dim)
+        k = RNG.normal(size=(6, dim))
+        analytic = h.velocity(k)
+        numeric = BlochHamiltonian.velocity(h, k)  # 4th-order finite differences, step 1e-3
+        # truncation error ~ step^4 * max|R|^5 |h| / 30: well below 1e-9 here
+        np.testing.assert_allclose(analytic, numeric, atol=1e-9)
+
+    @pytest.mark.parametrize(
+        "mesh",
+        [KMesh.gamma_centered((8, 6)), KMesh.monkhorst_pack((6, 8)), KMesh.monkhorst_pack((5, 7))],
+    )
+    def test_fft_mesh_blocks_equal_direct_bloch_sums(self, mesh):
+        h = random_tight_binding(3, 2, seed=7)
+        total = 0
+        for block in h.mesh_blocks(mesh, chunk_size=10):
+            hk, dhk = h.hamiltonian_and_velocity(block.k)
+            np.testing.assert_allclose(block.h, hk, atol=1e-12)
+            np.testing.assert_allclose(block.dh, dhk, atol=1e-12)
+            total += len(block.k)
+        assert total == mesh.n_points
+
+    def test_fft_3d_and_periodic_gauge(self):
+        h = random_tight_binding(2, 3, seed=3)
+        mesh = KMesh.gamma_centered((4, 5, 3))
+        for block in h.mesh_blocks(mesh, chunk_size=7, periodic_gauge=True):
+            np.testing.assert_allclose(
+                block.h, h.hamiltonian(block.k, periodic_gauge=True), atol=1e-12
+            )
+
+    def test_fft_fallback_to_direct_sums(self, monkeypatch):
+        h = random_tight_binding(2, 2, seed=5)
+        monkeypatch.setattr(bands.TightBinding, "FFT_TABLE_BYTES", 0)
+        h._fft_cache.clear()
+        for block in h.mesh_blocks((5, 4)):
+            np.testing.assert_allclose(block.h, h.hamiltonian(block.k), atol=1e-12)
+
+    def test_periodic_gauge_is_periodic_and_unitarily_equivalent(self):
+        h = bands.haldane()
+        k = RNG.normal(size=(5, 2))
+        g = h.reciprocal[0] - 2 * h.reciprocal[1]
+        hp = h.hamiltonian(k, periodic_gauge=True)
+        np.testing.assert_allclose(h.hamiltonian(k + g, periodic_gauge=True), hp, atol=1e-12)
+        np.testing.assert_allclose(
+            np.linalg.eigvalsh(h.hamiltonian(k)), np.linalg.eigvalsh(hp), atol=1e-12
+        )
+
+    def test_from_hopping_list_adds_conjugates(self):
+        h = bands.TightBinding.from_hopping_list([[1.0]], [0.0], [(1.0j, 0, 0, [1])])
+        k = np.array([[0.3]])
+        # H = i e^{ik} - i e^{-ik} = -2 sin k
+        np.testing.assert_allclose(h.hamiltonian(k)[0, 0, 0], -2 * np.sin(0.3), atol=1e-14)
+        with pytest.raises(ValueError, match="orbital index"):
+            bands.TightBinding.from_hopping_list([[1.0]], [0.0], [(1.0, 0, 3, [1])])
+
+
+class TestModels:
+    def test_haldane_is_the_textbook_form(self):
+        t1, t2, phi, m = 1.0, 0.15, 0.7, 0.2
+        h = bands.haldane(t1, t2, phi, m)
+        k = RNG.normal(size=(7, 2))
+        b = np.array([[1.0, 0.0], [-0.5, np.sqrt(3) / 2], [-0.5, -np.sqrt(3) / 2]])
+        hk = h.hamiltonian(k, periodic_gauge=True)
+        d0 = 2 * t2 * np.cos(phi) * np.cos(k @ b.T).sum(-1)
+        dz = m - 2 * t2 * np.sin(phi) * np.sin(k @ b.T).sum(-1)
+        np.testing.assert_allclose(0.5 * (hk[:, 0, 0] + hk[:, 1, 1]).real, d0, atol=1e-13)
+        np.testing.assert_allclose(0.5 * (hk[:, 0, 0] - hk[:, 1, 1]).real, dz, atol=1e-13)
+        # |d_perp| = t1 |sum_j exp(i k.delta_j)| over the three nearest-neighbour vectors
+        delta = np.array([[0.5, np.sqrt(3) / 6], [-0.5, np.sqrt(3) / 6], [0.0, -np.sqrt(3) / 3]])
+        np.testing.assert_allclose(
+            np.abs(hk[:, 0, 1]), t1 * np.abs(np.exp(1j * k @ delta.T).sum(-1)), atol=1e-13
+        )
+
+    def test_massive_dirac_matrix(self):
+        d = bands.massive_dirac(v=2.0, delta=0.3, k_max=1.0)
+        hk = d.hamiltonian(np.array([0.1, -0.2]))
+        np.testing.assert_allclose(hk, [[0.3, 0.2 + 0.4j], [0.2 - 0.4j, -0.3]], atol=1e-15)
+        np.testing.assert_allclose(
+            d.velocity(np.zeros(2)), BlochHamiltonian.velocity(d, np.zeros(2)), atol=1e-10
+        )
+        assert d.k_volume == pytest.approx(4.0)
+
+    def test_rashba_spectrum(self):
+        r = bands.rashba_2deg(mass=0.5, alpha=0.4, zeeman=0.1)
+        k = RNG.normal(size=(5, 2))
+        e = np.linalg.eigvalsh(r.hamiltonian(k))
+        k2 = (k**2).sum(-1)
+        gap = np.sqrt(0.16 * k2 + 0.01)
+        np.testing.assert_allclose(e, np.stack([k2 - gap, k2 + gap], -1), atol=1e-13)
+        np.testing.assert_allclose(r.velocity(k), BlochHamiltonian.velocity(r, k), atol=1e-9)
+
+    @pytest.mark.parametrize("factory", [bands.haldane, bands.qi_wu_zhang, bands.weyl_lattice])
+    def test_declared_symmetries_leave_energies_and_curvature_invariant(self, factory):
+        from boltzphlow.geometry import berry_curvature
+
+        h = factory()
+        f = RNG.uniform(size=(9, h.dim))
+        e = np.linalg.eigvalsh(h.hamiltonian(h.k_cartesian(f)))
+        om = berry_curvature(h, h.k_cartesian(f))
+        assert h.symmetry
+        for op in h.symmetry:
+            g = h.k_cartesian(f @ op)
+            np.testing.assert_allclose(np.linalg.eigvalsh(h.hamiltonian(g)), e, atol=1e-12)
+            om_g = berry_curvature(h, g)
+            if h.dim == 2:
+                np.testing.assert_allclose(om_g, om, atol=1e-10)
+            else:  # the z component is invariant under rotations about z
+                np.testing.assert_allclose(om_g[..., 2], om[..., 2], atol=1e-10)
+
+    def test_weyl_nodes_are_degeneracies_at_their_energies(self):
+        w = bands.weyl_lattice(k0=1.1, b0=0.25)
+        assert len(w.nodes) == 2
+        for node in w.nodes:
+            e = np.linalg.eigvalsh(w.hamiltonian(node.k))
+            np.testing.assert_allclose(e, [node.energy, node.energy], atol=1e-12)
+        assert sorted(n.chirality for n in w.nodes) == [-1, 1]
+
+    def test_weyl_rejects_extra_nodes(self):
+        with pytest.raises(ValueError, match="m = 0.4 too small"):
+            bands.weyl_lattice(m=0.4)
+        with pytest.raises(ValueError, match="k0"):
+            bands.weyl_lattice(k0=4.0)
+
+    def test_p_band_model_matches_seed_004(self):
+        t1, t2, t3 = -1.0, 0.3, 2.0
+        h = bands.p_band_model(t1, t2, t3)
+        k = RNG.normal(size=(6, 3)) * 3
+        c, s = np.cos(k / 2), np.sin(k / 2)
+        hk = h.hamiltonian(k)
+        for a in range(3):
+            b, d = (a + 1) % 3, (a + 2) % 3
+            txx = t1 * c[:, a] * (c[:, b] + c[:, d]) + t2 * c[:, b] * c[:, d]
+            np.testing.assert_allclose(hk[:, a, a], txx, atol=1e-13)
+            np.testing.assert_allclose(hk[:, a, b], t3 * s[:, a] * s[:, b], atol=1e-13)
+        assert len(h.symmetry) == 48
+
+
+class TestKMesh:
+    def test_monkhorst_pack_is_symmetric(self):
+        for n in (4, 5):
+            mesh = KMesh.monkhorst_pack((n,))
+            f = np.mod(mesh.fractional()[:, 0] + 0.5, 1.0) - 0.5
+            np.testing.assert_allclose(np.sort(f), np.sort(-f), atol=1e-15)
+
+    def test_chunks_cover_mesh_with_bounded_size(self):
+        mesh = KMesh.gamma_centered((10, 7, 3))
+        seen = []
+        for f, w in mesh.chunks(chunk_size=50):
+            assert len(f) <= 50
+            seen.append(f)
+            np.testing.assert_allclose(w, 1 / mesh.n_points)
+        allf = np.concatenate(seen)
+        np.testing.assert_allclose(allf, mesh.fractional())
+
+    def test_bad_meshes(self):
+        with pytest.raises(ValueError, match="1, 2 or 3 axes"):
+            KMesh((2, 2, 2, 2))
+        with pytest.raises(ValueError, match="has 3 axes but the model is 2D"):
+            as_kmesh((4, 4, 4), 2)
+
+    def test_irreducible_weights_reproduce_full_sums(self):
+        h = bands.p_band_model()
+        mesh = KMesh.gamma_centered((8, 8, 8))
+        f_irr, w_irr = mesh.irreducible(h.symmetry)
+        assert len(f_irr) < mesh.n_points / 10
+        np.testing.assert_allclose(w_irr.sum(), 1.0)
+        g = lambda f: np.linalg.eigvalsh(h.hamiltonian(h.k_cartesian(f))) ** 3  # noqa: E731
+        full = g(mesh.fractional()).mean(axis=0)
+        np.testing.assert_allclose((w_irr[:, None] * g(f_irr)).sum(0), full, rtol=1e-12)
+
+    def test_irreducible_rejects_incompatible_mesh(self):
+        h = bands.haldane()
+        with pytest.raises(ValueError, match="does not map the mesh"):
+            KMesh.gamma_centered((6, 9)).irreducible(h.symmetry)
+
+
+def _write_hr(path, model, lattice_r):
+    """Write a tight-binding model in the _hr.dat format (degeneracy 1, and one R with 2)."""
+    lines = ["written by a test", f"{model.n_bands}", f"{len(model.R)}"]
+    deg = [1] * len(model.R)
+    deg[0] = 2
+    lines += [" ".join(str(d) for d in deg[i : i + 15]) for i in range(0, len(deg), 15)]
+    for i, r in enumerate(model.R):
+        r3 = list(r) + [0] * (3 - len(r))
+        for n in range(model.n_bands):
+            for m in range(model.n_bands):
+                v = model.h_R[i, m, n] * deg[i]
+                lines.append(
+                    f"{r3[0]:5d}{r3[1]:5d}{r3[2]:5d}{m + 1:5d}{n + 1:5d}"
+                    f"{v.real:22.15f}{v.imag:22.15f}"
+                )
+    path.write_text("\n".join(lines) + "\n")
+
+
+class TestWannier90:
+    def test_hr_round_trip(self, tmp_path):
+        model = random_tight_binding(3, 3, seed=11)
+        path = tmp_path / "toy_hr.dat"
+        _write_hr(path, model, model.lattice)
+        read = bands.read_wannier90_hr(path, lattice=model.lattice, positions=model.positions)
+        k = RNG.normal(size=(5, 3))
+        np.testing.assert_allclose(read.hamiltonian(k), model.hamiltonian(k), atol=1e-13)
+
+    @pytest.mark.parametrize(
+        ("edit", "message"),
+        [
+            (lambda s: s.replace("\n3\n", "\nthree\n", 1), "line 3: cannot read nrpts"),
+            (lambda s: s.rsplit("\n", 2)[0] + "\n", "unexpected end of file"),
+            (
+                lambda s: s.replace("    1    1    1    1    1", "    1    1    1    1    9", 1),
+                "orbital index out of range",
+            ),
+            (
+                lambda s: s.replace("    0    0    0    1    1", "    0    0    0    1  1.5", 1),
+                "cannot read 'R1 R2 R3 m n Re Im'",
+            ),
+        ],
+    )
+    def test_malformed_hr_names_the_line(self, tmp_path, edit, message):
+        model = bands.TightBinding(
+            np.eye(3),
+            {
+                (0, 0, 0): np.eye(2),
+                (1, 1, 1): 0.1 * np.ones((2, 2)),
+                (-1, -1, -1): 0.1 * np.ones((2, 2)),
+            },
+        )
+        path = tmp_path / "bad_hr.dat"
+        _write_hr(path, model, np.eye(3))
+        path.write_text(edit(path.read_text()))
+        with pytest.raises(ValueError, match=message):
+            bands.read_wannier90_hr(path)
+
+    def test_tb_dat_with_positions(self, tmp_path):
+        model = bands.TightBinding(
+            np.diag([1.0, 2.0, 3.0]),
+            {
+                (0, 0, 0): np.diag([0.5, -0.5]),
+                (1, 0, 0): [[0.1, 0.2j], [0.3, 0.0]],
+                (-1, 0, 0): np.conj([[0.1, 0.2j], [0.3, 0.0]]).T,
+            },
+            positions=[[0.0, 0.0, 0.0], [0.5, 0.25, 0.1]],
+        )
+        lines = [
+            "tb file",
+            "1.0 0.0 0.0",
+            "0.0 2.0 0.0",
+            "0.0 0.0 3.0",
+            "2",
+            f"{len(model.R)}",
+            " ".join("1" for _ in model.R),
+        ]
+        for i, r in enumerate(model.R):
+            lines += ["", " ".join(str(x) for x in r)]
+            for n in range(2):
+                for m in range(2):
+                    v = model.h_R[i, m, n]
+                    lines.append(f"{m + 1} {n + 1} {v.real:.15f} {v.imag:.15f}")
+        cart = model.positions @ model.lattice
+        for r in model.R:
+            lines += ["", " ".join(str(x) for x in r)]
+            for n in range(2):
+                for m in range(2):
+                    x = cart[m] if (m == n and not np.any(r)) else np.zeros(3)
+                    lines.append(f"{m + 1} {n + 1} {x[0]} 0 {x[1]} 0 {x[2]} 0")
+        path = tmp_path / "toy_tb.dat"
+        path.write_text("\n".join(lines) + "\n")
+        read = bands.read_wannier90_tb(path)
+        np.testing.assert_allclose(read.positions, model.positions, atol=1e-14)
+        k = RNG.normal(size=(4, 3))
+        np.testing.assert_allclose(read.hamiltonian(k), model.hamiltonian(k), atol=1e-13)
+
+
+def test_pythtb_import_reproduces_haldane():
+    pythtb = pytest.importorskip("pythtb")
+    lat = [[1.0, 0.0], [0.5, np.sqrt(3) / 2]]
+    m = pythtb.tb_model(2, 2, lat, [[1 / 3, 1 / 3], [2 / 3, 2 / 3]])
+    m.set_onsite([0.2, -0.2])
+    for r in ([0, 0], [-1, 0], [0, -1]):
+        m.set_hop(1.0, 0, 1, r)
+    for r in ([1, 0], [-1, 1], [0, -1]):
+        m.set_hop(0.15j, 0, 0, r)
+        m.set_hop(-0.15j, 1, 1, r)
+    tb = bands.from_pythtb(m)
+    h = bands.haldane()
+    k = RNG.normal(size=(5, 2))
+    np.testing.assert_allclose(tb.hamiltonian(k), h.hamiltonian(k), atol=1e-13)
+
+
+def test_continuum_model_k_box():
+    d = bands.massive_dirac(k_max=2.0)
+    mesh = d.mesh((4, 4))
+    assert mesh.shift == (0.5, 0.5)
+    k = d.k_cartesian(mesh.fractional())
+    np.testing.assert_allclose(np.unique(k[:, 0]), [-1.5, -0.5, 0.5, 1.5])
+    assert isinstance(d, bands.Hamiltonian)
+    assert isinstance(bands.haldane(), bands.Hamiltonian)
