@@ -110,12 +110,16 @@ class CollisionOperator:
         self.R = self.kappa * self.N  # (2, n_qp)
         w = grid.omega
         self.W = np.concatenate([[0.0], self.c * w * w])  # index J = 0..M
+        self.omega_full = np.concatenate([[0.0], w])
         # phonon mode weight per 4N0 (µeV): P_J = (π τ0^φ Δ0 c / 2) ω_J² h
         self.P = 0.5 * math.pi * tau_pb * delta0 * self.c * w * w * h
         self.s = grid.pair_offset
         nq, M = grid.n_qp, grid.n_phonon
         self.L = sfft.next_fast_len(max(nq + M + 2, 2 * nq + 1), real=True)
         self.Rh = sfft.rfft(self.R, self.L, axis=-1)
+        # spontaneous-emission phase space Σ_J W_J R_{k−J}, exact (positive direct sums) and
+        # cached: by FFT its round-off, set by ω_max³, would swamp the gap-edge fluxes
+        self.emission_space = np.stack([np.convolve(self.W, r)[:grid.n_qp] for r in self.R])
         self.Wh = sfft.rfft(self.W, self.L)
         self.Wph = sfft.rfft(self._shift(self.W), self.L)
         self.lam = np.array([1.0, -1.0])[:, None]  # K⁻ = κ¹κ¹ − κ²κ²; K⁺ uses +1 for both
@@ -130,8 +134,34 @@ class CollisionOperator:
         return np.concatenate([[0.0], n])
 
     # ------------------------------------------------------------------ FFT rates
-    def rates(self, f: np.ndarray, n: np.ndarray, terms: bool = True) -> Rates:
+    def tilt(self, f: np.ndarray, n: np.ndarray) -> float:
+        """Exponential tilt β (1/µeV) under which ``f e^{βE}`` and ``n e^{βω}`` do not grow.
+
+        For a thermal state it is ``1/k_BT``; for a state with a hot packet above a cold edge
+        it is 0 (no tilt).  Capped so that ``e^{βE}`` cannot overflow.
+        """
+        act = self.active & (f > 0)
+        if act.sum() < 2 or not np.any(n > 0):
+            return 0.0
+        E = self.grid.energies[act]
+        lf = np.log(f[act])
+        beta_f = np.min((lf[0] - lf[1:]) / (E[1:] - E[0]))
+        w = self.grid.omega[n > 0]
+        ln = np.log(n[n > 0])
+        beta_n = np.min((ln[0] - ln[1:]) / (w[1:] - w[0])) if w.size > 1 else 0.0
+        cap = 600.0 / max(self.grid.e_max, self.grid.omega[-1])
+        return float(max(0.0, min(beta_f, beta_n, cap)))
+
+    def rates(self, f: np.ndarray, n: np.ndarray, terms: bool = True,
+              tilt: float | None = None) -> Rates:
         """Collision rates by FFT correlations (O(N log N)), seed 003 §2.2.
+
+        Sums whose terms decay exponentially with energy are evaluated on exponentially
+        tilted arrays (``A e^{βE}``, ``W n e^{βω}``...) and un-tilted afterwards.  Because
+        every index relation is an exact energy identity (``E_{i+J} = E_i + ω_J``,
+        ``E_i + E_k = ω_{s+i+k}``) this is exact algebra for any β; it makes the FFT round-off
+        relative to the local flux instead of the largest one, so near-thermal states at
+        k_BT ≪ Δ keep detailed balance at round-off level.
 
         Parameters
         ----------
@@ -141,35 +171,52 @@ class CollisionOperator:
             Phonon occupation on ``ω_J`` (length ``n_phonon``).
         terms
             Also return the per-process rates and loss coefficients.
+        tilt
+            The tilt β (1/µeV); default :meth:`tilt` of the state.  Must be the same for
+            every evaluation inside one time step of the polynomial-based schemes.
         """
         self.n_evaluations += 1
         nq, M, L = self.grid.n_qp, self.grid.n_phonon, self.L
-        irfft = sfft.irfft
+        irfft, rfft = sfft.irfft, sfft.rfft
+        beta = self.tilt(f, n) if tilt is None else float(tilt)
+        E, w = self.grid.energies, self.omega_full
+        up_e, dn_e = np.exp(beta * E), np.exp(-beta * E)
+        up_w, dn_w = np.exp(beta * w), np.exp(-beta * w)
         A = self.R * f
-        Ah = sfft.rfft(A, L, axis=-1)
+        Ah = rfft(A, L, axis=-1)
         Bh = self.Rh - Ah
         nfull = self._phonon_full(n)
         Wn = self.W * nfull
-        Wnh = sfft.rfft(Wn, L)
-        Wnph = sfft.rfft(self._shift(Wn), L)
+        Wnh = rfft(Wn, L)
+        Wnph = rfft(self._shift(Wn), L)
         WWh = self.Wh + Wnh
         WWph = self.Wph + Wnph
         kap, lam = self.kappa, self.lam
+        if beta > 0:  # tilted spectra of the exponentially decaying factors
+            At = rfft(A * up_e, L, axis=-1)
+            Bt = rfft((self.R - A) * dn_e, L, axis=-1)
+            WWt = rfft((self.W + Wn) * dn_w, L)
+            Wnt = rfft(Wn * up_w, L)
+            Wnpt = rfft(self._shift(Wn * up_w), L)
+        else:
+            At, Bt, WWt, Wnt, Wnpt = Ah, Bh, WWh, Wnh, Wnph
 
         # --- QP side of emission/absorption (Eq. 35)
-        sc_gain_f = (lam * kap * irfft(np.conj(WWh) * Ah + Wnh * Ah, L)[:, :nq]).sum(0)
-        sc_loss_f = (lam * kap * irfft(np.conj(Wnh) * Bh + WWh * Bh, L)[:, :nq]).sum(0)
+        sc_gain_f = (lam * kap * irfft(np.conj(WWt) * At + Wnt * At, L)[:, :nq]).sum(0) * dn_e
+        # Σ_J (W+Wn)_J B_{k−J} = [exact Σ W R] − Σ W A + Σ Wn B
+        sc_loss_f = (lam * kap * (self.emission_space + irfft(
+            np.conj(Wnh) * Bh + Wnh * Bh - self.Wh * Ah, L)[:, :nq])).sum(0)
         # --- QP side of recombination (Eq. 36) and pair breaking (Eq. 37)
         r_loss_f = (kap * irfft(np.conj(Ah) * WWph, L)[:, :nq]).sum(0)
-        pb_gain_f = (kap * irfft(np.conj(Bh) * Wnph, L)[:, :nq]).sum(0)
+        pb_gain_f = (kap * irfft(np.conj(Bt) * Wnpt, L)[:, :nq]).sum(0) * dn_e
         # --- phonon side (Eqs. 39-40); index J = 1..M
-        emit = irfft((lam * np.conj(Bh) * Ah).sum(0), L)[1:M + 1]
+        emit = irfft((lam * np.conj(Bt) * At).sum(0), L)[1:M + 1] * dn_w[1:]
         absorb = irfft((lam * np.conj(Ah) * Bh).sum(0), L)[1:M + 1]
-        pairs_ff = irfft((Ah * Ah).sum(0), L)
+        pairs_ff = irfft((At * At).sum(0), L)
         pairs_bb = irfft((Bh * Bh).sum(0), L)
         m = np.arange(1, M + 1) - self.s
         ok = m >= 0
-        recomb_src = np.where(ok, pairs_ff[np.clip(m, 0, None)], 0.0)
+        recomb_src = np.where(ok, pairs_ff[np.clip(m, 0, None)], 0.0) * dn_w[1:]
         pb_src = np.where(ok, pairs_bb[np.clip(m, 0, None)], 0.0)
 
         act = self.active

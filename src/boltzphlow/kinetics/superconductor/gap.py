@@ -17,13 +17,19 @@ field energy per volume relative to the normal ground state is
     U = N0 [Ω_D² − Ω_D √(Ω_D² + Δ²)] + N0 Δ² [arcsinh(Ω_D/Δ) − arcsinh(Ω_D/Δ0)]
         + 4 N0 ∫_0^{Ω_D} dξ (ξ²/E) f,
 
-stationary in Δ at fixed ``f(ξ)`` when (G) holds, so that ``dU/dt = 4 N0 ∫ dξ E ∂_t f``: the
-collision integrals exchange ``U`` (not just the QP energy of Eq. 9) with the phonons.
+stationary in Δ at fixed ``f(ξ)`` (written with the pair amplitude) when (G) holds.  On the
+self-consistent manifold (G) turns ``∫ dξ f/E`` into a function of Δ, and
+
+    U = E_qp + C(Δ),   C(Δ) = N0 [Ω_D² − Ω_D √(Ω_D² + Δ²)] − N0 Δ² [a(Δ) − a(Δ0)],
+
+with ``E_qp = 4 N0 ∫ dξ E f`` (Eq. 9) and ``a(x) = arcsinh(Ω_D/x)``.  ``C'(Δ) = −4N0 Δ ∫ f/E``
+cancels ``∂E_qp/∂Δ`` at fixed ``f(ξ)``: the collisions exchange ``U`` with the phonons.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 from scipy import integrate, optimize
@@ -120,27 +126,24 @@ def bin_xi_integrals(xi_lo: np.ndarray, xi_hi: np.ndarray, delta: float) -> dict
     return {k: hi[k] - lo[k] for k in lo}
 
 
-def solve_gap(xi_lo: np.ndarray, xi_hi: np.ndarray, f: np.ndarray, delta0: float,
-              debye_energy: float, guess: float) -> float:
-    """Gap Δ solving (G) for an occupation ``f`` piecewise constant on ξ-intervals.
+def solve_gap(integral: Callable[[float], float], delta0: float, debye_energy: float,
+              guess: float) -> float:
+    """Gap Δ solving (G), ``arcsinh(Ω_D/Δ) − arcsinh(Ω_D/Δ0) = 2 I(Δ)``.
 
     Parameters
     ----------
-    xi_lo, xi_hi
-        ξ-intervals (µeV) on which ``f`` is constant (the QP bins at the current gap).
-    f
-        Occupation per interval.
+    integral
+        ``I(Δ) = ∫_0^{Ω_D} dξ f/E`` as a function of the trial gap (the occupation may itself
+        depend on it, e.g. when it is carried to the bins of the trial gap).
     delta0, debye_energy
         Zero-temperature gap and Debye energy (µeV).
     guess
         Starting point (the current gap).
     """
     a0 = math.asinh(debye_energy / delta0)
-    fw = np.asarray(f, dtype=float)
 
     def g(delta: float) -> float:
-        inv_e = np.arcsinh(xi_hi / delta) - np.arcsinh(xi_lo / delta)
-        return math.asinh(debye_energy / delta) - a0 - 2.0 * float(fw @ inv_e)
+        return math.asinh(debye_energy / delta) - a0 - 2.0 * integral(delta)
 
     lo, hi = 0.5 * guess, min(1.5 * guess, delta0 * (1 + 1e-12))
     glo, ghi = g(lo), g(hi)
@@ -156,12 +159,12 @@ def solve_gap(xi_lo: np.ndarray, xi_hi: np.ndarray, f: np.ndarray, delta0: float
 
 
 def condensate_energy(delta: float, delta0: float, debye_energy: float) -> float:
-    """Δ-dependent part of ``U/(4 N0)`` (µeV²): ``¼[Ω_D² − Ω_D√(Ω_D²+Δ²)] + ¼Δ²[a(Δ) − a(Δ0)]``.
+    """``C(Δ)/(4 N0)`` (µeV²): ``¼[Ω_D² − Ω_D√(Ω_D²+Δ²)] − ¼Δ²[a(Δ) − a(Δ0)]``.
 
-    With ``a(x) = arcsinh(Ω_D/x)``.  At equilibrium and T = 0 it is the BCS condensation energy
-    ``−Δ0²/8`` per 4N0 (i.e. ``−N0 Δ0²/2``) up to O(Δ0²/Ω_D²).
+    ``U = E_qp + C(Δ)`` on the self-consistent manifold (module docstring).  At Δ = Δ0 it is
+    the BCS condensation energy ``−N0 Δ0²/2`` (``−Δ0²/8`` per 4N0) up to O(Δ0²/Ω_D²).
     """
     wd = debye_energy
     # Ω_D² − Ω_D√(Ω_D²+Δ²) = −Ω_D Δ² / (Ω_D + √(Ω_D²+Δ²)) without cancellation
     first = -wd * delta**2 / (wd + math.hypot(wd, delta))
-    return 0.25 * first + 0.25 * delta**2 * (math.asinh(wd / delta) - math.asinh(wd / delta0))
+    return 0.25 * first - 0.25 * delta**2 * (math.asinh(wd / delta) - math.asinh(wd / delta0))

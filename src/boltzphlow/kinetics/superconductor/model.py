@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 import numpy as np
 import xarray as xr
-from scipy import optimize
+from scipy import optimize, special
 
 from boltzphlow.grids.energy import EnergyGrid
 from boltzphlow.integrate import integrate, steady_state
@@ -32,7 +32,7 @@ def fermi(energy: np.ndarray, T: float) -> np.ndarray:
     """Fermi–Dirac occupation ``1/(e^{E/k_BT} + 1)`` (0 at T = 0)."""
     if T == 0:
         return np.zeros_like(np.asarray(energy, float))
-    return 0.5 * (1.0 - np.tanh(np.asarray(energy) / (2 * K_B * T)))
+    return special.expit(-np.asarray(energy, float) / (K_B * T))  # accurate for E ≫ k_BT
 
 
 def bose(omega: np.ndarray, T: float) -> np.ndarray:
@@ -314,34 +314,46 @@ class QPPhononModel:
     def electron_energy(self, s: State) -> float:
         """Mean-field electronic energy U relative to the normal ground state (µeV/µm³).
 
-        Condensation energy included (see :mod:`.gap`); with the grid energies ``E_i`` for the
-        part that the collisions exchange with the phonons.
+        ``U = E_qp + C(Δ)`` (:mod:`.gap`) for Δ the self-consistent gap of ``f``, with the QP
+        energy of the states each bin holds, ``E_qp = 4 N0 Σ_i f_i ∫_bin E dξ``: its change at
+        fixed ``f(ξ)`` is exactly the gap-equation integral, which ``C'(Δ)`` cancels.  (The
+        collisions conserve the same sum with the bin-centre energies; the two differ by
+        O(h²/E) per bin, O(h) in the bins at the gap edge.)
         """
         d = self._delta_of(s)
         xi = xi_of_energy(self.grid.edges, d)
-        ints = gapmod.bin_xi_integrals(xi[:-1], xi[1:], d)
-        per_bin = ints["one"] * self.E - d * d * ints["inv_e"]
-        u = gapmod.condensate_energy(d, self.material.delta0, self.material.debye_energy)
-        return 4 * self.N0 * (u + float(per_bin @ s.f))
+        per_bin = gapmod.bin_xi_integrals(xi[:-1], xi[1:], d)["e"]
+        c = gapmod.condensate_energy(d, self.material.delta0, self.material.debye_energy)
+        return 4 * self.N0 * (c + float(per_bin @ s.f))
 
     def update_gap(self, delta: float, f: np.ndarray) -> tuple[float, np.ndarray]:
-        """Solve the gap equation for ``f`` (bins at gap ``delta``); remap ``f(ξ)`` to it.
+        """Self-consistent gap for ``f`` (bins at gap ``delta``) and ``f`` carried to its bins.
 
         The occupation is attached to the normal-state energy ξ (a state keeps its momentum
-        when Δ changes), so the QPs of each old ξ-interval are carried to the new bins by
-        overlap: QP number is conserved exactly.
+        when Δ changes), so the QPs of each old ξ-interval are carried to the bins of a trial
+        gap by overlap (QP number conserved exactly), and the gap equation (G) is solved for
+        that carried occupation on those bins: the result is self-consistent on the grid, so
+        a second update without collisions changes nothing.
         """
         mat = self.material
-        xi_old = xi_of_energy(self.grid.edges, delta)
-        new = gapmod.solve_gap(xi_old[:-1], xi_old[1:], f, mat.delta0, mat.debye_energy, delta)
+        edges = self.grid.edges
+        xi_old = xi_of_energy(edges, delta)
+        cum = np.concatenate([[0.0], np.cumsum(np.diff(xi_old) * f)])
+
+        def carried(d: float) -> tuple[np.ndarray, np.ndarray]:
+            xi = xi_of_energy(edges, d)
+            counts = np.diff(np.interp(xi, xi_old, cum))
+            width = np.diff(xi)
+            return np.divide(counts, width, out=np.zeros_like(f), where=width > 0), xi
+
+        def integral(d: float) -> float:
+            fd, xi = carried(d)
+            return float(fd @ (np.arcsinh(xi[1:] / d) - np.arcsinh(xi[:-1] / d)))
+
+        new = gapmod.solve_gap(integral, mat.delta0, mat.debye_energy, delta)
         if new == delta:
             return delta, f
-        xi_new = xi_of_energy(self.grid.edges, new)
-        cum = np.concatenate([[0.0], np.cumsum(np.diff(xi_old) * f)])
-        counts = np.diff(np.interp(xi_new, xi_old, cum))
-        width = np.diff(xi_new)
-        f_new = np.divide(counts, width, out=np.zeros_like(f), where=width > 0)
-        return new, f_new
+        return new, carried(new)[0]
 
     def effective_temperatures(self, s: State) -> tuple[float, float]:
         """QP temperature (thermal QP density equal to this one) and phonon temperature
@@ -438,6 +450,10 @@ class QPPhononModel:
             dt0 = options.pop("dt0", None)
         problem = self.problem(self._delta_of(s))
         if resume is None:
+            if self.gap_mode == "self-consistent":
+                # the gap follows the QPs within ħ/Δ: start from the self-consistent gap of s
+                y = problem.after_step(np.concatenate([s.f, s.n, acc]))
+                s = State(f=y[:self.grid.n_qp], n=s.n, delta=problem.delta)
             records.append(self._record(0.0, s, problem, dt0 or 0.0, acc))
 
         def on_output(k: int, t: float, y: np.ndarray, dt_next: float) -> None:

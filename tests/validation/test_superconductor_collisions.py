@@ -1,0 +1,225 @@
+"""Collision integrals of seed 003 Eqs. 33-40: detailed balance, conservation, FFT = direct,
+Kaplan's low-temperature asymptotes and the bin-integrated DOS at the gap edge."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy import integrate, special
+
+import boltzphlow as bp
+from boltzphlow.grids.energy import EnergyGrid
+from boltzphlow.kinetics.superconductor.collisions import CollisionOperator
+from boltzphlow.units import K_B
+
+EPS = np.finfo(float).eps
+AL = bp.superconductor.material("Al")
+
+
+def gross_fluxes(op: CollisionOperator, f: np.ndarray, n: np.ndarray):
+    """Gross (in + out) rates per bin from the direct transition list: the scale of round-off."""
+    (l, u, J), (i, k, Jr) = op._pair_tables()
+    nq, M = op.grid.n_qp, op.grid.n_phonon
+    N, W = op.N, op.W
+    G = W[J] * N[l] * N[u] * (1 - op.kappa[1][l] * op.kappa[1][u])
+    em = G * f[u] * (1 - f[l]) * (1 + n[J - 1])
+    ab = G * f[l] * (1 - f[u]) * n[J - 1]
+    H = W[Jr] * N[i] * N[k] * (1 + op.kappa[1][i] * op.kappa[1][k])
+    rc = H * f[i] * f[k] * (1 + n[Jr - 1])
+    pb = H * (1 - f[i]) * (1 - f[k]) * n[Jr - 1]
+    gf = {"scattering": (np.bincount(l, em + ab, nq) + np.bincount(u, em + ab, nq)) / N,
+          "pairs": np.bincount(i, rc + pb, nq) / N}
+    gn = {"scattering": np.bincount(J - 1, em + ab, M) / op.P,
+          "pairs": 0.5 * np.bincount(Jr - 1, rc + pb, M) / op.P}
+    return gf, gn
+
+
+def random_state(op: CollisionOperator, rng: np.random.Generator):
+    f = rng.uniform(0.0, 0.4, op.grid.n_qp) * np.exp(-(op.grid.energies - 180) / 300)
+    n = rng.uniform(0.0, 0.8, op.grid.n_phonon) * np.exp(-op.grid.omega / 400)
+    return f, n
+
+
+@pytest.mark.parametrize("T", [0.05, 0.1, 0.2, 0.4])
+def test_thermal_state_is_stationary_term_by_term(T):
+    """Fermi/Bose at any T: scattering vanishes and recombination balances pair breaking,
+    bin by bin, to round-off of each bin's gross flux (direct quadrature, exact
+    grid energies E_i + ω_J = E_{i+J}); the FFT evaluation to its documented round-off."""
+    m = bp.superconductor.QPPhononModel(AL, T_bath=0.1, energy_step=2.0, E_max=1200.0)
+    s = m.thermal(T)
+    op = m.collision_operator()
+    gf, gn = gross_fluxes(op, s.f, s.n)
+    direct = op.rates_direct(s.f, s.n)
+    fft = op.rates(s.f, s.n)
+    nterms = op.grid.n_qp + op.grid.n_phonon  # terms per bin sum: bound of the summation error
+    tol_direct = 4 * EPS * math.sqrt(nterms)
+    pairs_f = direct.terms["recombination"].f + direct.terms["pair_breaking"].f
+    pairs_n = direct.terms["recombination"].n + direct.terms["pair_breaking"].n
+    ok_f = gf["scattering"] > 1e-280
+    assert np.all(np.abs(direct.terms["scattering"].f[ok_f]) <= tol_direct * gf["scattering"][ok_f])
+    ok_n = gn["scattering"] > 1e-280
+    assert np.all(np.abs(direct.terms["scattering"].n[ok_n]) <= tol_direct * gn["scattering"][ok_n])
+    ok_f = gf["pairs"] > 1e-280
+    assert np.all(np.abs(pairs_f[ok_f]) <= tol_direct * gf["pairs"][ok_f])
+    ok_n = gn["pairs"] > 1e-280
+    assert np.all(np.abs(pairs_n[ok_n]) <= tol_direct * gn["pairs"][ok_n])
+    # FFT: round-off relative to the local gross flux grows like (ω_max/k_BT)² for the QPs
+    # (absorption sums weighted by ω² span the whole phonon range); phonons stay at ε·√L
+    total_f = gf["scattering"] + gf["pairs"]
+    total_n = gn["scattering"] + gn["pairs"]
+    ok_f, ok_n = total_f > 1e-280, total_n > 1e-280
+    bound_f = 10 * EPS * math.sqrt(op.L) * (op.grid.omega[-1] / (K_B * T)) ** 2
+    bound_n = 10 * EPS * math.sqrt(op.L)
+    assert np.all(np.abs(fft.f[ok_f]) <= bound_f * total_f[ok_f])
+    assert np.all(np.abs(fft.n[ok_n]) <= bound_n * total_n[ok_n])
+
+
+@pytest.mark.parametrize("grid_args", [(180.0, 4.0, 1200.0, None), (180.0, 3.0, 900.0, 1700.0),
+                                       (180.0, 5.0, 1500.0, 400.0), (300.0, 7.0, 1000.0, None)])
+def test_fft_rates_equal_direct_quadrature(grid_args):
+    """FFT correlations (§2.2) = direct O(N²) sums on the same grid, to ≤ 1e-12 relative,
+    for every process, QP and phonon side, including phonon grids shorter than 2Δ + ..."""
+    delta, h, emax, wmax = grid_args
+    g = EnergyGrid.for_gap(delta, h, emax, wmax)
+    op = CollisionOperator(g, delta, 438.0, 0.242, K_B * 1.19, 180.0)
+    rng = np.random.default_rng(7)
+    for _ in range(3):
+        f, n = random_state(op, rng)
+        fast, ref = op.rates(f, n), op.rates_direct(f, n)
+        for name, t in ref.terms.items():
+            for a, b in ((fast.terms[name].f, t.f), (fast.terms[name].n, t.n)):
+                scale = np.max(np.abs(b))
+                assert np.max(np.abs(a - b)) <= 1e-12 * scale, name
+
+
+def test_fft_equals_direct_with_dynes_broadening_and_partial_gap_bins():
+    """Dynes DOS and a gap edge inside a bin (self-consistent gap) change only the weights."""
+    g = EnergyGrid.for_gap(180.0, 4.0, 1000.0, e_min=100.0)
+    rng = np.random.default_rng(3)
+    for op in (CollisionOperator(g, 180.0, 438.0, 0.242, K_B * 1.19, 180.0, dynes=2.0),
+               CollisionOperator(g, 181.3, 438.0, 0.242, K_B * 1.19, 180.0)):
+        f, n = random_state(op, rng)
+        fast, ref = op.rates(f, n), op.rates_direct(f, n)
+        assert np.max(np.abs(fast.f - ref.f)) <= 1e-12 * np.max(np.abs(ref.f))
+        assert np.max(np.abs(fast.n - ref.n)) <= 1e-12 * np.max(np.abs(ref.n))
+
+
+def test_energy_is_exchanged_not_created_and_number_rules():
+    """Eq. 6-10 bookkeeping with the Eq. 7 prefactors: Σ N_i E_i ḟ_i + Σ P_J ω_J ṅ_J = 0 per
+    process; scattering conserves QP number; each recombination makes one phonon from two QPs."""
+    m = bp.superconductor.QPPhononModel(AL, T_bath=0.1, energy_step=3.0, E_max=1500.0)
+    op = m.collision_operator()
+    rng = np.random.default_rng(11)
+    f, n = random_state(op, rng)
+    r = op.rates(f, n)
+    qp_e, ph_e = op.N * m.E, op.P * m.omega
+    for name, t in r.terms.items():
+        flux = np.abs(qp_e * t.f).sum() + np.abs(ph_e * t.n).sum()
+        assert abs(qp_e @ t.f + ph_e @ t.n) <= 1e-13 * flux, name
+    sc = r.terms["scattering"]
+    assert abs(op.N @ sc.f) <= 1e-13 * np.abs(op.N * sc.f).sum()
+    for name in ("recombination", "pair_breaking"):
+        t = r.terms[name]
+        assert op.N @ t.f == pytest.approx(-2 * (op.P @ t.n), rel=1e-12)
+
+
+def test_analytic_jacobian_is_exact():
+    """The rates are quadratic in (f, n): a central difference with any step is exact."""
+    m = bp.superconductor.QPPhononModel(AL, T_bath=0.1, energy_step=4.0, E_max=1100.0,
+                                        omega_max=1500.0)
+    op = m.collision_operator()
+    rng = np.random.default_rng(5)
+    f, n = random_state(op, rng)
+    jac = op.jacobian(f, n)
+    y = np.concatenate([f, n])
+    nq = op.grid.n_qp
+
+    def F(yy):
+        r = op.rates(yy[:nq], yy[nq:], terms=False, tilt=0.0)
+        return np.concatenate([r.f, r.n])
+
+    for _ in range(3):
+        v = rng.standard_normal(y.size)
+        jv = 0.5 * (F(y + v) - F(y - v))
+        assert np.max(np.abs(jac @ v - jv)) <= 1e-12 * np.max(np.abs(jv))
+
+
+def _kaplan_grid(T: float):
+    kT = K_B * T
+    delta = bp.superconductor.bcs_gap(T, AL.delta0, AL.debye_energy)
+    g = EnergyGrid.for_gap(delta, kT / 16, delta + 60 * kT, 2 * delta + 60 * kT)
+    return CollisionOperator(g, delta, AL.tau0, AL.tau_pb, AL.kTc, AL.delta0), delta, kT
+
+
+@pytest.mark.parametrize("T_over_Tc", [0.1, 0.07, 0.05])
+def test_gap_edge_rates_approach_kaplan_asymptotes(T_over_Tc):
+    """Kaplan et al. (1976) Eqs. 8-9 at E = Δ, T ≪ Tc:
+    1/τ_s = Γ(7/2) ζ(7/2) (k_BT)^{7/2} / (τ0 (k_BTc)³ √(2Δ)),
+    1/τ_r = √π (2Δ/k_BTc)^{5/2} √(T/Tc) e^{−Δ/k_BT} / τ0;
+    the next order is O(k_BT/Δ) (e.g. −⟨Ω⟩/4Δ ≈ −0.82 k_BT/Δ for scattering)."""
+    T = T_over_Tc * AL.Tc
+    op, delta, kT = _kaplan_grid(T)
+    E, w = op.grid.energies, op.grid.omega
+    n = 1.0 / np.expm1(w / kT)
+    # scattering out of the edge bin: a tiny probe occupation there, empty elsewhere
+    probe = np.zeros_like(E)
+    probe[0] = 1e-12
+    rate_s = -op.rates(probe, n).terms["scattering"].f[0] / probe[0]
+    kaplan_s = special.gamma(3.5) * special.zeta(3.5) * kT**3.5 / (
+        AL.tau0 * AL.kTc**3 * math.sqrt(2 * delta))
+    # recombination of the edge bin with thermal partners
+    f = special.expit(-E / kT)
+    rate_r = -op.rates(f, n).terms["recombination"].f[0] / f[0]
+    kaplan_r = (math.sqrt(math.pi) * (2 * delta / AL.kTc) ** 2.5 * math.sqrt(T / AL.Tc)
+                * math.exp(-delta / kT) / AL.tau0)
+    x = kT / delta
+    assert abs(rate_s / kaplan_s - 1) <= 1.5 * x
+    assert abs(rate_r / kaplan_r - 1) <= 1.5 * x
+
+
+def _pair_breaking_integrand(w: float, delta: float) -> float:
+    """∫ dE ρ(E) ρ(ω−E) (1 + Δ²/E(ω−E)) over the pair line, endpoint singularities removed."""
+    a = w - 2 * delta
+    if a <= 0:
+        return 0.0
+
+    def g(th: float) -> float:
+        x = a * math.sin(th) ** 2
+        e1, e2 = delta + x, delta + a - x
+        jac = 2 * a * math.sin(th) * math.cos(th)
+        rho = e1 / math.sqrt(x * (2 * delta + x)) * e2 / math.sqrt((a - x) * (2 * delta + a - x))
+        return jac * rho * (1 + delta**2 / (e1 * e2))
+
+    return integrate.quad(g, 0, math.pi / 2, epsabs=0, epsrel=1e-12, limit=200)[0]
+
+
+def test_bin_integrated_dos_resolves_pair_breaking_near_2delta():
+    """Pair-breaking phase space of phonons just above 2Δ, ∫_{2Δ}^{2Δ+a} dω ∫ dE ρρ'(1+Δ²/EE').
+
+    Bin-integrated states converge at first order in h; the midpoint DOS misses the edge bin's
+    weight (its first pair carries 2/π of the true rate) and converges only like √h."""
+    delta, a = 180.0, 60.0
+    exact = integrate.quad(_pair_breaking_integrand, 2 * delta, 2 * delta + a, args=(delta,),
+                           epsrel=1e-11, limit=200)[0]
+    errors = {"bin": [], "midpoint": []}
+    steps = [4.0, 2.0, 1.0, 0.5]
+    for h in steps:
+        g = EnergyGrid.for_gap(delta, h, 2 * delta + a)
+        E = g.energies
+        K = 1 + np.outer(delta / E, delta / E)
+        inside = (E[:, None] + E[None, :]) <= 2 * delta + a + 1e-9
+        states = CollisionOperator(g, delta, 1.0, 1.0, 100.0, delta).N
+        midpoint = g.step * E / np.sqrt(E * E - delta**2)
+        for key, N in (("bin", states), ("midpoint", midpoint)):
+            errors[key].append(abs(np.sum(np.outer(N, N) * K * inside) / exact - 1))
+    order = {k: np.polyfit(np.log(steps), np.log(v), 1)[0] for k, v in errors.items()}
+    assert order["bin"] >= 0.9
+    assert 0.35 <= order["midpoint"] <= 0.65
+    assert errors["bin"][-1] < errors["midpoint"][-1] / 10
+    # the first pair above 2Δ: midpoint DOS gives 2/π of the continuum rate πΔ
+    h = 0.01
+    e0 = delta + h / 2
+    midpoint_first = (h * e0 / math.sqrt(e0**2 - delta**2)) ** 2 * 2 / h
+    assert midpoint_first / (math.pi * delta) == pytest.approx(2 / math.pi, rel=1e-3)
