@@ -7,11 +7,18 @@ Runs on one core (BLAS threads pinned to 1 before NumPy is imported) and prints 
 * ``eigh + Kubo``: the same Bloch sums with batched ``numpy.linalg.eigh`` and the Kubo sum
   (the generic N-band path, forced by padding H with a decoupled third band);
 * ``adaptive``: k-points needed by adaptive refinement versus a uniform mesh for the same error
-  (Haldane model near its gap closing, m = 0.7).
+  (Haldane model near its gap closing, m = 0.7);
+* ``WannierBerri`` (``--wannierberri``, optional: ``pip install wannierberri numba``): the same
+  Haldane model written to a Wannier90 ``_tb.dat`` file (2D lattice embedded in 3D with
+  c = 1 Å, one k-point along z), its static ``AHC`` calculator on the same Γ-centred mesh, run
+  serially, without symmetries or adaptive refinement, best FFT block size of ``--wb-fft``
+  (after a small warm-up run that compiles its numba kernels).  Its result (S/m) is converted
+  to e²/h with the factor (e²/h)/1 Å and printed next to ours.
 
 Peak memory is measured with ``tracemalloc`` (NumPy allocations included).
 
-Usage: ``python benchmarks/bench_geometry.py [--mesh 400 800 1600] [--chunk 65536]``
+Usage: ``python benchmarks/bench_geometry.py [--mesh 400 800 1600] [--chunk 65536]
+[--wannierberri] [--wb-mesh 400] [--wb-fft 50 100 200] [--skip-adaptive]``
 """
 
 from __future__ import annotations
@@ -23,8 +30,11 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("MKL_NUM_THREADS", "1")
 
 import argparse  # noqa: E402
+import tempfile  # noqa: E402
 import time  # noqa: E402
 import tracemalloc  # noqa: E402
+import warnings  # noqa: E402
+from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
@@ -103,12 +113,92 @@ def weyl_cme_rows() -> list[tuple[str, int, float]]:
     return rows
 
 
+#: (e²/h) / (1 Å) in S/m: a 2D σ of 1 e²/h in a 3D crystal of interlayer distance 1 Å.
+E2_H_PER_ANGSTROM_S_PER_M = 7.748091729e-5 / 2 / 1e-10
+
+
+def write_tb_dat(model: bands.TightBinding, path: Path, c: float = 1.0) -> Path:
+    """Write a 2D tight-binding model as a 3D Wannier90 ``_tb.dat`` (layer distance ``c``)."""
+    lattice = np.zeros((3, 3))
+    lattice[:2, :2], lattice[2, 2] = model.lattice, c
+    positions = np.zeros((model.n_bands, 3))
+    positions[:, :2] = model.positions
+    centres = positions @ lattice
+    n = model.n_bands
+    lines = [f"{model.name}", *(" ".join(f"{x:.16f}" for x in row) for row in lattice),
+             str(n), str(len(model.R))]
+    lines += [" ".join(["1"] * len(model.R[i : i + 15])) for i in range(0, len(model.R), 15)]
+    for i, r in enumerate(model.R):
+        lines += ["", f"{r[0]} {r[1]} 0"]
+        lines += [f"{a + 1} {b + 1} {model.h_R[i, a, b].real:.16e} {model.h_R[i, a, b].imag:.16e}"
+                  for b in range(n) for a in range(n)]
+    for r in model.R:
+        lines += ["", f"{r[0]} {r[1]} 0"]
+        for b in range(n):
+            for a in range(n):
+                x = centres[a] if (a == b and not np.any(r)) else np.zeros(3)
+                lines.append(f"{a + 1} {b + 1} {x[0]:.16f} 0 {x[1]:.16f} 0 {x[2]:.16f} 0")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def wannierberri_rows(h: bands.TightBinding, n: int, mus: np.ndarray, ffts: list[int],
+                      repeat: int) -> list[tuple[str, float, float]]:
+    """WannierBerri's AHC of ``h`` on an n x n x 1 mesh: (label, µs per k-point, σ(μ=0) in e²/h).
+
+    Raises
+    ------
+    ImportError
+        If WannierBerri (or numba, which its static calculators need) is not installed.
+    """
+    import numba  # noqa: F401 - WannierBerri's Fermi-sea weights need it
+    import wannierberri as wb
+
+    with tempfile.TemporaryDirectory() as folder, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        system = wb.system.System_R.from_tb_dat(
+            str(write_tb_dat(h, Path(folder) / "haldane_tb.dat")), berry=True)
+
+        def ahc(nk: int, fft: int, efermi: np.ndarray) -> np.ndarray:
+            grid = wb.Grid(system, NK=[nk, nk, 1], NKFFT=[fft, fft, 1])
+            calc = {"ahc": wb.calculators.static.AHC(
+                Efermi=efermi, kwargs_formula={"external_terms": False})}
+            result = wb.run(system, grid=grid, calculators=calc, parallel=False,
+                            use_irred_kpt=False, symmetrize=False, print_progress_step_time=1e9,
+                            fout_name=str(Path(folder) / "result"))  # not into the cwd
+            return result.results["ahc"].data[:, 2] / E2_H_PER_ANGSTROM_S_PER_M
+
+        ahc(20, 20, np.array([0.0]))  # warm-up: numba compilation
+        rows = []
+        for label, efermi in (("1 mu", np.array([0.0])), (f"{len(mus)} mu", mus)):
+            best, best_fft, value = np.inf, 0, np.nan
+            for fft in ffts:
+                if n % fft:
+                    continue
+                for _ in range(repeat):  # best of `repeat` (no tracemalloc run: too slow)
+                    start = time.perf_counter()
+                    sigma = ahc(n, fft, efermi)
+                    t = time.perf_counter() - start
+                    best, best_fft = (t, fft) if t < best else (best, best_fft)
+                if best_fft == fft:
+                    value = float(sigma[len(efermi) // 2])
+            rows.append((f"WannierBerri, {label} (FFT {best_fft})", best / n**2 * 1e6, value))
+        return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mesh", type=int, nargs="+", default=[400, 800, 1600])
     parser.add_argument("--chunk", type=int, default=1 << 16)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--n-mu", type=int, default=101, help="μ values in the many-μ row")
+    parser.add_argument("--wannierberri", action="store_true",
+                        help="also time WannierBerri's AHC (optional dependency)")
+    parser.add_argument("--wb-mesh", type=int, nargs="+", default=[400])
+    parser.add_argument("--wb-fft", type=int, nargs="+", default=[50, 100, 200],
+                        help="WannierBerri FFT block sizes to try (the best is reported)")
+    parser.add_argument("--skip-adaptive", action="store_true",
+                        help="skip the adaptive-refinement tables")
     args = parser.parse_args()
 
     h = bands.haldane(t1=1.0, t2=0.15, phi=np.pi / 2, m=0.2)
@@ -136,6 +226,19 @@ def main() -> None:
             t, peak, value = timed(func, args.repeat)
             print(f"{name:<28}{n:>5}x{n:<5}{t / mesh.n_points * 1e6:>12.3f}{peak:>10.1f}"
                   f"{float(value):>14.10f}")
+    if args.wannierberri:
+        print()
+        print("WannierBerri on the same model (serial, no symmetry, no refinement)")
+        for n in args.wb_mesh:
+            try:
+                rows = wannierberri_rows(h, n, mus, args.wb_fft, max(1, args.repeat - 1))
+            except ImportError as exc:
+                print(f"WannierBerri not available: {exc}")
+                break
+            for name, us, value in rows:
+                print(f"{name:<34}{n:>5}x{n:<5}{us:>12.3f}{'':>10}{value:>14.10f}")
+    if args.skip_adaptive:
+        return
     print()
     print("Adaptive refinement, Haldane m = 0.7 (gap 0.16), sigma_xy at mu = 0")
     print(f"{'scheme':<24}{'k-points':>10}{'|error|':>12}")

@@ -15,6 +15,9 @@ except PackageNotFoundError:  # running from a source tree without installation
     __version__ = "0.0.0+unknown"
 
 from boltzphlow import bands, geometry, integrate, transport  # noqa: E402
+from boltzphlow.kinetics import photoexcited as photoexcited  # noqa: E402
 from boltzphlow.kinetics import superconductor  # noqa: E402
+from boltzphlow.sweep import sweep as sweep  # noqa: E402
 
-__all__ = ["__version__", "bands", "geometry", "integrate", "superconductor", "transport"]
+__all__ = ["__version__", "bands", "geometry", "integrate", "photoexcited", "superconductor",
+           "sweep", "transport"]

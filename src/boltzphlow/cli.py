@@ -93,6 +93,28 @@ def _build_parser() -> argparse.ArgumentParser:
     run.set_defaults(handler=_cmd_run)
 
     # -- `sweep` subcommand goes here (parameter sweeps, boltzphlow.sweep) -------------------
+    sweep = commands.add_parser(
+        "sweep", help="run a config over a grid of parameter values (Dask)",
+        description="Run a config for every combination of the --vary values on a Dask "
+                    "cluster and write the results, concatenated along the swept keys, to "
+                    "one NetCDF file (finished points are kept in OUT.points/ and reused).",
+    )
+    sweep.add_argument("config", metavar="CONFIG",
+                       help="a TOML file or a built-in example name")
+    sweep.add_argument("--vary", action="append", default=[], metavar="KEY=VALUES",
+                       help="a swept config key: KEY=start:stop:count or KEY=a,b,c "
+                            "(repeatable; default: the config's [sweep] table)")
+    sweep.add_argument("--set", dest="overrides", action="append", default=[],
+                       metavar="KEY=VALUE", help="override a config value (repeatable)")
+    sweep.add_argument("--workers", type=int, default=2, metavar="N",
+                       help="worker processes of the local Dask cluster (default 2; "
+                            "1 runs serially)")
+    sweep.add_argument("--scheduler", metavar="ADDRESS",
+                       help="use an existing Dask scheduler (e.g. tcp://host:8786)")
+    sweep.add_argument("-o", "--out", type=Path, metavar="OUT.nc",
+                       help=f"output file (default: {DEFAULT_OUT_DIR}/<config name>_sweep.nc)")
+    sweep.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    sweep.set_defaults(handler=_cmd_sweep)
 
     examples = commands.add_parser(
         "examples", help="list built-in examples or print one",
@@ -183,6 +205,33 @@ def _sigterm_as_interrupt() -> Iterator[None]:
         yield
     finally:  # None: the previous handler was not set from Python; fall back to the default
         signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
+
+
+# --------------------------------------------------------------------------------------------
+# sweep
+
+
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    from boltzphlow.sweep import sweep
+
+    vary: dict[str, str] = {}
+    for item in args.vary:
+        key, sep, values = item.partition("=")
+        if not sep or not key.strip() or not values.strip():
+            raise ConfigError(item, "expected --vary KEY=start:stop:count or KEY=a,b,c")
+        vary[key.strip()] = values.strip()
+    out = args.out or DEFAULT_OUT_DIR / f"{config_stem(args.config)}_sweep.nc"
+    with _sigterm_as_interrupt():
+        ds = sweep(args.config, vary or None, workers=args.workers, scheduler=args.scheduler,
+                   out=out, overrides=args.overrides, quiet=args.quiet)
+    job = get_job(str(ds.attrs["model"]))
+    written = [out, *_plot(job, ds, out.parent)]
+    failed = int(ds.attrs.get("n_failed", 0))
+    print(f"sweep: {int(ds.attrs['n_points'])} points, {failed} failed, "
+          f"{int(ds.attrs.get('sweep_reused', 0))} reused")
+    print(job.summary(ds))
+    print("\n".join(f"wrote {path}" for path in written))
+    return 0
 
 
 # --------------------------------------------------------------------------------------------

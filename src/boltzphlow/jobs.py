@@ -125,4 +125,6 @@ def _load_builtin_jobs() -> None:
 
 
 #: Modules whose import registers a built-in job.  A new physics family appends its module here.
-_BUILTIN_JOB_MODULES: list[str] = ["boltzphlow.kinetics.superconductor.job"]
+_BUILTIN_JOB_MODULES: list[str] = ["boltzphlow.kinetics.superconductor.job",
+                                   "boltzphlow.geometry.job",
+                                   "boltzphlow.kinetics.photoexcited.job"]

@@ -1,0 +1,31 @@
+"""Electrons driven by a pumped phonon mode: transient negative conductivity (seed 004).
+
+>>> import boltzphlow as bp
+>>> m = bp.photoexcited.PhotoexcitedMetal("semi-elliptic", mu=0.0, T=0.003, omega_p=0.53,
+...                                       zeta=20.0, points_per_omega=100)
+>>> ss = m.steady_state()
+"""
+
+from boltzphlow.kinetics.photoexcited.dos import (
+    BUILTIN_BANDS,
+    TRANSPORT_MODELS,
+    Band,
+    as_band,
+    cosine_1d,
+    linear_ramp,
+    p_band,
+    semi_elliptic,
+    sqrt_edge,
+)
+from boltzphlow.kinetics.photoexcited.model import (
+    PhotoexcitedMetal,
+    Pump,
+    bose,
+    fermi,
+    periodic_limit,
+    phonon_temperature,
+)
+
+__all__ = ["BUILTIN_BANDS", "TRANSPORT_MODELS", "Band", "PhotoexcitedMetal", "Pump",
+           "as_band", "bose", "cosine_1d", "fermi", "linear_ramp", "p_band", "periodic_limit",
+           "phonon_temperature", "semi_elliptic", "sqrt_edge"]

@@ -1,0 +1,868 @@
+"""Electrons coupled to a pumped phonon mode: the kinetic model of seed 004 (Eqs. 2–9, 44–52).
+
+Units (stored in every result's attributes): energies in units of the bandwidth ``W``
+(built-in bands on ``[-1/2, 1/2]``), temperatures in energy units (``k_B = 1``), time in units
+of ``1/Γ_eph``, DoS normalised to one state (``∫ D dε = 1``, so ``D_0 = 1/W``), conductivity as
+``σ/σ_0`` with ``σ_0 = v_F² τ_tr D_F`` (Fig. 2), i.e. ``σ̃(μ)``; the field as
+``ℰ = e E v_F √(τ_tr/Γ_eph) / W`` (so that Eq. 7 reads ``∂_t f = (ℰ²/3)(D_F/D) ∂_ε[s ∂_ε f]``
+with ``s = σ̃/σ_0``).
+
+The state is ``f`` on the cells of a uniform grid of step ``h = ω_p / points_per_omega``
+(``ω_p`` an exact multiple of ``h``: the ``±ω_p`` shifts are index shifts), plus ``ζ`` when it
+evolves and ``E*²`` when the σ < 0 instability is followed.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import scipy.sparse as sp
+import scipy.sparse.linalg as spla
+import xarray as xr
+from scipy import special
+from scipy.integrate import solve_ivp
+from scipy.sparse.csgraph import connected_components
+
+from boltzphlow.kinetics.photoexcited import collisions as coll
+from boltzphlow.kinetics.photoexcited.dos import TRANSPORT_MODELS, Band, as_band
+
+Array = np.ndarray
+DosInput = Band | str | Callable[[Array], Array] | tuple[Array, Array]
+
+
+def fermi(eps: Array, mu: float, T: float) -> Array:
+    """Fermi–Dirac ``1/(e^{(ε−μ)/T} + 1)`` (a step at T = 0, ½ at ε = μ)."""
+    eps = np.asarray(eps, float)
+    if T == 0:
+        return np.where(eps < mu, 1.0, np.where(eps > mu, 0.0, 0.5))
+    return special.expit((mu - eps) / T)
+
+
+def bose(omega: float, T: float) -> float:
+    """Bose–Einstein ``b = 1/(e^{ω/T} − 1)`` (0 at T = 0)."""
+    if T == 0 or omega / T > 700:
+        return 0.0
+    return float(1.0 / math.expm1(omega / T))
+
+
+def phonon_temperature(omega_p: float, occupation: float) -> float:
+    """``T*`` with ``ζ + b = 1/(e^{ω_p/T*} − 1)`` (the temperature of a pumped mode)."""
+    if occupation <= 0:
+        return 0.0
+    if math.isinf(occupation):
+        return math.inf
+    return omega_p / math.log1p(1.0 / occupation)
+
+
+@dataclass(frozen=True)
+class Pump:
+    """Phonon source ``I_p(t)`` of Eq. 3.
+
+    Parameters
+    ----------
+    kind
+        ``"exponential"``: ``I = ζ_0/τ e^{−t/τ}`` for ``t > 0`` (Fig. 3);
+        ``"gaussian"``: ``I = ζ_0/(√(2π) τ) e^{−(t−t_0)²/2τ²}``;
+        ``"steady"``: ``I = rate``.
+    zeta0
+        Phonons delivered by a pulse (its time integral).
+    tau_pulse
+        Pulse duration τ (1/Γ_eph).
+    t0
+        Centre of a Gaussian pulse.
+    rate
+        Steady source (phonons per 1/Γ_eph).
+    """
+
+    kind: Literal["exponential", "gaussian", "steady"] = "exponential"
+    zeta0: float = 10.0
+    tau_pulse: float = 0.3
+    t0: float = 1.0
+    rate: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("exponential", "gaussian", "steady"):
+            raise ValueError(f"unknown pump kind {self.kind!r} "
+                             "(exponential, gaussian or steady)")
+        if self.kind != "steady" and not (self.zeta0 >= 0 and self.tau_pulse > 0):
+            raise ValueError("a pump pulse needs zeta0 >= 0 and tau_pulse > 0")
+        if self.kind == "steady" and not self.rate >= 0:
+            raise ValueError("a steady pump needs rate >= 0")
+
+    def __call__(self, t: float) -> float:
+        """``I_p(t)``."""
+        if self.kind == "steady":
+            return self.rate
+        if self.kind == "exponential":
+            return self.zeta0 / self.tau_pulse * math.exp(-t / self.tau_pulse) if t >= 0 else 0.0
+        x = (t - self.t0) / self.tau_pulse
+        return self.zeta0 / (math.sqrt(2 * math.pi) * self.tau_pulse) * math.exp(-0.5 * x * x)
+
+    def times_to_resolve(self) -> float:
+        """Largest first step that resolves the pulse."""
+        return 0.05 * self.tau_pulse if self.kind != "steady" else math.inf
+
+
+@dataclass
+class SteadyStateInfo:
+    """Diagnostics of :meth:`PhotoexcitedMetal.steady_state`."""
+
+    success: bool
+    iterations: int
+    residual: float
+    message: str
+
+
+class PhotoexcitedMetal:
+    r"""Electron distribution ``f(ε, t)`` and pumped phonon occupation ``ζ(t)`` (Eqs. 2–3).
+
+    .. math::
+        \partial_t f + \mathrm{St}_E = \mathrm{St}_{in} + \mathrm{St}_{el},\qquad
+        \partial_t \zeta = \mathrm{St}_{ph} + I_p(t) - \zeta/\tau_{ph}.
+
+    Parameters
+    ----------
+    dos
+        Band: a callable ``D(ε)`` on ``[-1/2, 1/2]``, a table ``(eps, D)``, a built-in name
+        (``"semi-elliptic"``, ``"sqrt-edge"``, ``"linear-ramp"``, ``"cosine-1d"``,
+        ``"p-band"``) or a :class:`~boltzphlow.kinetics.photoexcited.dos.Band`.
+    mu, T
+        Chemical potential and temperature of the initial Fermi–Dirac distribution and of the
+        bath of St_in (units of W).  ``filling`` (fraction of the states occupied) may be
+        given instead of ``mu``.
+    omega_p
+        Phonon energy (units of W), an exact multiple of the grid step.
+    zeta
+        Non-equilibrium phonon occupation: fixed (``fixed_zeta=True``, Figs. 1, 2, 5, 6) or
+        its initial value.
+    gamma_eph, gamma_in
+        Γ_eph (Eq. 4) and Γ_in (Eq. 6) in units of Γ_eph (``gamma_eph`` rescales St_el;
+        0 switches it off, e.g. to test St_in alone).
+    tau_ph
+        Phonon decay time (Eq. 3), ``inf`` for none.
+    field
+        Applied field ``ℰ`` (Eq. 7; see the module docstring for its unit).
+    points_per_omega
+        Grid cells per ``ω_p``: ``h = ω_p / points_per_omega``.
+    v2, sigma_tilde
+        ⟨v²⟩(ε) and σ̃(ε) (callables; a table's v² may be an array).
+    transport
+        τ_tr model (footnote 19): ``"constant-v2tau"`` (σ̃ ∝ D; default), ``"constant-tau"``
+        (σ̃ ∝ D v²), ``"impurity"`` (σ̃ ∝ v²), ``"constant-vtau"`` (σ̃ ∝ D v).
+    delta_omega
+        Width (standard deviation) of a Gaussian phonon band (Eq. 52); 0 for a dispersionless
+        mode.  Must be 0 or at least one grid step.
+    pump
+        :class:`Pump` (needs ``fixed_zeta=False``).
+    instability
+        Follow the σ < 0 instability with a self-consistent internal field ``E*(t)``:
+        ``True`` or ``"constraint"``: ``E*²`` is the smallest field that keeps σ ≥ 0, from
+        ``dσ/dt = a·(St(f) + E*² G(f)) = −σ/τ_M`` whenever that needs ``E*² > 0`` (σ = a·f is
+        linear in f, G is St_E per unit ℰ²), i.e. σ(t, E*) = 0 as in the seed, with σ
+        relaxing to 0 over ``τ_M``; ``"maxwell"``: ``E*²`` is a state variable growing by
+        Maxwell's law ``dE*²/dt = (2/τ_M)(−(σ/σ_0) E*² + E_seed²)`` (fluctuations grow at
+        ``4π|σ|`` when σ < 0); it overshoots when τ_M is not ≪ 1/Γ_eph.
+    tau_maxwell
+        ``τ_M`` above (1/Γ_eph): the dielectric relaxation time ``1/(4πσ_0)``, far below
+        every kinetic time in a metal; a numerical parameter here.
+    field_seed
+        ``E_seed`` (thermal field fluctuations that seed the ``"maxwell"`` instability).
+
+    Raises
+    ------
+    ValueError
+        For ω_p ≤ 0, T < 0, a DoS negative somewhere or zero everywhere, μ outside the band
+        (or where D = 0), and other inconsistent input.
+    """
+
+    def __init__(self, dos: DosInput, mu: float | None = 0.0, T: float = 0.003,
+                 omega_p: float = 0.5, zeta: float = 20.0, fixed_zeta: bool = True,
+                 gamma_eph: float = 1.0, gamma_in: float = 0.0, tau_ph: float = math.inf,
+                 field: float = 0.0, points_per_omega: int = 400, *,
+                 filling: float | None = None, v2: Any = None,
+                 sigma_tilde: Callable[[Array], Array] | None = None,
+                 transport: str = "constant-v2tau", delta_omega: float = 0.0,
+                 pump: Pump | None = None, instability: bool | str = False,
+                 tau_maxwell: float = 0.02, field_seed: float = 1e-4) -> None:
+        _check_finite(omega_p=omega_p, T=T, zeta=zeta, gamma_eph=gamma_eph,
+                      gamma_in=gamma_in, field=field, delta_omega=delta_omega,
+                      tau_maxwell=tau_maxwell, field_seed=field_seed)
+        if not omega_p > 0:
+            raise ValueError(f"omega_p must be > 0, got {omega_p}")
+        if not T >= 0:
+            raise ValueError(f"the temperature T must be >= 0, got {T}")
+        if not zeta >= 0:
+            raise ValueError(f"zeta must be >= 0, got {zeta}")
+        if not gamma_eph >= 0:
+            raise ValueError(f"gamma_eph must be >= 0, got {gamma_eph}")
+        if not gamma_in >= 0:
+            raise ValueError(f"gamma_in must be >= 0, got {gamma_in}")
+        if not (tau_ph > 0):
+            raise ValueError(f"tau_ph must be > 0 (inf for no decay), got {tau_ph}")
+        if not field >= 0:
+            raise ValueError(f"field must be >= 0, got {field}")
+        if not delta_omega >= 0:
+            raise ValueError(f"delta_omega must be >= 0, got {delta_omega}")
+        if not (isinstance(points_per_omega, int | np.integer) and points_per_omega >= 2):
+            raise ValueError(f"points_per_omega must be an integer >= 2, got {points_per_omega}")
+        if transport not in TRANSPORT_MODELS:
+            raise ValueError(f"unknown transport model {transport!r} "
+                             f"(one of {', '.join(TRANSPORT_MODELS)})")
+        if pump is not None and fixed_zeta:
+            raise ValueError("a pump drives zeta(t): set fixed_zeta=False")
+        if instability and field > 0:
+            raise ValueError("give either an applied field or instability=True, not both")
+        if not (tau_maxwell > 0 and field_seed > 0):
+            raise ValueError("tau_maxwell and field_seed must be > 0")
+
+        band = as_band(dos, v2=v2, sigma_tilde=sigma_tilde)
+        self.band = band
+        self.T = float(T)
+        self.omega_p = float(omega_p)
+        self.zeta = float(zeta)
+        self.fixed_zeta = bool(fixed_zeta)
+        self.gamma_eph = float(gamma_eph)
+        self.gamma_in = float(gamma_in)
+        self.tau_ph = float(tau_ph)
+        self.field = float(field)
+        self.points_per_omega = int(points_per_omega)
+        self.transport = transport
+        self.delta_omega = float(delta_omega)
+        self.pump = pump
+        models = {False: None, True: "constraint", "constraint": "constraint",
+                  "maxwell": "maxwell", "none": None}
+        if instability not in models:
+            raise ValueError(f"instability must be true/false, 'constraint' or 'maxwell', "
+                             f"got {instability!r}")
+        self.instability_model = models[instability]
+        self.instability = self.instability_model is not None
+        self._field_state = self.instability_model == "maxwell"
+        self.tau_maxwell = float(tau_maxwell)
+        self.field_seed = float(field_seed)
+
+        # ---- grid: ω_p = points_per_omega · h exactly
+        h = self.omega_p / self.points_per_omega
+        n = int(math.ceil((band.hi - band.lo) / h - 1e-9))
+        if n < 2 or n > 2_000_000:
+            raise ValueError(f"the grid would have {n} cells: choose points_per_omega so that "
+                             "2 <= (band width)/h <= 2e6")
+        self.h = h
+        self.edges = band.lo + h * np.arange(n + 1)
+        self.eps = 0.5 * (self.edges[1:] + self.edges[:-1])
+        d = band.cell_average(self.edges, "dos")
+        if np.any(d < -1e-12 * d.max()):
+            raise ValueError("the density of states is negative somewhere")
+        d = np.maximum(d, 0.0)
+        total = float(np.sum(d) * h)
+        if not total > 0:
+            raise ValueError("the density of states is zero everywhere")
+        self.dos = d / total  # ∫ D dε = 1
+        self.active = self.dos > 0
+        self._dos_safe = np.where(self.active, self.dos, 1.0)
+
+        # ---- chemical potential
+        if filling is not None:
+            if mu not in (None, 0.0):
+                raise ValueError("give either mu or filling, not both")
+            if not 0 < filling < 1:
+                raise ValueError(f"filling must lie in (0, 1), got {filling}")
+            mu = self.mu_for_filling(float(filling))
+        if mu is None or not np.isfinite(mu):
+            raise ValueError("mu must be a finite number (or give filling)")
+        if not band.lo < mu < band.hi:
+            raise ValueError(f"mu = {mu} lies outside the band [{band.lo}, {band.hi}]")
+        self.mu = float(mu)
+        self.dos_fermi = float(np.interp(self.mu, self.eps, self.dos))
+        if not self.dos_fermi > 0:
+            raise ValueError(f"the density of states vanishes at mu = {mu}")
+
+        # ---- transport: s = σ̃/σ_0 at cell interfaces (Eq. 9)
+        if band.sigma_tilde is not None:
+            s_cell = band.cell_average(self.edges, "sigma_tilde")
+        else:
+            what = {"constant-v2tau": "dos", "constant-tau": "dos*v2", "impurity": "v2",
+                    "constant-vtau": "dos*v"}[transport]
+            s_cell = band.cell_average(self.edges, what)
+        if np.any(s_cell < 0) or not np.all(np.isfinite(s_cell)):
+            raise ValueError("sigma_tilde must be finite and nonnegative")
+        s_cell = np.where(self.active, s_cell, 0.0)
+        s_mu = float(np.interp(self.mu, self.eps, s_cell))
+        if not s_mu > 0:
+            raise ValueError("sigma_tilde vanishes at mu: sigma_0 would be zero")
+        self.s_cell = s_cell / s_mu
+        self.s_interface = 0.5 * (self.s_cell[1:] + self.s_cell[:-1])
+        # σ/σ_0 = a · f  with  a_i = s_{i+1/2} − s_{i−1/2}
+        self._sigma_weights = np.concatenate([self.s_interface, [0.0]]) - np.concatenate(
+            [[0.0], self.s_interface])
+
+        # ---- phonon shifts (Eq. 52 for a dispersive mode)
+        m = self.points_per_omega
+        if self.delta_omega > 0:
+            if self.delta_omega < h:
+                raise ValueError(f"delta_omega = {delta_omega} is below the grid step {h:.3g}: "
+                                 "raise points_per_omega")
+            k = np.arange(-math.ceil(3 * self.delta_omega / h),
+                          math.ceil(3 * self.delta_omega / h) + 1)
+            k = k[m + k > 0]
+            w = np.exp(-0.5 * (k * h / self.delta_omega) ** 2)
+            self.shifts, self.shift_weights = m + k, w / w.sum()
+        else:
+            self.shifts, self.shift_weights = np.array([m]), np.array([1.0])
+        self.bose_shifts = np.array([bose(s * h, self.T) for s in self.shifts])
+        self.b = bose(self.omega_p, self.T)
+
+        self._el = coll.phonon_pairs(self.dos, self.shifts, self.shift_weights,
+                                     self.gamma_eph, self.bose_shifts)
+        self._bath = (coll.bath_pairs(self.dos, h, self.T, self.gamma_in, self.dos_fermi)
+                      if self.gamma_in > 0 else None)
+        self._field1 = coll.field_pairs(self.dos, h, self.s_interface, self.dos_fermi)
+        self._jac_field1, _ = coll.jacobian_f([self._field1], np.zeros(n), self._dos_safe)
+        self._jac_bath_cache: tuple[Array, sp.csr_matrix] | None = None
+        self.f_initial = np.where(self.active, fermi(self.eps, self.mu, self.T), 0.0)
+
+    # ------------------------------------------------------------------ helpers
+    @property
+    def n_cells(self) -> int:
+        """Number of energy cells."""
+        return self.eps.size
+
+    @property
+    def dynamic_zeta(self) -> bool:
+        """Whether ζ is part of the state."""
+        return not self.fixed_zeta
+
+    def mu_for_filling(self, filling: float) -> float:
+        """Chemical potential at which the Fermi function at ``T`` fills ``filling`` states."""
+        lo, hi = self.edges[0] - 50 * self.T, self.edges[-1] + 50 * self.T
+        for _ in range(200):
+            mid = 0.5 * (lo + hi)
+            if self.number(fermi(self.eps, mid, self.T)) < filling:
+                lo = mid
+            else:
+                hi = mid
+        return 0.5 * (lo + hi)
+
+    def number(self, f: Array) -> float:
+        """Electrons per site ``∫ D f dε`` (the grid sum ``Σ h D_i f_i``)."""
+        return float(self.h * np.dot(self.dos, f))
+
+    def energy(self, f: Array) -> float:
+        """Electron energy ``∫ ε D f dε`` (units of W)."""
+        return float(self.h * np.dot(self.dos * self.eps, f))
+
+    def entropy(self, f: Array) -> float:
+        """Electron entropy ``−∫ D [f ln f + (1−f) ln(1−f)] dε``."""
+        return float(-self.h * np.dot(self.dos, special.xlogy(f, f) + special.xlogy(1 - f, 1 - f)))
+
+    def conductivity(self, f: Array) -> float:
+        """``σ/σ_0 = ∫ (σ̃/σ_0)(−∂f/∂ε) dε`` (Eq. 9) as ``Σ s_{i+½} (f_i − f_{i+1})``."""
+        return float(np.dot(self._sigma_weights, f))
+
+    def conductivity_density(self, f: Array) -> Array:
+        """``(σ̃/σ_0)(−∂f/∂ε)`` at the cell interfaces (integrand of Eq. 9)."""
+        return self.s_interface * (f[:-1] - f[1:]) / self.h
+
+    def phonon_temperature(self, zeta: float | None = None) -> float:
+        """``T*`` of the mode with occupation ``ζ + b``."""
+        return phonon_temperature(self.omega_p, (self.zeta if zeta is None else zeta) + self.b)
+
+    # ------------------------------------------------------------------ the kinetic equations
+    def _unpack(self, y: Array) -> tuple[Array, float, float]:
+        n = self.n_cells
+        f = y[:n]
+        zeta = y[n] if self.dynamic_zeta else self.zeta
+        x = y[-1] if self._field_state else self.field**2
+        return f, float(zeta), float(x)
+
+    def state_size(self) -> int:
+        """Length of the state vector ``(f, [ζ], [E*²])``."""
+        return self.n_cells + int(self.dynamic_zeta) + int(self._field_state)
+
+    def pack(self, f: Array, zeta: float | None = None, field2: float | None = None) -> Array:
+        """State vector from ``f`` (and ``ζ``, ``E*²`` where they are evolved)."""
+        parts = [np.asarray(f, float)]
+        if self.dynamic_zeta:
+            parts.append(np.array([self.zeta if zeta is None else zeta]))
+        if self._field_state:
+            parts.append(np.array([self.field_seed**2 if field2 is None else field2]))
+        return np.concatenate(parts)
+
+    def collision_rates(self, f: Array, zeta: float | None = None, field2: float | None = None
+                        ) -> dict[str, Array | float]:
+        """The separate terms of Eqs. 2–3 at a state: ``St_el``, ``St_in``, ``St_E`` (as
+        ``∂f/∂t`` contributions, i.e. St_E with the sign of the right-hand side) and ``St_ph``.
+        """
+        zeta = self.zeta if zeta is None else zeta
+        x = self.field**2 if field2 is None else field2
+        d = self._dos_safe
+        st_el = coll.rate_of_change(self._el, f, d, zeta)
+        st_in = (coll.rate_of_change([self._bath], f, d) if self._bath is not None
+                 else np.zeros_like(f))
+        st_e = x * coll.rate_of_change([self._field1], f, d)
+        st_ph = self.h * sum(float(np.sum(t.flux(f, zeta))) for t in self._el)
+        return {"St_el": st_el, "St_in": st_in, "St_E": st_e, "St_ph": st_ph}
+
+    def internal_field2(self, f: Array, df_without_field: Array) -> float:
+        """``E*²`` of the ``"constraint"`` instability at a state (0 when σ needs no help)."""
+        a = self._sigma_weights
+        gain = float(a @ (self._jac_field1 @ f))  # dσ/dt per unit E²
+        if gain <= 0:
+            return 0.0
+        demand = -(float(a @ df_without_field) + self.conductivity(f) / self.tau_maxwell)
+        return max(demand / gain, 0.0)
+
+    def rhs(self, t: float, y: Array) -> Array:
+        """``dy/dt`` of Eqs. 2–3 (and of ``E*²``)."""
+        f, zeta, x = self._unpack(y)
+        d = self._dos_safe
+        terms = list(self._el)
+        if self._bath is not None:
+            terms.append(self._bath)
+        df = coll.rate_of_change(terms, f, d, zeta)
+        if self.instability_model == "constraint":
+            x = self.internal_field2(f, df)
+        if x > 0:
+            df += x * (self._jac_field1 @ f)
+        out = [df]
+        if self.dynamic_zeta:
+            st_ph = self.h * sum(float(np.sum(term.flux(f, zeta))) for term in self._el)
+            source = self.pump(t) if self.pump is not None else 0.0
+            out.append(np.array([st_ph + source - zeta / self.tau_ph]))
+        if self._field_state:
+            sigma = self.conductivity(f)
+            out.append(np.array([2.0 / self.tau_maxwell * (-sigma * x + self.field_seed**2)]))
+        return np.concatenate(out)
+
+    def jacobian(self, t: float, y: Array) -> sp.csc_matrix:
+        """Sparse ``∂(dy/dt)/∂y`` (banded in f: offsets 0, ±1, ±ω_p/h; dense ζ, E*² row/column).
+
+        For the ``"constraint"`` instability the dependence of ``E*²`` on the state (a dense
+        rank-one term) is left out: the integrator's Newton iteration converges without it.
+        """
+        f, zeta, x = self._unpack(y)
+        n = self.n_cells
+        if self.instability_model == "constraint":
+            x = self._constraint_field2(t, y)
+        jac_f, dz = coll.jacobian_f(self._el, f, self._dos_safe, zeta)
+        if self._bath is not None:
+            jac_f = jac_f + self._bath_jacobian(f)
+        if x > 0:
+            jac_f = jac_f + x * self._jac_field1
+        if not (self.dynamic_zeta or self._field_state):
+            return jac_f.tocsc()
+        blocks: list[list[Any]] = [[jac_f]]
+        if self.dynamic_zeta:
+            row = np.zeros(n)
+            dzz = 0.0
+            for term in self._el:
+                d_lo, d_hi, d_z = term.flux_derivatives(f, zeta)
+                row += np.bincount(term.lo, d_lo, minlength=n)
+                row += np.bincount(term.hi, d_hi, minlength=n)
+                dzz += float(np.sum(d_z))
+            blocks[0].append(sp.csr_matrix(dz[:, None]))
+            blocks.append([sp.csr_matrix(self.h * row[None, :]),
+                           sp.csr_matrix([[self.h * dzz - 1.0 / self.tau_ph]])])
+        if self._field_state:
+            g = self._jac_field1 @ f
+            blocks[0].append(sp.csr_matrix(g[:, None]))
+            if self.dynamic_zeta:
+                blocks[1].append(None)
+            rate = 2.0 / self.tau_maxwell
+            last = [sp.csr_matrix(-rate * x * self._sigma_weights[None, :])]
+            if self.dynamic_zeta:
+                last.append(None)
+            last.append(sp.csr_matrix([[-rate * self.conductivity(f)]]))
+            blocks.append(last)
+        return sp.bmat(blocks, format="csc")
+
+    def _constraint_field2(self, t: float, y: Array) -> float:
+        f, zeta, _ = self._unpack(y)
+        terms = list(self._el) + ([self._bath] if self._bath is not None else [])
+        return self.internal_field2(f, coll.rate_of_change(terms, f, self._dos_safe, zeta))
+
+    def _bath_jacobian(self, f: Array) -> sp.csr_matrix:
+        jac, _ = coll.jacobian_f([self._bath], f, self._dos_safe)
+        return jac
+
+    # ------------------------------------------------------------------ steady state
+    def steady_state(self, tol: float = 1e-12, max_iter: int = 300, f0: Array | None = None
+                     ) -> xr.Dataset:
+        """Steady state of Eq. 2 at fixed ζ (or with ζ under a steady pump) by Newton's method.
+
+        Pseudo-transient continuation: each iteration is an implicit-Euler step
+        ``(I/δ − J) Δy = F(y)`` of growing pseudo time δ with the sparse Jacobian, so every
+        conserved number (one per ladder ``ε + jω_p`` when St_el acts alone, the total number
+        otherwise) is kept exactly while the iteration ends as Newton's method.  Converged when
+        ``max |dy/dt| < tol · r`` with ``r`` the fastest relaxation rate (largest diagonal
+        element of the Jacobian at the start), so that ``tol`` bounds the relative residual.
+
+        Returns
+        -------
+        xarray.Dataset
+            ``f(eps)``, ``f_T``, ``dos``, ``sigma_tilde``, ``sigma`` (σ/σ_0), ``zeta``,
+            ``number``, ``energy``, ``entropy``, ``T_star``; attrs with conventions and
+            ``iterations``, ``residual``.
+
+        Raises
+        ------
+        RuntimeError
+            If the iteration does not converge.
+        """
+        if self.instability:
+            raise ValueError("the steady state takes a fixed field; use evolve() for E*(t)")
+        t0 = time.perf_counter()
+        y = self.pack(self.f_initial if f0 is None else f0)
+        y, info = self._newton(y, tol, max_iter)
+        if not info.success:
+            raise RuntimeError(f"steady state: {info.message}")
+        f, zeta, x = self._unpack(y)
+        ds = self._distribution_dataset(f, zeta)
+        ds.attrs.update(task="steady-state", iterations=info.iterations,
+                        residual=info.residual, solve_time_s=time.perf_counter() - t0)
+        return ds
+
+    def _newton(self, y: Array, tol: float, max_iter: int) -> tuple[Array, SteadyStateInfo]:
+        n = self.n_cells
+        size = y.size
+        eye = sp.identity(size, format="csc")
+        t_ref = 0.0
+
+        jac = self.jacobian(t_ref, y)
+        scale = float(abs(jac.diagonal()).max()) or 1.0
+
+        def residual(yy: Array) -> tuple[Array, float]:
+            F = self.rhs(t_ref, yy)
+            return F, float(np.max(np.abs(F))) / scale
+
+        components, labels = self._conserved_components()
+        number0 = np.bincount(labels, self.h * self.dos * y[:n], minlength=components)
+        F, res = residual(y)
+        delta = 1.0 / scale
+        delta_max = 1e12 / scale
+        it = 0
+        for it in range(1, max_iter + 1):
+            if res < tol:
+                return y, SteadyStateInfo(True, it - 1, res, "converged")
+            A = (eye / delta - jac).tocsc()
+            try:
+                dy = spla.spsolve(A, F)
+            except RuntimeError:
+                delta *= 0.25
+                continue
+            trial = y + dy
+            f_trial = trial[:n]
+            bad = (not np.all(np.isfinite(trial)) or f_trial.min() < -1e-9
+                   or f_trial.max() > 1 + 1e-9 or (size > n and trial[n] < 0))
+            if not bad:
+                F_new, res_new = residual(trial)
+                bad = not np.isfinite(res_new) or res_new > 4 * res
+            if bad:
+                delta *= 0.25
+                if delta * scale < 1e-6:
+                    break
+                continue
+            delta = min(delta * min(10.0, max(2.0, res / max(res_new, 1e-300))), delta_max)
+            y = trial
+            y[:n] = self._restore_numbers(np.clip(y[:n], 0.0, 1.0), labels, number0)
+            F, res = residual(y)
+            jac = self.jacobian(t_ref, y)
+        ok = res < tol
+        return y, SteadyStateInfo(ok, it, res, "converged" if ok else
+                                  f"no convergence in {it} iterations (residual {res:.3g})")
+
+    def _conserved_components(self) -> tuple[int, Array]:
+        """Sets of cells connected by some collision term: each conserves its number."""
+        n = self.n_cells
+        terms = list(self._el) + [self._field1] if (self.field > 0) else list(self._el)
+        if self._bath is not None:
+            terms.append(self._bath)
+        rows = np.concatenate([t.lo for t in terms] + [np.arange(n)])
+        cols = np.concatenate([t.hi for t in terms] + [np.arange(n)])
+        graph = sp.csr_matrix((np.ones(rows.size), (rows, cols)), shape=(n, n))
+        count, labels = connected_components(graph, directed=False)
+        return int(count), labels
+
+    def _restore_numbers(self, f: Array, labels: Array, number0: Array) -> Array:
+        """Undo the round-off drift of each component's number (the implicit steps amplify
+        round-off by up to δ‖J‖): ``f += λ_k f(1−f)`` keeps ``0 ≤ f ≤ 1``."""
+        weight = self.h * self.dos
+        for _ in range(2):
+            number = np.bincount(labels, weight * f, minlength=number0.size)
+            room = np.bincount(labels, weight * f * (1 - f), minlength=number0.size)
+            lam = np.where(room > 0, (number0 - number) / np.where(room > 0, room, 1.0), 0.0)
+            f = np.clip(f + lam[labels] * f * (1 - f), 0.0, 1.0)
+        return f
+
+    # ------------------------------------------------------------------ time evolution
+    def output_times(self, t_end: float, n_out: int = 101) -> Array:
+        """``n_out`` equally spaced output times from 0 to ``t_end``."""
+        if not (t_end > 0 and n_out >= 2):
+            raise ValueError("evolution needs t_end > 0 and n_out >= 2")
+        return np.linspace(0.0, float(t_end), int(n_out))
+
+    def evolve(self, t_end: float = 10.0, n_out: int = 101, *, t_out: Array | None = None,
+               rtol: float = 1e-6, atol: float = 1e-10, method: str = "BDF",
+               resume: xr.Dataset | None = None,
+               callback: Callable[[xr.Dataset], None] | None = None,
+               progress: Callable[[float, float], None] | None = None) -> xr.Dataset:
+        """Integrate Eqs. 2–3 from the equilibrium distribution (or ``resume``) over ``t_out``.
+
+        Each output interval is a separate call, started with the step reached at the end of
+        the previous one (stored as ``step``, so a resumed run repeats an uninterrupted one
+        exactly), of a stiff integrator of :func:`scipy.integrate.solve_ivp` (``"BDF"``,
+        ``"Radau"``, ``"LSODA"``) with the sparse analytic Jacobian; the number ``∫ D f`` is a
+        linear invariant of every Newton correction, so it is conserved to round-off.
+
+        Returns
+        -------
+        xarray.Dataset
+            ``f(t, eps)``, ``zeta(t)``, ``sigma(t)``, ``field(t)`` (E*), ``omega_E(t)``,
+            ``number(t)``, ``energy(t)``, ``entropy(t)``, ``entropy_production(t)``,
+            ``pump(t)`` plus ``dos``, ``f_T``, ``sigma_tilde``.
+        """
+        t_out = self.output_times(t_end, n_out) if t_out is None else np.asarray(t_out, float)
+        if t_out.ndim != 1 or t_out.size < 2 or np.any(np.diff(t_out) <= 0):
+            raise ValueError("output times must be increasing, at least two")
+        if method not in ("BDF", "Radau", "LSODA"):
+            raise ValueError(f"method must be BDF, Radau or LSODA, got {method!r}")
+        states = np.empty((t_out.size, self.state_size()))
+        steps = np.full(t_out.size, np.nan)  # integrator step reached at each output
+        if self.pump is not None and self.pump.kind != "steady":
+            steps[0] = self.pump.times_to_resolve()
+        start = 0
+        if resume is not None and resume.sizes.get("t", 0) > 0:
+            done = resume.sizes["t"]
+            if done > t_out.size or not np.allclose(resume["t"].to_numpy(), t_out[:done]):
+                raise ValueError("the result to resume from has other output times")
+            for k in range(done):
+                states[k] = self._state_from_dataset(resume, k)
+            if "step" in resume:
+                steps[:done] = resume["step"].to_numpy()
+            start = done - 1
+        else:
+            states[0] = self.pack(self.f_initial)
+        t0 = time.perf_counter()
+        for k in range(start, t_out.size - 1):
+            span = t_out[k + 1] - t_out[k]
+            first_step = None if np.isnan(steps[k]) else min(float(steps[k]), span)
+            sol = solve_ivp(self.rhs, (t_out[k], t_out[k + 1]), states[k], method=method,
+                            jac=self.jacobian, rtol=rtol, atol=atol, first_step=first_step,
+                            max_step=self._max_step(t_out[k], t_out[k + 1]))
+            if not sol.success:
+                raise RuntimeError(f"time integration failed at t = {t_out[k]:g}: "
+                                   f"{sol.message}")
+            states[k + 1] = sol.y[:, -1]
+            taken = np.diff(sol.t)
+            steps[k + 1] = taken[-1] if taken.size else np.nan
+            if progress is not None:
+                progress(float(t_out[k + 1] - t_out[0]), float(t_out[-1] - t_out[0]))
+            if callback is not None:
+                callback(self._evolution_dataset(t_out[: k + 2], states[: k + 2].copy(),
+                                                 steps[: k + 2].copy()))
+        ds = self._evolution_dataset(t_out, states, steps)
+        ds.attrs.update(solve_time_s=time.perf_counter() - t0)
+        return ds
+
+    def _max_step(self, ta: float, tb: float) -> float:
+        if self.pump is None or self.pump.kind == "steady":
+            return math.inf
+        if self.pump.kind == "gaussian" and ta - 5 * self.pump.tau_pulse < self.pump.t0 < (
+                tb + 5 * self.pump.tau_pulse):
+            return self.pump.tau_pulse / 2
+        return math.inf
+
+    def _state_from_dataset(self, ds: xr.Dataset, k: int) -> Array:
+        f = ds["f"].isel(t=k).to_numpy()
+        return self.pack(f, float(ds["zeta"][k]), float(ds["field"][k]) ** 2)[
+            : self.state_size()]
+
+    # ------------------------------------------------------------------ exact solutions
+    def ladder_equilibrium(self, zeta: float | None = None, f0: Array | None = None) -> Array:
+        """Exact steady state of St_el alone (no St_in, no field): on every ladder
+        ``ε + jω_p`` a Fermi function at the phonon temperature ``T*`` (``ζ + b =
+        1/(e^{ω_p/T*} − 1)``) holding the ladder's number of ``f0`` (default: ``f_T``).
+
+        Detailed balance of Eq. 4: ``(N+1) f_{ε+ω}(1−f_ε) = N f_ε (1−f_{ε+ω})`` makes the
+        odds ``f/(1−f)`` fall by ``N/(N+1) = e^{−ω_p/T*}`` per rung; exact on the grid.
+        """
+        if self.delta_omega > 0:
+            raise ValueError("the ladder solution needs a dispersionless mode")
+        f0 = self.f_initial if f0 is None else f0
+        t_star = self.phonon_temperature(zeta)
+        m = self.points_per_omega
+        n = self.n_cells
+        rungs = -(-n // m)
+        pad = rungs * m - n
+        dos = np.concatenate([self.dos, np.zeros(pad)]).reshape(rungs, m)
+        eps = np.concatenate([self.eps, self.eps[-1] + self.h * np.arange(1, pad + 1)]
+                             ).reshape(rungs, m)
+        target = (np.concatenate([f0, np.zeros(pad)]).reshape(rungs, m) * dos).sum(axis=0)
+        lo = np.full(m, self.edges[0] - 60 * t_star - 1.0)
+        hi = np.full(m, self.edges[-1] + 60 * t_star + 1.0)
+        for _ in range(200):  # vectorised bisection over the ladders
+            mid = 0.5 * (lo + hi)
+            count = (dos * special.expit((mid[None, :] - eps) / t_star)).sum(axis=0)
+            low = count < target
+            lo = np.where(low, mid, lo)
+            hi = np.where(low, hi, mid)
+        mu_ladder = 0.5 * (lo + hi)
+        f = special.expit((mu_ladder[None, :] - eps) / t_star).ravel()[:n]
+        return np.where(self.active, f, 0.0)
+
+    def periodic_distribution(self, f0: Array | None = None) -> Array:
+        """Eq. 8: ``f(ε) = Σ_j D f_T(ε + jω_p) / Σ_j D(ε + jω_p)`` (the ζ → ∞ limit)."""
+        f0 = self.f_initial if f0 is None else f0
+        m = self.points_per_omega
+        n = self.n_cells
+        rungs = -(-n // m)
+        pad = rungs * m - n
+        dos = np.concatenate([self.dos, np.zeros(pad)]).reshape(rungs, m)
+        fd = np.concatenate([f0, np.zeros(pad)]).reshape(rungs, m)
+        ladder = (dos * fd).sum(axis=0) / np.maximum(dos.sum(axis=0), 1e-300)
+        f = np.broadcast_to(ladder, (rungs, m)).ravel()[:n]
+        return np.where(self.active, f, 0.0)
+
+    # ------------------------------------------------------------------ results
+    def attributes(self) -> dict[str, Any]:
+        """Parameters and conventions stored in every result."""
+        return {
+            "model": "photoexcited",
+            "seed": "004 (Chiriaco, Millis, Aleiner): Eqs. 2-9, 44-55",
+            "energy_unit": "W (bandwidth)",
+            "time_unit": "1/Gamma_eph",
+            "temperature_unit": "W (k_B = 1)",
+            "dos_normalisation": "integral D d(eps) = 1, D_0 = 1/W",
+            "conductivity_unit": "sigma_0 = v_F^2 tau_tr D_F = sigma_tilde(mu)",
+            "field_unit": "e E v_F sqrt(tau_tr/Gamma_eph)/W",
+            "band": self.band.name,
+            "transport": self.transport,
+            "mu": self.mu,
+            "T": self.T,
+            "omega_p": self.omega_p,
+            "zeta_parameter": self.zeta,
+            "fixed_zeta": int(self.fixed_zeta),
+            "gamma_eph": self.gamma_eph,
+            "gamma_in": self.gamma_in,
+            "tau_ph": self.tau_ph,
+            "applied_field": self.field,
+            "instability": self.instability_model or "none",
+            "tau_maxwell": self.tau_maxwell,
+            "delta_omega": self.delta_omega,
+            "points_per_omega": self.points_per_omega,
+            "energy_step": self.h,
+            "dos_fermi": self.dos_fermi,
+            "bose_b": self.b,
+            "pump": "none" if self.pump is None else repr(self.pump),
+        }
+
+    def _static_variables(self) -> dict[str, Any]:
+        return {
+            "dos": ("eps", self.dos, {"units": "1/W", "long_name": "density of states D"}),
+            "f_T": ("eps", self.f_initial, {"units": "1",
+                                            "long_name": "initial Fermi-Dirac distribution"}),
+            "sigma_tilde": ("eps", self.s_cell, {"units": "sigma_0/W",
+                                                 "long_name": "sigma_tilde/sigma_0"}),
+        }
+
+    def _coords(self) -> dict[str, Any]:
+        return {"eps": ("eps", self.eps, {"units": "W", "long_name": "energy"})}
+
+    def _distribution_dataset(self, f: Array, zeta: float) -> xr.Dataset:
+        data = self._static_variables()
+        data.update(
+            f=("eps", f, {"units": "1", "long_name": "electron distribution f"}),
+            sigma=((), self.conductivity(f), {"units": "sigma_0",
+                                              "long_name": "conductivity sigma/sigma_0"}),
+            zeta=((), zeta, {"units": "1", "long_name": "phonon occupation zeta"}),
+            number=((), self.number(f), {"units": "1", "long_name": "electrons per site"}),
+            energy=((), self.energy(f), {"units": "W", "long_name": "electron energy"}),
+            entropy=((), self.entropy(f), {"units": "1", "long_name": "electron entropy"}),
+            T_star=((), self.phonon_temperature(zeta),
+                    {"units": "W", "long_name": "phonon temperature T*"}),
+        )
+        return xr.Dataset(data, coords=self._coords(), attrs=self.attributes())
+
+    def _evolution_dataset(self, t: Array, states: Array, steps: Array | None = None
+                           ) -> xr.Dataset:
+        n = self.n_cells
+        f = states[:, :n]
+        zeta = states[:, n] if self.dynamic_zeta else np.full(t.size, self.zeta)
+        if self._field_state:
+            x = states[:, -1]
+        elif self.instability_model == "constraint":
+            x = np.array([self._constraint_field2(tt, s) for tt, s in zip(t, states, strict=True)])
+        else:
+            x = np.full(t.size, self.field**2)
+        sigma = f @ self._sigma_weights
+        g = (self._jac_field1 @ f.T).T  # ∂f/∂t of St_E per unit E²
+        omega_e = x * (g @ self._sigma_weights)
+        fdot = np.array([self.rhs(tt, s)[:n] for tt, s in zip(t, states, strict=True)])
+        fc = np.clip(f, 1e-300, 1.0)
+        gc = np.clip(1.0 - f, 1e-300, 1.0)
+        entropy_rate = self.h * np.sum(self.dos * np.log(gc / fc) * fdot, axis=1)
+        pump = np.array([self.pump(tt) if self.pump is not None else 0.0 for tt in t])
+        data = self._static_variables()
+        unit = {"units": "1"}
+        data.update(
+            f=(("t", "eps"), f, {**unit, "long_name": "electron distribution f"}),
+            zeta=("t", zeta, {**unit, "long_name": "phonon occupation zeta"}),
+            sigma=("t", sigma, {"units": "sigma_0", "long_name": "conductivity sigma/sigma_0"}),
+            field=("t", np.sqrt(np.maximum(x, 0.0)),
+                   {"units": "e v_F sqrt(tau_tr/Gamma_eph)/W",
+                    "long_name": "field E (E* with the instability)"}),
+            omega_E=("t", omega_e, {"units": "sigma_0 Gamma_eph",
+                                    "long_name": "omega_E = E*^2 d(sigma)/dt per E^2"}),
+            number=("t", f @ self.dos * self.h, {**unit, "long_name": "electrons per site"}),
+            energy=("t", f @ (self.dos * self.eps) * self.h,
+                    {"units": "W", "long_name": "electron energy"}),
+            entropy=("t", np.array([self.entropy(row) for row in f]),
+                     {**unit, "long_name": "electron entropy"}),
+            entropy_production=("t", entropy_rate, {"units": "Gamma_eph",
+                                                    "long_name": "electron entropy rate dS/dt"}),
+            pump=("t", pump, {"units": "Gamma_eph", "long_name": "phonon source I_p"}),
+        )
+        if steps is not None:
+            data["step"] = ("t", steps, {"units": "1/Gamma_eph",
+                                         "long_name": "integrator step size at this output"})
+        coords = self._coords()
+        coords["t"] = ("t", np.asarray(t, float), {"units": "1/Gamma_eph", "long_name": "time"})
+        attrs = self.attributes()
+        attrs["task"] = "evolve"
+        return xr.Dataset(data, coords=coords, attrs=attrs)
+
+
+def periodic_limit(dos: DosInput, mu: float | None = 0.0, T: float = 0.003,
+                   omega_p: float = 0.5, points_per_omega: int = 400, *,
+                   filling: float | None = None, transport: str = "constant-v2tau",
+                   v2: Any = None, sigma_tilde: Callable[[Array], Array] | None = None
+                   ) -> xr.Dataset:
+    """The ζ → ∞ periodic distribution of Eq. 8 and its conductivity (Eq. 9).
+
+    Returns
+    -------
+    xarray.Dataset
+        ``f(eps)`` (Eq. 8), ``f_T``, ``dos``, ``sigma_tilde`` and ``sigma`` (σ/σ_0).
+    """
+    model = PhotoexcitedMetal(dos, mu=mu, T=T, omega_p=omega_p, zeta=0.0,
+                              points_per_omega=points_per_omega, filling=filling,
+                              transport=transport, v2=v2, sigma_tilde=sigma_tilde)
+    f = model.periodic_distribution()
+    ds = model._distribution_dataset(f, math.inf)
+    ds = ds.drop_vars(["zeta", "T_star"])
+    ds.attrs["task"] = "periodic-limit"
+    return ds
+
+
+def _check_finite(**values: float) -> None:
+    for name, value in values.items():
+        try:
+            v = float(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"{name} must be a number, got {value!r}") from None
+        if math.isnan(v):
+            raise ValueError(f"{name} must be a number, got nan")

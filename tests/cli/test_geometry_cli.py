@@ -1,0 +1,306 @@
+"""The ``geometry`` job end to end through the command line, in process.
+
+Every built-in geometry example runs on small meshes (``--set`` overrides); the physics numbers
+of the results are checked against closed forms with tolerances from the discretisation
+(docs/geometry.md), and bad inputs give exit code 2 with a one-line error.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.special import expit
+
+import boltzphlow.bands as bands
+import boltzphlow.transport as tr
+from boltzphlow.cli import main
+from boltzphlow.config import list_examples, load_config, read_toml
+from boltzphlow.geometry import job as geometry_job
+from boltzphlow.jobs import SilentContext
+from boltzphlow.results import finalize, load, save
+from boltzphlow.testing import assert_has_metadata, assert_results_identical
+
+GEOMETRY_EXAMPLES = sorted(name for name in list_examples()
+                           if read_toml(name).get("model") == "geometry")
+
+
+def _small(raw: dict) -> list[str]:
+    """``--set`` overrides that shrink every mesh and grid of a geometry config."""
+    dim = geometry_job.MODEL_KINDS[raw["hamiltonian"]][0]
+    base = [24] * dim if raw["hamiltonian"] != "massive_dirac" else [400, 400]
+    sets = [f"mesh={base}"]
+    if "ahc" in raw:
+        sets.append(f"ahc.mesh={base}")
+        if "mu" not in raw["ahc"]:
+            sets.append("ahc.n_mu=41")
+    if "chern" in raw:
+        sets.append("chern.mesh=[24, 24]")
+    if "curvature_map" in raw:
+        sets.append("curvature_map.n=[31, 25]")
+    if "bands" in raw:
+        sets.append("bands.n_points=41")
+    for task in ("cme", "chiral_anomaly"):
+        if task in raw:
+            sets.append(f"{task}.mesh={[16] * 3}")
+    return [item for pair in zip(["--set"] * len(sets), sets, strict=True) for item in pair]
+
+
+def _run(name: str, tmp_path, *extra: str) -> object:
+    raw = read_toml(name)
+    code = main(["run", name, "-o", str(tmp_path), "-q", *_small(raw), *extra])
+    assert code == 0
+    return load(tmp_path / f"{name}.nc")
+
+
+def _one_error_line(capsys) -> str:
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("boltzphlow: error: ")
+    return lines[0]
+
+
+def test_there_are_geometry_examples_with_descriptions():
+    assert {"haldane_ahc", "massive_dirac_ahc", "weyl_cme"} <= set(GEOMETRY_EXAMPLES)
+    for name in GEOMETRY_EXAMPLES:
+        assert list_examples()[name], name
+
+
+@pytest.mark.parametrize("name", GEOMETRY_EXAMPLES)
+def test_example_runs_end_to_end_with_metadata_and_plots(name, tmp_path, capsys):
+    ds = _run(name, tmp_path)
+    out = capsys.readouterr().out
+    assert_has_metadata(ds)
+    assert ds.attrs["model"] == "geometry"
+    assert ds.attrs["complete"] == 1
+    assert ds.attrs["tasks_done"] == ds.attrs["tasks"]
+    pngs = sorted(tmp_path.glob("geometry_*.png"))
+    assert pngs, out
+    for png in pngs:
+        assert png.stat().st_size > 1000
+        assert f"wrote {png}" in out
+    assert out.startswith("geometry: ")
+    for name_of, units in (("ahc", ("e^2/h", "e^2/(h*a)")), ("berry_curvature", ("a^2",)),
+                           ("cme_total", ("e^2/h^2*t",)), ("chiral_anomaly_total", ("e^3/h^2",))):
+        if name_of in ds:
+            assert ds[name_of].attrs["units"] in units
+
+
+def test_haldane_chern_numbers_and_quantised_plateau(tmp_path):
+    ds = _run("haldane_ahc", tmp_path, "--set", "ahc.mesh=[60, 60]")
+    np.testing.assert_allclose(ds.chern_number.values, [-1.0, 1.0], atol=1e-10)
+    sigma = ds.ahc.to_series()
+    gap = sigma[(sigma.index > -0.5) & (sigma.index < 0.5)]
+    assert len(gap) >= 3
+    # rectangle rule on a gapped lattice model: exponential convergence (4e-10 on 30², 2e-13 on 40²)
+    np.testing.assert_allclose(gap.values, 1.0, atol=1e-10)
+    # below and above all bands: nothing, and the full set of bands has C = 0
+    np.testing.assert_allclose(sigma.values[[0, -1]], 0.0, atol=1e-12)
+    assert ds.band_energy.units == "t"
+    assert list(ds.path_tick_label.values) == ["Γ", "K", "M", "K'", "Γ"]
+    # the curvature of the lower band peaks (negative) at a BZ corner, |k| = 4π/3
+    omega = ds.berry_curvature
+    peak = omega.where(omega == omega.min(), drop=True)
+    spacing = np.hypot(float(ds.kx[1] - ds.kx[0]), float(ds.ky[1] - ds.ky[0]))
+    assert abs(np.hypot(float(peak.kx[0]), float(peak.ky[0])) - 4 * np.pi / 3) < spacing
+    assert float(omega.min()) < -20 * abs(float(omega.max()))
+    assert ds.sizes["bz_vertex"] == 6
+
+
+def test_massive_dirac_ahc_closed_forms(tmp_path):
+    ds = _run("massive_dirac_ahc", tmp_path, "--set", "ahc.mu_min=-1.0", "--set",
+              "ahc.mu_max=1.0", "--set", "ahc.n_mu=3")
+    v, delta, k_max, n = 1.0, 0.1, 5.0, 400
+    gap = -np.sign(delta) / np.pi * np.arctan(
+        v**2 * k_max**2 / (abs(delta) * np.sqrt(2 * v**2 * k_max**2 + delta**2)))
+    sigma = ds.ahc.values
+    h = 2 * k_max / n
+    # in the gap: the solid angle of the box, midpoint rule error <= h² δ / (4π v K³)
+    assert abs(sigma[1] - gap) <= h**2 * abs(delta) / (4 * np.pi * v * k_max**3)
+    # outside: σ_gap + (sgn δ - δ/|μ|)/2 (Eq. 38), error <= √2 k_F h Ω(k_F)
+    k_f = np.sqrt(1.0 - delta**2) / v
+    bound = np.sqrt(2) * k_f * h * v**2 * abs(delta) / 2
+    np.testing.assert_allclose(sigma[[0, 2]], gap + 0.5 * (np.sign(delta) - delta), atol=bound)
+    assert ds.band_energy.units == "E0"
+    assert ds.berry_curvature.band == 1
+
+
+def test_weyl_cme_per_band_and_vanishing_total(tmp_path):
+    ds = _run("weyl_cme", tmp_path, "--set", "cme.mesh=[30, 30, 30]",
+              "--set", "chiral_anomaly.mesh=[40, 40, 40]")
+    w = bands.weyl_lattice(b0=0.3)
+    np.testing.assert_array_equal(ds.weyl_node_chirality.values, [n.chirality for n in w.nodes])
+    np.testing.assert_allclose(ds.weyl_node_berry_flux.values, ds.weyl_node_chirality.values,
+                               atol=1e-10)
+    mu, T = ds.cme_mu.values, float(ds.cme_total.temperature)
+    exact = sum(n.chirality * -T * np.log1p(np.exp(-(n.energy - mu) / T)) for n in w.nodes)
+    # adaptive refinement (30³ + 6 levels): measured errors <= 9e-3 at the node energies
+    np.testing.assert_allclose(ds.cme_per_band.values[:, 0], exact, atol=1.5e-2)
+    np.testing.assert_allclose(ds.cme_per_band.values[:, 1], -exact, atol=1.5e-2)
+    np.testing.assert_allclose(ds.cme_total.values, 0.0, atol=1.5e-2)
+    assert np.abs(ds.cme_per_band.values[mu == 0.0]).min() > 0.25  # per band it does not vanish
+    mu, T = ds.anomaly_mu.values, float(ds.chiral_anomaly_total.temperature)
+    flux = sum(n.chirality * expit(-(n.energy - mu) / T) for n in w.nodes)
+    np.testing.assert_allclose(ds.fermi_surface_flux.values[:, 0], flux, atol=3e-2)
+    np.testing.assert_allclose(ds.chiral_anomaly_per_band.values[:, 0], -flux, atol=3e-2)
+    np.testing.assert_allclose(ds.chern_number.values, [-1.0], atol=1e-10)  # plane k_z = π
+
+
+def test_wannier90_hr_file_reproduces_the_built_in_model(tmp_path):
+    model = bands.weyl_lattice(b0=0.2)
+    path = tmp_path / "weyl_hr.dat"
+    _write_hr(path, model)
+    config = tmp_path / "w90.toml"
+    config.write_text(
+        'model = "geometry"\nhamiltonian = "wannier90"\nmesh = [20, 20, 20]\n'
+        f'[wannier90]\nfile = "{path}"\n'
+        '[ahc]\nmu = [0.0, 0.5]\ncomponent = "xy"\n'
+        "[chern]\nbands = [0, 1]\nk_normal = 0.5\n"
+        '[bands]\npath = ["G", [0.5, 0, 0], [0.5, 0.5, 0], "G"]\nn_points = 31\n',
+        encoding="utf-8")
+    assert main(["run", str(config), "-o", str(tmp_path), "-q"]) == 0
+    ds = load(tmp_path / "w90.nc")
+    assert_has_metadata(ds)
+    assert ds.ahc.units == "e^2/(h*a)" and ds.mu.units == "eV"
+    expected = tr.anomalous_hall(model, [0.0, 0.5], 0.0, (20, 20, 20))
+    np.testing.assert_allclose(ds.ahc.values, expected, atol=1e-12)
+    np.testing.assert_allclose(ds.chern_number.values, [-1.0, 1.0], atol=1e-10)
+    assert ds.sizes["band"] == 2
+
+
+def _write_hr(path, model) -> None:
+    """A 3D tight-binding model in Wannier90's ``_hr.dat`` format (degeneracies 1)."""
+    lines = ["written by test_geometry_cli", f"{model.n_bands}", f"{len(model.R)}",
+             " ".join("1" for _ in model.R)]
+    for i, r in enumerate(model.R):
+        for n in range(model.n_bands):
+            for m in range(model.n_bands):
+                v = model.h_R[i, m, n]
+                lines.append(f"{r[0]:5d}{r[1]:5d}{r[2]:5d}{m + 1:5d}{n + 1:5d}"
+                             f"{v.real:22.15f}{v.imag:22.15f}")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+@pytest.mark.parametrize("hamiltonian", sorted(set(geometry_job.MODEL_KINDS) - {"wannier90"}))
+def test_every_built_in_model_runs_its_default_path_and_mu_range(hamiltonian, tmp_path):
+    dim, lattice = geometry_job.MODEL_KINDS[hamiltonian]
+    text = (f'model = "geometry"\nhamiltonian = "{hamiltonian}"\nmesh = {[8] * dim}\n'
+            "[bands]\nn_points = 20\n[ahc]\nn_mu = 5\n"
+            + ("[chern]\nbands = [0]\n" if lattice and hamiltonian != "p_band" else ""))
+    config = tmp_path / f"{hamiltonian}.toml"
+    config.write_text(text, encoding="utf-8")
+    assert main(["run", str(config), "-o", str(tmp_path), "-q"]) == 0
+    ds = load(tmp_path / f"{hamiltonian}.nc")
+    assert_has_metadata(ds)
+    e = ds.band_energy
+    assert ds.mu.values[0] < float(e.min()) and ds.mu.values[-1] > float(e.max())
+    np.testing.assert_allclose(ds.ahc.values[[0, -1]], 0.0, atol=1e-12)  # empty and full
+    if "chern_number" in ds and dim == 2:  # a gapped 2D lattice: σ in the gap = -C
+        gap = (e.isel(band=0).max() + e.isel(band=1).min()) / 2
+        sigma = anomalous_hall_of(hamiltonian, float(gap))
+        np.testing.assert_allclose(sigma, -ds.chern_number.values[0], atol=1e-6)
+
+
+def anomalous_hall_of(hamiltonian: str, mu: float) -> float:
+    """σ_xy of a built-in 2D lattice model (default parameters) on a 60² mesh."""
+    model = {"haldane": bands.haldane, "qi_wu_zhang": bands.qi_wu_zhang}[hamiltonian]()
+    return tr.anomalous_hall(model, mu, 0.0, (60, 60))
+
+
+def test_resumed_run_equals_an_uninterrupted_one(tmp_path):
+    overrides = _small(read_toml("haldane_ahc"))[1::2]
+    _, config, raw = load_config("haldane_ahc", overrides)
+
+    class Recorder(SilentContext):
+        def __init__(self) -> None:
+            super().__init__()
+            self.checkpoints = []
+
+        def checkpoint(self, ds):
+            self.checkpoints.append(ds)
+
+    recorder = Recorder()
+    full = finalize(geometry_job.run(config, recorder), "geometry", raw, 1.0)
+    assert [c.attrs["tasks_done"] for c in recorder.checkpoints] == [
+        "chern", "chern ahc", "chern ahc curvature_map"]
+    partial = save(finalize(recorder.checkpoints[1], "geometry", raw, 0.5, complete=False),
+                   tmp_path / "partial.nc")
+    resumed = geometry_job.run(config, SilentContext(resume_from=load(partial)))
+    resumed = load(save(finalize(resumed, "geometry", raw, 2.0), tmp_path / "resumed.nc"))
+    assert_results_identical(resumed, load(save(full, tmp_path / "full.nc")))
+
+
+def test_info_and_plot_commands_read_a_geometry_result(tmp_path, capsys):
+    _run("weyl_cme", tmp_path)
+    capsys.readouterr()
+    assert main(["info", str(tmp_path / "weyl_cme.nc")]) == 0
+    out = capsys.readouterr().out
+    assert "model:      geometry" in out and "Weyl nodes:" in out and "CME α (T = 0.01)" in out
+    assert main(["plot", str(tmp_path / "weyl_cme.nc"), "-o", str(tmp_path / "again")]) == 0
+    assert (tmp_path / "again" / "geometry_weyl_lattice_chiral.png").is_file()
+
+
+@pytest.mark.parametrize(
+    ("example", "overrides", "message"),
+    [
+        ("haldane_ahc", ["foo=1"], "config error: foo: unknown key"),
+        ("haldane_ahc", ["haldane.phii=1"], "haldane.phii: unknown key (did you mean 'phi'?)"),
+        ("haldane_ahc", ["ahc.sigma=1"], "ahc.sigma: unknown key"),
+        ("haldane_ahc", ["mesh=[10, 10, 10]"],
+         "mesh: the haldane model is 2D, so the mesh needs 2 sizes, got [10, 10, 10]"),
+        ("weyl_cme", ["cme.mesh=[10, 10]"], "cme.mesh: the weyl_lattice model is 3D"),
+        ("haldane_ahc", ["mesh=[0, 10]"], "mesh[0]: Input should be greater than or equal to 1"),
+        ("haldane_ahc", ["chern.bands=[0, 2]"],
+         "chern.bands: band index 2 out of range: the 2-band model has bands 0 to 1"),
+        ("haldane_ahc", ["curvature_map.band=5"], "curvature_map.band: band index 5 out of range"),
+        ("haldane_ahc", ["chern.bands=[-1]"], "chern.bands[0]: Input should be greater than"),
+        ("haldane_ahc", ["ahc.T=-0.1"], "ahc.T: Input should be greater than or equal to 0"),
+        ("haldane_ahc", ["ahc.T=nan"], "ahc.T: Input should be a finite number"),
+        ("haldane_ahc", ["haldane.phi=3 ns"], "haldane.phi: expected a quantity in rad"),
+        ("haldane_ahc", ["hamiltonian=graphene"], "hamiltonian: Input should be 'haldane'"),
+        ("haldane_ahc", ["weyl_lattice.b0=0.1"],
+         "weyl_lattice: parameters given for 'weyl_lattice' but hamiltonian = 'haldane'"),
+        ("haldane_ahc", ["cme.mu=0"], "cme: needs a 3D model; haldane is 2D"),
+        ("massive_dirac_ahc", ["chern.bands=[0]"], "chern: Chern numbers need a lattice model"),
+        ("haldane_ahc", ["bands.path=[\"G\", \"X\"]"], "bands.path[1]: unknown point 'X'"),
+        ("haldane_ahc", ["ahc.mu=[0.0]"], "ahc: give either mu or mu_min/mu_max, not both"),
+        ("weyl_cme", ["weyl_lattice.m=0.2"], "m = 0.2 too small"),
+        ("haldane_ahc", ["curvature_map.kz=[0, 1]"], "curvature_map: kz: the map's normal is 'z'"),
+        ("haldane_ahc", ["curvature_map.component=x"], "curvature_map.normal, k_normal, kz"),
+        ("haldane_ahc", ["bands.path=[[0.5, 0.5, 0.0], \"G\"]"],
+         "bands.path[0]: the haldane model is 2D, so a point needs 2 coordinates"),
+    ],
+)
+def test_bad_input_is_a_one_line_error(example, overrides, message, tmp_path, capsys):
+    args = ["run", example, "-o", str(tmp_path), "-q"]
+    for item in overrides:
+        args += ["--set", item]
+    assert main(args) == 2
+    line = _one_error_line(capsys)
+    assert message in line, line
+    assert not (tmp_path / f"{example}.nc").exists()
+
+
+def test_config_without_a_task_is_an_error(tmp_path, capsys):
+    config = tmp_path / "none.toml"
+    config.write_text('model = "geometry"\nhamiltonian = "qi_wu_zhang"\n', encoding="utf-8")
+    assert main(["run", str(config), "-o", str(tmp_path), "-q"]) == 2
+    assert "no task: give at least one of the tables [chern]" in _one_error_line(capsys)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "wannier90.file: no such file"),
+        ("header\n2\nthree\n", "line 3: cannot read nrpts"),
+    ],
+)
+def test_bad_wannier90_file_is_a_one_line_error(content, message, tmp_path, capsys):
+    path = tmp_path / "bad_hr.dat"
+    if content is not None:
+        path.write_text(content, encoding="utf-8")
+    config = tmp_path / "w90.toml"
+    config.write_text(f'model = "geometry"\nhamiltonian = "wannier90"\n[wannier90]\n'
+                      f'file = "{path}"\n[chern]\n', encoding="utf-8")
+    assert main(["run", str(config), "-o", str(tmp_path), "-q"]) == 2
+    assert message in _one_error_line(capsys)

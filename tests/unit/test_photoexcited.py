@@ -1,0 +1,254 @@
+"""Unit tests of the photoexcited-metal model (seed 004): operators, grid, inputs, API."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+import boltzphlow as bp
+from boltzphlow.kinetics.photoexcited import collisions as coll
+from boltzphlow.kinetics.photoexcited.model import PhotoexcitedMetal, Pump
+from boltzphlow.testing import assert_has_metadata
+
+pe = bp.photoexcited
+EPS = np.finfo(float).eps
+
+
+def random_f(model: PhotoexcitedMetal, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return np.where(model.active, rng.uniform(0.01, 0.99, model.n_cells), 0.0)
+
+
+def small_model(**kw) -> PhotoexcitedMetal:
+    args = dict(dos="semi-elliptic", mu=0.0, T=0.02, omega_p=0.3, zeta=3.0,
+                points_per_omega=20)
+    args.update(kw)
+    return PhotoexcitedMetal(**args)
+
+
+# ------------------------------------------------------------------------------ grid
+def test_grid_makes_omega_p_an_exact_multiple_of_the_step():
+    m = small_model(omega_p=0.53, points_per_omega=37)
+    assert m.omega_p == pytest.approx(37 * m.h, rel=4 * EPS)
+    assert np.all(m.shifts == 37)
+    assert m.edges[0] == -0.5 and m.edges[-1] >= 0.5 > m.edges[-2]
+    assert np.sum(m.dos) * m.h == pytest.approx(1.0, abs=1e-14)  # D normalised to one state
+
+
+@pytest.mark.parametrize("name", ["semi-elliptic", "sqrt-edge", "linear-ramp", "cosine-1d"])
+def test_builtin_cell_averages_are_exact_integrals(name):
+    band = pe.BUILTIN_BANDS[name]()
+    edges = np.linspace(-0.5, 0.5, 41)
+    exact = np.diff(band.cumulative(edges))
+    # Gauss-Legendre on smooth bands agrees with the antiderivative; the 1D band is singular
+    quad = band.cell_average(edges, "dos*v2" if name == "cosine-1d" else "dos") * 0.025
+    if name != "cosine-1d":
+        np.testing.assert_allclose(quad, exact, rtol=1e-9, atol=1e-14)
+    assert band.cumulative(np.array([0.5]))[0] == pytest.approx(1.0)
+    assert np.all(np.isfinite(band.cell_average(edges)))
+
+
+def test_cosine_band_transport_is_eq55_corrected():
+    """SM Eq. 55: σ̃ ∝ √(1−4ε²) (constant τ) and ∝ 1 − 4ε² (τ ∝ 1/D), normalised at μ = 0."""
+    m = PhotoexcitedMetal("cosine-1d", mu=0.0, T=0.003, omega_p=0.25, points_per_omega=200,
+                          transport="constant-tau")
+    inner = np.abs(m.eps) < 0.45
+    x = 2 * m.eps[inner]
+    np.testing.assert_allclose(m.s_cell[inner], np.sqrt(1 - x**2), rtol=2 * (m.h / 0.05)**2)
+    m2 = PhotoexcitedMetal("cosine-1d", mu=0.0, T=0.003, omega_p=0.25, points_per_omega=200,
+                           transport="impurity")
+    np.testing.assert_allclose(m2.s_cell[inner], 1 - x**2, rtol=2 * m.h**2 / 0.01)
+
+
+def test_table_dos_equals_callable_dos():
+    eps = np.linspace(-0.5, 0.5, 4001)
+    table = PhotoexcitedMetal((eps, np.sqrt(1 - 4 * eps**2)), mu=0.0, omega_p=0.3,
+                              points_per_omega=30)
+    func = PhotoexcitedMetal(lambda e: np.sqrt(np.clip(1 - 4 * e**2, 0, None)), mu=0.0,
+                             omega_p=0.3, points_per_omega=30)
+    named = PhotoexcitedMetal("semi-elliptic", mu=0.0, omega_p=0.3, points_per_omega=30)
+    # linear interpolation between 4001 samples: error ~ (Δε)² except at the √ edges
+    np.testing.assert_allclose(table.dos[2:-2], named.dos[2:-2], rtol=1e-5)
+    np.testing.assert_allclose(func.dos[2:-2], named.dos[2:-2], rtol=1e-6)
+
+
+def test_p_band_dos_and_velocity():
+    band = pe.p_band(mesh=16, bins=60)
+    eps, dos, v2 = band.table
+    assert eps[0] == -0.5 and eps[-1] == 0.5
+    assert np.trapezoid(dos, eps) == pytest.approx(1.0, rel=0.05)
+    assert np.all(v2 >= 0) and np.any(v2 > 0)
+    m = PhotoexcitedMetal(band, mu=None, filling=0.5, omega_p=0.3, points_per_omega=20,
+                          transport="constant-tau")
+    assert m.number(m.f_initial) == pytest.approx(0.5, abs=1e-9)
+
+
+def test_filling_sets_mu():
+    m = small_model(mu=None, filling=1 / 3)
+    assert m.number(m.f_initial) == pytest.approx(1 / 3, abs=1e-12)
+    # semi-elliptic: 1/2 + (x√(1−x²) + arcsin x)/π = 1/3 at x = 2μ
+    x = 2 * m.mu
+    assert 0.5 + (x * math.sqrt(1 - x * x) + math.asin(x)) / math.pi == pytest.approx(
+        1 / 3, abs=1e-3)
+
+
+# ------------------------------------------------------------------------------ operators
+def test_st_el_matches_the_slow_reference():
+    m = small_model(points_per_omega=7, omega_p=0.2)
+    f = random_f(m)
+    fast = m.collision_rates(f)["St_el"]
+    slow = coll.reference_st_el(f, m.dos, 7, m.zeta + m.b)
+    np.testing.assert_allclose(fast, slow, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("extra", [{}, {"gamma_in": 0.3}, {"field": 0.2},
+                                   {"delta_omega": 0.02, "gamma_in": 0.1, "field": 0.1}])
+def test_every_term_conserves_the_number_to_round_off(extra):
+    m = small_model(**extra)
+    f = random_f(m, 1)
+    rates = m.collision_rates(f)
+    for name in ("St_el", "St_in", "St_E"):
+        change = m.h * np.dot(m.dos, rates[name])
+        scale = m.h * np.dot(m.dos, np.abs(rates[name])) + 1e-300
+        assert abs(change) <= 50 * EPS * max(scale, 1.0), name
+
+
+def test_phonon_energy_balance_eq5():
+    """d/dt ∫ε D f (St_el) = −ω_p St_ph: Eq. 5 with the 1/D_0 factor (SM Eq. 46 lacks it)."""
+    m = small_model()
+    f = random_f(m, 2)
+    rates = m.collision_rates(f)
+    electron_power = m.h * np.dot(m.dos * m.eps, rates["St_el"])
+    assert electron_power == pytest.approx(-m.omega_p * rates["St_ph"], rel=1e-12)
+
+
+def test_joule_heating_of_st_e():
+    """Eq. 7: the field heats at the rate (ℰ² D_F/3) σ/σ_0 with σ of Eq. 9 (discrete identity)."""
+    m = small_model(field=0.3, transport="constant-v2tau")
+    f = random_f(m, 3)
+    power = m.h * np.dot(m.dos * m.eps, m.collision_rates(f)["St_E"])
+    assert power == pytest.approx(0.3**2 * m.dos_fermi / 3 * m.conductivity(f), rel=1e-11)
+
+
+def test_st_in_vanishes_for_the_bath_fermi_function():
+    m = small_model(gamma_in=1.0, T=0.01)
+    for mu in (-0.2, 0.0, 0.13):
+        f = pe.fermi(m.eps, mu, m.T)
+        assert np.max(np.abs(m.collision_rates(f)["St_in"])) < 1e-12
+
+
+def test_st_in_tends_to_the_continuum_eq6():
+    """Flux → D²[T ∂f + f(1−f)] as h → 0: compare with Eq. 6 applied to a smooth f."""
+    errors = []
+    for ppo in (40, 80):
+        m = small_model(gamma_in=1.0, T=0.05, points_per_omega=ppo)
+        f = pe.fermi(m.eps, 0.1, 0.12)  # hotter than the bath
+        eps, d = m.eps, m.dos
+        flux = d**2 * (m.T * np.gradient(f, eps) + f * (1 - f))
+        exact = np.gradient(flux, eps) / (m.dos_fermi * d)
+        inner = np.abs(eps) < 0.4
+        got = m.collision_rates(f)["St_in"]
+        errors.append(np.max(np.abs(got - exact)[inner]) / np.max(np.abs(exact[inner])))
+    assert errors[1] < 0.3 * errors[0]  # second order: ratio 1/4 expected
+
+
+@pytest.mark.parametrize("options", [
+    {"fixed_zeta": False, "tau_ph": 3.0, "gamma_in": 0.2},
+    {"fixed_zeta": False, "instability": "maxwell", "pump": Pump("gaussian", 5.0, 0.2, 0.5)},
+    {"gamma_in": 0.1, "field": 0.2, "delta_omega": 0.06},
+])
+def test_jacobian_matches_finite_differences(options):
+    m = small_model(points_per_omega=6, **options)
+    y = m.pack(random_f(m, 4), 2.5, 0.04)
+    jac = m.jacobian(0.3, y).toarray()
+    assert sp.issparse(m.jacobian(0.3, y))
+    fd = np.empty_like(jac)
+    for j in range(y.size):
+        step = 1e-6
+        dy = np.zeros_like(y)
+        dy[j] = step
+        fd[:, j] = (m.rhs(0.3, y + dy) - m.rhs(0.3, y - dy)) / (2 * step)
+    np.testing.assert_allclose(jac, fd, atol=1e-6 * np.abs(fd).max())
+
+
+def test_pump_shapes_deliver_zeta0():
+    t = np.linspace(0, 30, 300001)
+    for pump in (Pump("exponential", 10.0, 0.3), Pump("gaussian", 4.0, 0.5, 3.0)):
+        rate = np.array([pump(x) for x in t])
+        assert np.trapezoid(rate, t) == pytest.approx(pump.zeta0, rel=1e-4)
+    assert Pump("steady", rate=2.0)(7.0) == 2.0
+
+
+# ------------------------------------------------------------------------------ API and results
+def test_issue_interface_and_metadata():
+    m = pe.PhotoexcitedMetal(dos=lambda e: np.sqrt(np.clip(0.25 - e**2, 0, None)), mu=0.0,
+                             T=0.003, omega_p=0.53, zeta=20.0, fixed_zeta=True, gamma_eph=1.0,
+                             gamma_in=0.0, tau_ph=float("inf"), field=0.0,
+                             points_per_omega=40)
+    ss = m.steady_state()
+    ds = m.evolve(t_end=1.0, n_out=3)
+    pl = pe.periodic_limit(lambda e: np.sqrt(np.clip(0.25 - e**2, 0, None)), mu=0.0,
+                           T=0.003, omega_p=0.53, points_per_omega=40)
+    for result in (ss, ds, pl):
+        assert_has_metadata(result)
+        assert result.attrs["energy_unit"].startswith("W")
+        assert result.attrs["time_unit"] == "1/Gamma_eph"
+    assert ss["f"].dims == ("eps",) and ss["sigma"].ndim == 0
+    assert ds["f"].dims == ("t", "eps") and ds["sigma"].dims == ("t",)
+    assert "f" in pl and "sigma" in pl
+
+
+def test_periodic_limit_is_omega_p_periodic():
+    pl = pe.periodic_limit("semi-elliptic", mu=0.0, T=0.003, omega_p=0.3, points_per_omega=30)
+    f = pl["f"].to_numpy()
+    np.testing.assert_allclose(f[30:], f[:-30], rtol=0, atol=1e-15)
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"omega_p": 0.0}, "omega_p"),
+    ({"omega_p": -0.3}, "omega_p"),
+    ({"T": -0.01}, "temperature"),
+    ({"dos": lambda e: e}, "negative"),
+    ({"dos": lambda e: 0 * e}, "zero everywhere"),
+    ({"dos": (np.array([-0.5, 0.5]), np.array([1.0, -1.0]))}, "negative"),
+    ({"mu": 0.7}, "outside the band"),
+    ({"mu": -0.5}, "outside the band"),
+    ({"delta_omega": 1e-5}, "grid step"),
+    ({"transport": "ballistic"}, "transport"),
+    ({"transport": "constant-tau"}, "v2"),
+    ({"pump": Pump()}, "fixed_zeta"),
+    ({"instability": True, "field": 0.1, "fixed_zeta": False}, "instability"),
+    ({"points_per_omega": 1}, "points_per_omega"),
+    ({"filling": 1.5, "mu": None}, "filling"),
+    ({"dos": "flat-band"}, "unknown DoS"),
+    ({"zeta": float("nan")}, "zeta"),
+])
+def test_bad_input_raises_value_error(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        small_model(**kwargs)
+
+
+def test_bad_pump_raises():
+    with pytest.raises(ValueError, match="pump"):
+        Pump("laser")
+    with pytest.raises(ValueError, match="tau_pulse"):
+        Pump("exponential", 10.0, 0.0)
+
+
+def test_phonon_temperature_definition():
+    t_star = pe.phonon_temperature(0.5, 20.0)
+    assert 1 / math.expm1(0.5 / t_star) == pytest.approx(20.0, rel=1e-13)
+    assert pe.bose(0.5, 0.0) == 0.0
+
+
+def test_resumed_evolution_equals_an_uninterrupted_one():
+    m = small_model(fixed_zeta=False, zeta=0.0, tau_ph=3.0, gamma_in=0.05,
+                    pump=Pump("exponential", 5.0, 0.3))
+    full = m.evolve(2.0, n_out=5)
+    partial = full.isel(t=slice(0, 3))
+    resumed = m.evolve(2.0, n_out=5, resume=partial)
+    np.testing.assert_allclose(resumed["f"], full["f"], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(resumed["zeta"], full["zeta"], rtol=1e-12)
