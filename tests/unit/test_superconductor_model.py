@@ -155,3 +155,17 @@ def test_rates_api_matches_interface():
     qp, ph = m.energy(s)
     assert qp > 0 and ph > 0
     assert np.allclose(r.terms["recombination"].f, ref.terms["recombination"].f, rtol=1e-9)
+
+
+def test_evolve_interface_with_time_relaxation_default_step():
+    """The issue's call ``m.evolve(s0, t_end=100.0, method="relaxation")`` (no step given)."""
+    m = bp.superconductor.QPPhononModel(AL, T_bath=0.1, energy_step=6.0, E_max=1000.0,
+                                        gap="fixed", escape_time=None)
+    s0 = m.photon_deposit(m.thermal(0.1),
+                          bp.superconductor.PhotonHit(1e6, 10.0, 600.0, 20.0))
+    ds = m.evolve(s0, t_end=100.0, method="relaxation", n_out=6)
+    for name in ("f", "n", "delta", "qp_energy", "phonon_energy", "qp_density"):
+        assert name in ds and "units" in ds[name].attrs
+    total = (ds.qp_energy + ds.phonon_energy).values
+    assert np.max(np.abs(total - total[0])) <= 1e-10 * total[0]
+    assert np.all(ds.f.values >= 0) and np.all(ds.n.values >= 0)

@@ -101,7 +101,9 @@ class TimeRelaxation(Integrator):
     a convex combination (weights sum to one), positive whenever the ``Y_k`` are (always for
     ``m = 1``, Eq. 51), and exact for every linear invariant ``w`` (``wᵀY_k = wᵀy_n`` for all
     ``k``; the seed's remark that only first order conserves energy concerns a different
-    truncation).  Local error O(Δt^{m+1}).
+    truncation).  Local error O(Δt^{m+1}).  Without ``dt`` the step is ``1/μ`` of the state at
+    the start of each output interval: positive and stable at any step, the scheme follows
+    slow modes accurately only while ``μΔt`` is of order one or less.
     """
 
     name, order, adaptive = "relaxation", 1, False
@@ -141,7 +143,11 @@ class TimeRelaxation(Integrator):
         return out
 
     def advance(self, y: np.ndarray, t0: float, t1: float, dt: float) -> Advance:
-        h = self.dt or dt
+        if self.dt is not None:
+            h = self.dt
+        else:  # default: one step per fastest relaxation time of the state (μ Δt = 1)
+            _, loss = self.problem.rhs_and_loss(y)
+            h = 1.0 / max(float(np.max(loss)), 1e-300)
         nsteps = max(1, math.ceil((t1 - t0) / h * (1 - 1e-12)))
         hh = (t1 - t0) / nsteps
         for _ in range(nsteps):

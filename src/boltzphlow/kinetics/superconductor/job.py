@@ -10,7 +10,7 @@ from typing import Literal
 
 import numpy as np
 import xarray as xr
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from boltzphlow.jobs import Job, RunContext, register_job
 from boltzphlow.kinetics.superconductor.model import QPPhononModel
@@ -59,7 +59,8 @@ class RunConfig(_Strict):
 
 
 class SolverConfig(_Strict):
-    """Time integrator (registry name) and its options."""
+    """Time integrator (registry name) and its options (``dt``: relaxation step, default
+    1/μ of the state at each output interval; first step of the adaptive schemes)."""
 
     method: Literal["bdf", "rosenbrock", "relaxation", "rk45", "dop853"] = "bdf"
     rtol: float = Field(1e-6, gt=0, lt=1)
@@ -68,11 +69,6 @@ class SolverConfig(_Strict):
     order: int = Field(1, ge=1, le=3)
     tol: float = Field(1e-10, gt=0, lt=1)  # steady state: relative residual
 
-    @model_validator(mode="after")
-    def _relaxation_needs_dt(self) -> SolverConfig:
-        if self.method == "relaxation" and self.dt is None:
-            raise ValueError("the relaxation method needs a step size: set solver.dt")
-        return self
 
 
 class SuperconductorConfig(_Strict):

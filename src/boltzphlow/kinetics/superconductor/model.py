@@ -397,7 +397,7 @@ class QPPhononModel:
         return np.concatenate([[0.0], np.geomspace(t0, t_end, n_out - 1)])
 
     def evolve(self, s0: State | None = None, t_end: float = 1000.0, *,
-               method: str = "rosenbrock", t_out: np.ndarray | None = None, n_out: int = 101,
+               method: str = "bdf", t_out: np.ndarray | None = None, n_out: int = 101,
                spacing: str = "log", resume: xr.Dataset | None = None,
                callback: Callable[[xr.Dataset], None] | None = None,
                progress: Callable[[float, float], None] | None = None,
@@ -411,9 +411,9 @@ class QPPhononModel:
         t_end
             Final time (ns).
         method
-            Integrator name (``"rosenbrock"``, ``"bdf"``, ``"relaxation"``, ``"rk45"``,
+            Integrator name (``"bdf"``, ``"rosenbrock"``, ``"relaxation"``, ``"rk45"``,
             ``"dop853"``) or class; ``options`` go to it (``rtol``, ``atol``, ``dt``,
-            ``order``...).
+            ``order``...; ``dt0`` is the first step of adaptive schemes).
         t_out, n_out, spacing
             Output times (default :meth:`output_times`).
         resume
@@ -421,7 +421,7 @@ class QPPhononModel:
         callback
             Called with the partial Dataset after every output time (checkpointing).
         progress
-            Called with ``(t, t_end)`` after every output time.
+            Called with ``(outputs done, outputs in all)`` after every output time.
 
         Returns
         -------
@@ -433,6 +433,7 @@ class QPPhononModel:
         times = self.output_times(t_end, n_out, spacing) if t_out is None else np.asarray(t_out)
         started = time.perf_counter()
         records: list[dict[str, Any]] = []
+        dt0 = options.pop("dt0", None)
         if resume is not None:
             k0 = int(resume.sizes["t"]) - 1
             if k0 >= times.size or not np.allclose(resume.t.values, times[:k0 + 1]):
@@ -447,7 +448,6 @@ class QPPhononModel:
             s = self.initial_state() if s0 is None else s0
             self._check_state(s)
             acc = [0.0, 0.0]
-            dt0 = options.pop("dt0", None)
         problem = self.problem(self._delta_of(s))
         if resume is None:
             if self.gap_mode == "self-consistent":
