@@ -71,17 +71,16 @@ def steady_state(problem: OdeProblem, y0: np.ndarray, active: np.ndarray | None 
     idx = np.flatnonzero(act)
     nfev = njev = 0
 
-    def residual(yy: np.ndarray) -> tuple[np.ndarray, float]:
+    def residual(yy: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
         nonlocal nfev
         F, loss = problem.rhs_and_loss(yy)
         nfev += 1
         gross = (loss * yy)[idx]
         rel = F[idx] / (gross + flux_floor * float(np.max(gross)) + 1e-300)
-        return F, float(np.max(np.abs(rel)))
+        return F, loss, float(np.max(np.abs(rel)))
 
     k_diag = None if diagonal_from is None else int(np.searchsorted(idx, diagonal_from))
-    F, res = residual(y)
-    _, loss0 = problem.rhs_and_loss(y)
+    F, loss0, res = residual(y)
     delta = 10.0 / max(float(np.max(loss0[idx])), 1e-300)
     for it in range(1, max_iter + 1):
         if res < tol:
@@ -99,7 +98,7 @@ def steady_state(problem: OdeProblem, y0: np.ndarray, active: np.ndarray | None 
         trial = ya + dy
         y_new = y.copy()
         y_new[idx] = np.where(trial > 0, trial, ya * 0.1)
-        F_new, res_new = residual(y_new)
+        F_new, _, res_new = residual(y_new)
         if not np.isfinite(res_new) or res_new > 100 * res:
             delta *= 0.25
             continue

@@ -73,6 +73,17 @@ class Rates:
     loss_n: np.ndarray | None = None
 
 
+def phonon_mode_weights(grid: EnergyGrid, tau0: float, tau_pb: float, kTc: float,
+                        delta0: float) -> np.ndarray:
+    """Phonon modes per ``4 N0`` on each ``ω_J`` (µeV): ``P_J = (π τ0^φ Δ0 c / 2) ω_J² h``.
+
+    The Debye density of modes ``9 N_ion ω²/Ω_D³`` of Eq. 10 expressed through Eq. 7, with
+    ``c = 1/(τ0 (k_B Tc)³)``; ``Σ P_J ω_J n_J`` is the phonon energy per ``4 N0``.
+    """
+    w = grid.omega
+    return 0.5 * math.pi * tau_pb * delta0 / (tau0 * kTc**3) * w * w * grid.step
+
+
 class CollisionOperator:
     """Collision integrals for a fixed gap Δ on an :class:`~boltzphlow.grids.energy.EnergyGrid`.
 
@@ -111,8 +122,7 @@ class CollisionOperator:
         w = grid.omega
         self.W = np.concatenate([[0.0], self.c * w * w])  # index J = 0..M
         self.omega_full = np.concatenate([[0.0], w])
-        # phonon mode weight per 4N0 (µeV): P_J = (π τ0^φ Δ0 c / 2) ω_J² h
-        self.P = 0.5 * math.pi * tau_pb * delta0 * self.c * w * w * h
+        self.P = phonon_mode_weights(grid, tau0, tau_pb, kTc, delta0)
         self.s = grid.pair_offset
         nq, M = grid.n_qp, grid.n_phonon
         self.L = sfft.next_fast_len(max(nq + M + 2, 2 * nq + 1), real=True)

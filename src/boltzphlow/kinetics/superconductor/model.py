@@ -20,7 +20,11 @@ from scipy import optimize, special
 from boltzphlow.grids.energy import EnergyGrid
 from boltzphlow.integrate import integrate, steady_state
 from boltzphlow.kinetics.superconductor import gap as gapmod
-from boltzphlow.kinetics.superconductor.collisions import CollisionOperator, Rates
+from boltzphlow.kinetics.superconductor.collisions import (
+    CollisionOperator,
+    Rates,
+    phonon_mode_weights,
+)
 from boltzphlow.kinetics.superconductor.dos import bin_states, xi_of_energy
 from boltzphlow.kinetics.superconductor.materials import Material
 from boltzphlow.kinetics.superconductor.materials import material as load_material
@@ -232,6 +236,12 @@ class QPPhononModel:
         return CollisionOperator(self.grid, d, mat.tau0, mat.tau_pb, mat.kTc, mat.delta0,
                                  dynes=self.dynes)
 
+    @property
+    def phonon_weights(self) -> np.ndarray:
+        """Phonon modes per ``4 N0`` on each ``ω_J`` (µeV), independent of the gap."""
+        mat = self.material
+        return phonon_mode_weights(self.grid, mat.tau0, mat.tau_pb, mat.kTc, mat.delta0)
+
     def states(self, delta: float | None = None) -> np.ndarray:
         """States per bin ``N_i`` (µeV; times 4N0 per volume) at gap ``delta``."""
         d = self.delta if delta is None else float(delta)
@@ -304,8 +314,8 @@ class QPPhononModel:
 
     def energy(self, s: State) -> tuple[float, float]:
         """QP energy (Eq. 9) and phonon energy (Eq. 10) per volume, both in µeV/µm³."""
-        op = self.collision_operator(self._delta_of(s))
-        return 4 * self.N0 * op.qp_energy(s.f), 4 * self.N0 * op.phonon_energy(s.n)
+        qp = float(self.states(self._delta_of(s)) @ (self.E * s.f))
+        return 4 * self.N0 * qp, 4 * self.N0 * float(self.phonon_weights @ (self.omega * s.n))
 
     def qp_density(self, s: State) -> float:
         """QP density (1/µm³), both spins and branches."""
@@ -358,10 +368,10 @@ class QPPhononModel:
     def effective_temperatures(self, s: State) -> tuple[float, float]:
         """QP temperature (thermal QP density equal to this one) and phonon temperature
         (thermal phonon energy on the grid equal to this one), in K."""
-        d = self._delta_of(s)
-        N = self.states(d)
+        N = self.states(self._delta_of(s))
+        P = self.phonon_weights
         nqp = float(N @ s.f)
-        eph = float((self.collision_operator(d).P * self.omega) @ s.n)
+        eph = float((P * self.omega) @ s.n)
 
         def solve(fun: Callable[[float], float], target: float) -> float:
             if not target > 0:
@@ -372,7 +382,6 @@ class QPPhononModel:
             except ValueError:
                 return float("nan")
 
-        P = self.collision_operator(d).P
         tq = solve(lambda T: float(N @ fermi(self.E, T)), nqp)
         tp = solve(lambda T: float((P * self.omega) @ bose(self.omega, T)), eph)
         return tq, tp
