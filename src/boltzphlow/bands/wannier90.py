@@ -121,11 +121,7 @@ def read_wannier90_hr(
     """
     lines = _Lines(Path(path))
     lines.next_raw()  # comment / date line
-    ln, (num_wann,) = lines.numbers(1, int, "num_wann")
-    _positive(num_wann, ln, lines, "num_wann")
-    ln, (nrpts,) = lines.numbers(1, int, "nrpts")
-    _positive(nrpts, ln, lines, "nrpts")
-    degeneracy = lines.ints_until(nrpts, "Wigner-Seitz degeneracies")
+    num_wann, nrpts, degeneracy = _read_sizes(lines)
 
     def records():
         for _ in range(nrpts * num_wann**2):
@@ -145,6 +141,15 @@ def read_wannier90_hr(
     return TightBinding(lat, (r, h), positions, name=Path(path).stem)
 
 
+def _read_sizes(lines: _Lines) -> tuple[int, int, list[int]]:
+    """The ``num_wann``, ``nrpts`` and Wigner–Seitz degeneracy lines shared by both formats."""
+    ln, (num_wann,) = lines.numbers(1, int, "num_wann")
+    _positive(num_wann, ln, lines, "num_wann")
+    ln, (nrpts,) = lines.numbers(1, int, "nrpts")
+    _positive(nrpts, ln, lines, "nrpts")
+    return num_wann, nrpts, lines.ints_until(nrpts, "Wigner-Seitz degeneracies")
+
+
 def read_wannier90_tb(path: str | Path) -> TightBinding:
     """Read ``seedname_tb.dat`` (lattice vectors, hoppings and Wannier centres).
 
@@ -156,11 +161,7 @@ def read_wannier90_tb(path: str | Path) -> TightBinding:
     lines = _Lines(Path(path))
     lines.next_raw()
     lattice = np.array([lines.numbers(3, float, "lattice vector")[1] for _ in range(3)])
-    ln, (num_wann,) = lines.numbers(1, int, "num_wann")
-    _positive(num_wann, ln, lines, "num_wann")
-    ln, (nrpts,) = lines.numbers(1, int, "nrpts")
-    _positive(nrpts, ln, lines, "nrpts")
-    degeneracy = lines.ints_until(nrpts, "Wigner-Seitz degeneracies")
+    num_wann, nrpts, degeneracy = _read_sizes(lines)
 
     def records():
         for _ in range(nrpts):

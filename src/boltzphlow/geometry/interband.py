@@ -221,11 +221,16 @@ def orbital_moment(
     × length² with ħ = 1.
     """
     lead, e, _, v = _eigen(h, k)
+    out = -charge * _gap_weighted_curvature(e, v, h.dim, degeneracy_tol)
+    return out.reshape(*lead, *out.shape[1:])
+
+
+def _gap_weighted_curvature(e: np.ndarray, v: np.ndarray, dim: int,
+                            degeneracy_tol: float) -> np.ndarray:
+    """``½ Σ_{m≠n} (ε^n − ε^m) Ω^n_m`` as an axial vector (Eq. 12; the diagonal has no gap)."""
     om = _interband_kubo(e, v, degeneracy_tol)
     gap = e[:, :, None] - e[:, None, :]
-    mt = 0.5 * (gap[..., None, None] * om).sum(axis=2)  # diagonal terms have zero gap
-    out = -charge * _axial(mt, h.dim)
-    return out.reshape(*lead, *out.shape[1:])
+    return _axial(0.5 * (gap[..., None, None] * om).sum(axis=2), dim)
 
 
 def orbital_moment_energy(
@@ -243,9 +248,7 @@ def orbital_moment_energy(
     e (the seed's electron has e < 0).  Returns ``(..., N)``.
     """
     lead, e, _, v = _eigen(h, k)
-    om = _interband_kubo(e, v, degeneracy_tol)
-    gap = e[:, :, None] - e[:, None, :]
-    mt = _axial(0.5 * (gap[..., None, None] * om).sum(axis=2), h.dim)
+    mt = _gap_weighted_curvature(e, v, h.dim, degeneracy_tol)
     b = np.asarray(magnetic_field, dtype=float)
     shift = mt * b if h.dim == 2 else mt @ b
     return (e + charge * shift).reshape(*lead, h.n_bands)
