@@ -19,8 +19,14 @@ Contract for ``Job.run(config, context) -> xarray.Dataset``
 * The returned Dataset carries ``units`` and ``long_name`` on every data variable and
   coordinate, and ``attrs["model"] = job.name``.  The CLI adds config, version, wall time and
   provenance attributes (see :mod:`boltzphlow.results`).
+* A resumable job (``Job.resumable``) checks that ``context.resume_from`` belongs to the config
+  (its coordinates and shapes are those the config builds) and raises ``ValueError`` otherwise.
 * ``ValueError`` raised for bad physical input is reported by the CLI as a one-line error with
-  exit code 2.
+  exit code 2 (see :mod:`boltzphlow.errors`); physics checks run before the first
+  ``context.progress`` call, and name the config key they are about.
+* A result that fails its own physics check (energy bookkeeping, conservation) is not a
+  success: the job sets ``ds.attrs["check_failed"]`` to one line saying what failed by how
+  much against which tolerance; the CLI keeps the file, flagged, and exits with code 3.
 """
 
 from __future__ import annotations
@@ -76,19 +82,27 @@ class Job:
     run
         ``run(config, context) -> Dataset``; see the module docstring for the contract.
     plot
-        ``plot(ds, out_dir) -> list[Path]``: writes PNG figures of a result, returns their paths.
+        ``plot(ds, out_dir, stem) -> list[Path]``: writes PNG figures of a result, named
+        ``<stem>_<kind>.png`` with :func:`boltzphlow.plotting.save_figure` (``stem`` is the
+        config's name), and returns their paths.  It must also draw a sweep result (the same
+        variables with the swept keys as extra leading dimensions, listed in
+        ``ds.attrs["sweep_dims"]``, failed points NaN).
     summary
         ``summary(ds) -> str``: a few human-readable lines printed after a run and by ``info``.
     description
         One line for ``boltzphlow examples`` and ``--help``.
+    resumable
+        Whether ``run`` continues from ``context.resume_from`` (see the module docstring).
+        ``boltzphlow run --resume`` refuses results of jobs that are not.
     """
 
     name: str
     config_model: type[BaseModel]
     run: Callable[[Any, RunContext], xr.Dataset]
-    plot: Callable[[xr.Dataset, Path], list[Path]]
+    plot: Callable[[xr.Dataset, Path, str], list[Path]]
     summary: Callable[[xr.Dataset], str]
     description: str = ""
+    resumable: bool = False
 
 
 _JOBS: dict[str, Job] = {}

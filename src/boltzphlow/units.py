@@ -132,6 +132,27 @@ def _check_bound(value: float, *, unit: str, strict: bool) -> float:
     raise ValueError(f"must be {'>' if strict else '>='} 0, got {shown}")
 
 
+class QuantityUnit(str):
+    """Marker in a :func:`Quantity` field's metadata: the field's default unit (a ``str``)."""
+
+
+def field_unit(field: Any) -> str | None:
+    """The default unit of a pydantic ``FieldInfo`` declared with :func:`Quantity` (else None).
+
+    Looks through ``Optional``/unions, so ``Quantity("K") | None`` gives ``"K"``.
+    """
+    import typing
+
+    stack = [getattr(field, "annotation", None), *getattr(field, "metadata", ())]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, QuantityUnit):
+            return str(item)
+        stack.extend(typing.get_args(item))
+        stack.extend(getattr(item, "__metadata__", ()))
+    return None
+
+
 def Quantity(unit: str, *, positive: bool = False, nonnegative: bool = False) -> Any:
     """A pydantic v2 field type: a float in ``unit``, given as a number or a string with a unit.
 
@@ -159,7 +180,7 @@ def Quantity(unit: str, *, positive: bool = False, nonnegative: bool = False) ->
     """
     from pydantic import AfterValidator, BeforeValidator
 
-    metadata: list[Any] = [BeforeValidator(partial(parse_quantity, unit=unit))]
+    metadata: list[Any] = [QuantityUnit(unit), BeforeValidator(partial(parse_quantity, unit=unit))]
     if positive or nonnegative:
         metadata.append(AfterValidator(partial(_check_bound, unit=unit, strict=positive)))
     return Annotated[(float, *metadata)]

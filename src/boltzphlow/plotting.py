@@ -1,0 +1,173 @@
+"""Figure files: names from the config, written atomically, never through a symlink.
+
+A job's ``plot(ds, out_dir, stem)`` names each figure ``<stem>_<kind>.png`` (``stem`` is the
+config's name, so two examples run into one folder keep their own figures) and writes it with
+:func:`save_figure`.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+__all__ = ["SAVE_HOOKS", "figure_path", "figure_problems", "plot_sweep_scalars", "save_figure",
+           "sweep_dims"]
+
+#: Callables ``hook(fig, path)`` run by :func:`save_figure` before writing (tests use it to
+#: check that every figure holds data).
+SAVE_HOOKS: list[Any] = []
+
+
+def figure_path(out_dir: str | Path, stem: str, kind: str) -> Path:
+    """``out_dir/<stem>_<kind>.png``."""
+    return Path(out_dir) / f"{stem}_{kind}.png"
+
+
+def save_figure(fig: Any, out_dir: str | Path, stem: str, kind: str, *, dpi: int = 110) -> Path:
+    """Write a matplotlib figure to :func:`figure_path` atomically; return the path.
+
+    The PNG goes to a temporary file in the same folder and is moved over the target with
+    :func:`os.replace`: an existing file or symlink of that name is replaced, never written
+    through (a link's target is left alone), and an interrupted write leaves no partial PNG.
+    """
+    path = figure_path(out_dir, stem, kind)
+    for hook in SAVE_HOOKS:
+        hook(fig, path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            fig.savefig(stream, format="png", dpi=dpi)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def figure_problems(fig: Any) -> list[str]:
+    """Why a figure holds no data: one entry per axes with nothing finite drawn (else ``[]``).
+
+    An axes counts as holding data when one of its lines, collections or images has at least
+    one finite value.  Inset and twin axes are checked with their parent: a figure passes
+    when each top-level axes, or one of its children, holds data.
+    """
+    import numpy as np
+
+    def has_data(ax: Any) -> bool:
+        for line in ax.get_lines():
+            x, y = (np.asarray(v, dtype=float) for v in line.get_data())
+            if np.isfinite(x).any() and np.isfinite(y).any():
+                return True
+        for collection in ax.collections:
+            offsets = np.asarray(collection.get_offsets(), dtype=float)
+            array = collection.get_array()
+            paths = collection.get_paths()
+            if (array is not None and np.isfinite(np.ma.filled(array, np.nan)).any()) or (
+                    offsets.size and np.isfinite(offsets).any()) or (
+                    paths and any(np.isfinite(p.vertices).any() for p in paths)):
+                return True
+        for image in ax.get_images():
+            if np.isfinite(np.ma.filled(np.asarray(image.get_array(), dtype=float),
+                                        np.nan)).any():
+                return True
+        return bool(ax.patches) and any(
+            np.isfinite(p.get_path().vertices).any() for p in ax.patches)
+
+    problems = []
+    axes = list(fig.get_axes())
+    children = {id(child) for ax in axes for child in ax.child_axes}
+    for k, ax in enumerate(axes):
+        if id(ax) in children or not ax.get_visible() or not ax.axison:
+            continue
+        twins = [a for a in axes if a is not ax and a.bbox.bounds == ax.bbox.bounds]
+        family = [ax, *ax.child_axes, *twins]
+        if not any(has_data(a) for a in family):
+            problems.append(f"axes {k} ({ax.get_title() or ax.get_ylabel() or 'untitled'}) "
+                            "has no finite data")
+    return problems
+
+
+def sweep_dims(ds: Any) -> list[str]:
+    """The swept dimensions of a sweep result (``ds.attrs["sweep_dims"]``), else ``[]``."""
+    import json
+
+    text = ds.attrs.get("sweep_dims")
+    if not text:
+        return []
+    names = json.loads(text) if isinstance(text, str) else list(text)
+    return [str(name) for name in names if name in ds.dims]
+
+
+def plot_sweep_scalars(ds: Any, out_dir: str | Path, stem: str, *,
+                       names: list[str] | None = None, kind: str = "sweep") -> Path:
+    """One panel per variable that has one value per sweep point, against the swept keys.
+
+    A 1-D sweep gives lines against the swept coordinate; a 2-D sweep one line per value of
+    the second swept key; a 3-D or larger sweep is drawn against its first key with the
+    others averaged out of the title.  Failed points (NaN) are left out of each line.
+
+    Parameters
+    ----------
+    ds
+        A sweep result (:func:`sweep_dims` non-empty).
+    names
+        The variables to draw (default: every numeric variable with only swept dimensions,
+        except ``failed``).
+    """
+    import math
+
+    import numpy as np
+    from matplotlib.figure import Figure
+
+    swept = sweep_dims(ds)
+    if not swept:
+        raise ValueError("not a sweep result (no 'sweep_dims' attribute)")
+    if names is None:
+        names = [name for name, var in ds.data_vars.items()
+                 if name != "failed" and set(var.dims) <= set(swept) and var.dims
+                 and var.dtype.kind in "iuf"]
+    if not names:
+        names = ["failed"]
+    x, rest = swept[0], swept[1:]
+    cols = min(3, len(names))
+    rows = math.ceil(len(names) / cols)
+    fig = Figure(figsize=(4.2 * cols, 3.2 * rows), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(rows, cols)).ravel()
+    for ax, name in zip(axes, names, strict=False):
+        var = ds[name]
+        if x not in var.dims:
+            ax.set_visible(False)
+            continue
+        if rest and rest[0] in var.dims:
+            curves = [(f"{rest[0]} = {value:.4g}" if isinstance(value, float)
+                       else f"{rest[0]} = {value}", var.sel({rest[0]: value}))
+                      for value in ds[rest[0]].to_numpy().tolist()]
+        else:
+            curves = [("", var)]
+        for label, curve in curves:
+            extra = [d for d in curve.dims if d != x]
+            if extra:
+                curve = curve.mean(extra)
+            xs = np.asarray(ds[x].to_numpy(), dtype=float)
+            ys = np.asarray(curve.transpose(x).to_numpy(), dtype=float)
+            ok = np.isfinite(ys)
+            ax.plot(xs[ok], ys[ok], "o-", ms=3, label=label or None)
+        ax.set_xlabel(_label(ds[x]))
+        ax.set_ylabel(_label(var))
+        if rest and len(curves) > 1:
+            ax.legend(fontsize=7)
+    for ax in axes[len(names):]:
+        ax.set_visible(False)
+    return save_figure(fig, out_dir, stem, kind)
+
+
+def _label(da: Any) -> str:
+    units = da.attrs.get("units", "")
+    name = da.attrs.get("long_name", da.name)
+    return f"{name} ({units})" if units and units != "1" else str(name)
