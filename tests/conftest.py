@@ -4,36 +4,45 @@ from __future__ import annotations
 
 import math
 import signal
+import time
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 import pytest
 import xarray as xr
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from boltzphlow import config as config_module
 from boltzphlow import jobs
 from boltzphlow.jobs import Job, RunContext
+from boltzphlow.plotting import save_figure, sweep_dims
+from boltzphlow.schema import ConfigModel
 from boltzphlow.units import Quantity
 
-#: Test switch: raise an interrupt once this many records are checkpointed ("after"), by
-#: Ctrl-C (KeyboardInterrupt) or by SIGTERM ("how").  Set it with the ``interrupt_toy`` fixture.
-INTERRUPT: dict[str, object] = {"after": None, "how": "ctrl-c"}
+#: Test switch: the toy job sends itself a signal ("how": "sigint" or "sigterm") in a phase:
+#: "run" once ``after`` records are computed, "plot" while plotting.  Set it with the
+#: ``interrupt_toy`` fixture.
+INTERRUPT: dict[str, object] = {"phase": None, "after": None, "how": "sigint"}
+
+_SIGNALS = {"sigint": signal.SIGINT, "ctrl-c": signal.SIGINT, "sigterm": signal.SIGTERM}
 
 
-class ToySolver(BaseModel):
+def send_interrupt() -> None:
+    """Deliver the configured signal to this process (handled at once, in the main thread)."""
+    signal.raise_signal(_SIGNALS[str(INTERRUPT["how"])])
+
+
+class ToySolver(ConfigModel):
     """How the toy integrates: exactly or with explicit Euler substeps."""
 
-    model_config = ConfigDict(extra="forbid")
     method: Literal["exact", "euler"] = "exact"
     substeps: int = Field(10, ge=1)
 
 
-class ToyConfig(BaseModel):
+class ToyConfig(ConfigModel):
     """Config of the toy job: T(t) = T0 exp(-t / tau) sampled at n_out times up to t_max."""
 
-    model_config = ConfigDict(extra="forbid")
     model: Literal["toy"]
     T0: Quantity("K", positive=True) = 1.0
     tau: Quantity("ns", positive=True) = 1.0
@@ -41,33 +50,50 @@ class ToyConfig(BaseModel):
     n_out: int = Field(6, ge=2)
     solver: ToySolver = ToySolver()
     fail_at: int | None = None  # raise ValueError before computing this record
+    delay_s: float = Field(0.0, ge=0.0)  # wall-clock pause per record (subprocess tests)
+    fail_check: bool = False  # flag the result as failing its own check
+
+
+def toy_times(config: ToyConfig) -> np.ndarray:
+    """The output times of a toy config (ns)."""
+    return np.linspace(0.0, config.t_max, config.n_out)
 
 
 def _toy_dataset(times: np.ndarray, temperature: np.ndarray) -> xr.Dataset:
     return xr.Dataset(
         {"T": ("t", temperature, {"units": "K", "long_name": "temperature"})},
         coords={"t": ("t", times, {"units": "ns", "long_name": "time"})},
-        attrs={"model": "toy"},
+        attrs={"model": "toy", "compute_time_s": time.perf_counter() % 1.0},
     )
+
+
+def _check_resume_data(previous: xr.Dataset, times: np.ndarray) -> int:
+    """Records already computed in ``previous``; ``ValueError`` unless they fit the config."""
+    if "T" not in previous or previous["T"].dims != ("t",) or "t" not in previous.coords:
+        raise ValueError("resume data do not match the toy config: expected T(t)")
+    done = previous["t"].to_numpy()
+    if done.size > times.size or not np.array_equal(done, times[: done.size]):
+        raise ValueError(f"resume data do not match the toy config: {done.size} times do not "
+                         f"start the config's {times.size} output times")
+    return done.size
 
 
 def run_toy(config: ToyConfig, context: RunContext) -> xr.Dataset:
     """Integrate record by record (each from the previous one, so resuming matters)."""
-    times = np.linspace(0.0, config.t_max, config.n_out)
+    times = toy_times(config)
     temperature = np.empty(config.n_out)
     temperature[0] = config.T0
     start = 1
     if context.resume_from is not None:
-        done = context.resume_from["T"].to_numpy()
-        temperature[: done.size] = done
-        start = done.size
+        start = _check_resume_data(context.resume_from, times)
+        temperature[:start] = context.resume_from["T"].to_numpy()
     for i in range(start, config.n_out):
-        if INTERRUPT["after"] is not None and i >= INTERRUPT["after"]:
-            if INTERRUPT["how"] == "sigterm":
-                signal.raise_signal(signal.SIGTERM)
-            raise KeyboardInterrupt
+        if INTERRUPT["phase"] == "run" and i >= int(INTERRUPT["after"]):
+            send_interrupt()
         if i == config.fail_at:
             raise ValueError(f"toy failure at record {i}")
+        if config.delay_s:
+            time.sleep(config.delay_s)
         decay = (times[i] - times[i - 1]) / config.tau
         if config.solver.method == "exact":
             temperature[i] = temperature[i - 1] * math.exp(-decay)
@@ -77,25 +103,35 @@ def run_toy(config: ToyConfig, context: RunContext) -> xr.Dataset:
             )
         context.progress(times[i], config.t_max)
         context.checkpoint(_toy_dataset(times[: i + 1], temperature[: i + 1].copy()))
-    return _toy_dataset(times, temperature)
+    ds = _toy_dataset(times, temperature)
+    if config.fail_check:
+        ds.attrs["check_failed"] = "toy decay: drift 1e-1 above the tolerance 1e-9"
+    return ds
 
 
-def plot_toy(ds: xr.Dataset, out_dir: Path) -> list[Path]:
-    """One PNG of T(t)."""
+def plot_toy(ds: xr.Dataset, out_dir: Path, stem: str) -> list[Path]:
+    """One PNG of T(t) (one curve per point of a sweep): ``<stem>_decay.png``."""
     from matplotlib.figure import Figure
 
+    if INTERRUPT["phase"] == "plot":
+        send_interrupt()
+    temperature = ds["T"]
+    swept = sweep_dims(ds)
+    if swept:
+        temperature = temperature.stack(point=swept).transpose("t", "point")
     fig = Figure(figsize=(3, 2))
     ax = fig.subplots()
-    ax.plot(ds["t"], ds["T"])
+    ax.plot(ds["t"].to_numpy(), temperature.to_numpy())
     ax.set_xlabel(f"{ds['t'].long_name} ({ds['t'].units})")
-    path = Path(out_dir) / "toy_decay.png"
-    fig.savefig(path, dpi=50)
-    return [path]
+    return [save_figure(fig, out_dir, stem, "decay", dpi=50)]
 
 
 def summarize_toy(ds: xr.Dataset) -> str:
-    """One line: the last temperature."""
-    return f"toy decay: T = {float(ds['T'][-1]):.6g} K at t = {float(ds['t'][-1]):g} ns"
+    """One line: the last temperature (its range over the points of a sweep)."""
+    last = ds["T"].isel(t=-1)
+    low, high = float(last.min()), float(last.max())
+    value = f"{low:.6g}" if low == high else f"{low:.6g} to {high:.6g}"
+    return f"toy decay: T = {value} K at t = {float(ds['t'][-1]):g} ns"
 
 
 TOY_JOB = Job(
@@ -105,6 +141,7 @@ TOY_JOB = Job(
     plot=plot_toy,
     summary=summarize_toy,
     description="exponential decay (test job)",
+    resumable=True,
 )
 
 TOY_TOML = """\
@@ -138,11 +175,15 @@ def toy_config(tmp_path: Path, toy_job: Job) -> Path:
 
 @pytest.fixture
 def interrupt_toy(monkeypatch: pytest.MonkeyPatch):
-    """``interrupt_toy(after, how="ctrl-c")`` makes the toy job interrupt itself."""
+    """``interrupt_toy(after, how="sigint", phase="run")``: the toy job signals itself.
 
-    def set_interrupt(after: int | None, how: str = "ctrl-c") -> None:
+    ``after=None`` switches it off; ``phase="plot"`` signals while plotting.
+    """
+
+    def set_interrupt(after: int | None, how: str = "sigint", phase: str = "run") -> None:
         monkeypatch.setitem(INTERRUPT, "after", after)
         monkeypatch.setitem(INTERRUPT, "how", how)
+        monkeypatch.setitem(INTERRUPT, "phase", None if after is None else phase)
 
     return set_interrupt
 

@@ -1,5 +1,11 @@
 """``python -m boltzphlow``: the command line (see :mod:`boltzphlow.cli`)."""
 
-from boltzphlow.cli import main
+import sys
+
+try:
+    from boltzphlow.cli import main
+except KeyboardInterrupt:  # Ctrl-C before the command line has installed its handlers
+    sys.stderr.write("boltzphlow: interrupted\n")
+    raise SystemExit(130) from None
 
 raise SystemExit(main())

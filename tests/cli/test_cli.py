@@ -107,7 +107,9 @@ def test_missing_config_file_or_example(toy_examples, tmp_path, capsys):
 def test_job_error_after_a_checkpoint_keeps_the_partial_result(toy_config, tmp_path, capsys):
     out = tmp_path / "out"
     assert main(["run", str(toy_config), "-o", str(out), "-q", "--set", "fail_at=3"]) == 2
-    assert "toy failure at record 3" in _one_error_line(capsys)
+    assert _one_error_line(capsys) == (
+        f"boltzphlow: error: toy failure at record 3 (partial result kept in {out / 'toy.nc'}; "
+        f"resume with: boltzphlow run --resume {out / 'toy.nc'})")
     partial = load(out / "toy.nc")
     assert (partial.attrs["complete"], partial.sizes["t"]) == (0, 3)
 
@@ -179,6 +181,7 @@ def test_info_and_plot_on_a_result(toy_config, interrupt_toy, tmp_path, capsys):
     assert main(["info", str(tmp_path / "toy.nc")]) == 0
     info = capsys.readouterr().out
     for text in ("model:      toy", f"boltzphlow {__version__}", "state:      complete",
+                 "checksums:  verified (2 variables)",
                  "T (t: 5) [K]  temperature", "t (t: 5) [ns]  time", "toy decay: T = "):
         assert text in info
 
