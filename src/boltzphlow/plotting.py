@@ -12,8 +12,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-__all__ = ["SAVE_HOOKS", "figure_path", "figure_problems", "plot_sweep_scalars", "save_figure",
-           "sweep_dims"]
+__all__ = ["SAVE_HOOKS", "SWEEP_BOOKKEEPING", "figure_path", "figure_problems",
+           "plot_sweep_scalars", "save_figure", "sweep_dims"]
 
 #: Callables ``hook(fig, path)`` run by :func:`save_figure` before writing (tests use it to
 #: check that every figure holds data).
@@ -104,13 +104,19 @@ def sweep_dims(ds: Any) -> list[str]:
     return [str(name) for name in names if name in ds.dims]
 
 
+#: Variables a sweep adds per point (:mod:`boltzphlow.sweep`): bookkeeping, not results.
+SWEEP_BOOKKEEPING = ("failed", "point_version", "point_schema_version")
+
+
 def plot_sweep_scalars(ds: Any, out_dir: str | Path, stem: str, *,
                        names: list[str] | None = None, kind: str = "sweep") -> Path:
     """One panel per variable that has one value per sweep point, against the swept keys.
 
     A 1-D sweep gives lines against the swept coordinate; a 2-D sweep one line per value of
-    the second swept key; a 3-D or larger sweep is drawn against its first key with the
-    others averaged out of the title.  Failed points (NaN) are left out of each line.
+    the second swept key; a 3-D or larger sweep is drawn against its first key, one line per
+    value of the second, with the others averaged.  Failed points (NaN) are left out of each
+    line.  A swept key of strings (a choice such as ``solver.method``) is drawn at equally
+    spaced positions labelled by its values.
 
     Parameters
     ----------
@@ -118,7 +124,7 @@ def plot_sweep_scalars(ds: Any, out_dir: str | Path, stem: str, *,
         A sweep result (:func:`sweep_dims` non-empty).
     names
         The variables to draw (default: every numeric variable with only swept dimensions,
-        except ``failed``).
+        except the sweep's bookkeeping, :data:`SWEEP_BOOKKEEPING`).
     """
     import math
 
@@ -130,11 +136,15 @@ def plot_sweep_scalars(ds: Any, out_dir: str | Path, stem: str, *,
         raise ValueError("not a sweep result (no 'sweep_dims' attribute)")
     if names is None:
         names = [name for name, var in ds.data_vars.items()
-                 if name != "failed" and set(var.dims) <= set(swept) and var.dims
+                 if name not in SWEEP_BOOKKEEPING and set(var.dims) <= set(swept) and var.dims
                  and var.dtype.kind in "iuf"]
     if not names:
         names = ["failed"]
     x, rest = swept[0], swept[1:]
+    x_values = ds[x].to_numpy()
+    numeric_x = x_values.dtype.kind in "iuf"
+    xs = (np.asarray(x_values, dtype=float) if numeric_x
+          else np.arange(x_values.size, dtype=float))
     cols = min(3, len(names))
     rows = math.ceil(len(names) / cols)
     fig = Figure(figsize=(4.2 * cols, 3.2 * rows), layout="constrained")
@@ -154,10 +164,11 @@ def plot_sweep_scalars(ds: Any, out_dir: str | Path, stem: str, *,
             extra = [d for d in curve.dims if d != x]
             if extra:
                 curve = curve.mean(extra)
-            xs = np.asarray(ds[x].to_numpy(), dtype=float)
             ys = np.asarray(curve.transpose(x).to_numpy(), dtype=float)
             ok = np.isfinite(ys)
             ax.plot(xs[ok], ys[ok], "o-", ms=3, label=label or None)
+        if not numeric_x:
+            ax.set_xticks(xs, [str(v) for v in x_values.tolist()])
         ax.set_xlabel(_label(ds[x]))
         ax.set_ylabel(_label(var))
         if rest and len(curves) > 1:
