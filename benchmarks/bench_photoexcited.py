@@ -1,4 +1,5 @@
-"""Benchmarks of the photoexcited-metal model (seed 004); numbers go to docs/photoexcited.md.
+"""Benchmarks of the photoexcited-metal model (Chiriacò, Millis, Aleiner, *Negative absolute
+conductivity in photoexcited metals*); numbers go to docs/photoexcited.md.
 
 Run: ``python benchmarks/bench_photoexcited.py [--sweep] [--threads 1]``
 

@@ -1,4 +1,5 @@
-"""Unit tests of the photoexcited-metal model (seed 004): operators, grid, inputs, API."""
+"""Unit tests of the photoexcited-metal model (Chiriacò, Millis, Aleiner): operators, grid,
+inputs, resources, resume, API."""
 
 from __future__ import annotations
 
@@ -244,11 +245,177 @@ def test_phonon_temperature_definition():
     assert pe.bose(0.5, 0.0) == 0.0
 
 
-def test_resumed_evolution_equals_an_uninterrupted_one():
-    m = small_model(fixed_zeta=False, zeta=0.0, tau_ph=3.0, gamma_in=0.05,
-                    pump=Pump("exponential", 5.0, 0.3))
-    full = m.evolve(2.0, n_out=5)
-    partial = full.isel(t=slice(0, 3))
-    resumed = m.evolve(2.0, n_out=5, resume=partial)
-    np.testing.assert_allclose(resumed["f"], full["f"], rtol=0, atol=1e-12)
-    np.testing.assert_allclose(resumed["zeta"], full["zeta"], rtol=1e-12)
+@pytest.mark.parametrize("instability", [False, "constraint", "maxwell"])
+def test_resumed_evolution_is_bitwise_an_uninterrupted_one(instability, tmp_path):
+    """The E*² state of "maxwell" was read back as field**2 (1 ulp off, earlier records of
+    omega_E included); every record is now restored and recomputed bit for bit, also through
+    a NetCDF file."""
+    from boltzphlow import results
+
+    m = small_model(mu=None, filling=1 / 3, omega_p=0.6, zeta=0.0, fixed_zeta=False,
+                    tau_ph=3.0, gamma_in=0.05, pump=Pump("exponential", 5.0, 0.3),
+                    instability=instability)
+    full = m.evolve(1.0, n_out=7)
+    for done in (2, 6):
+        results.save(full.isel(t=slice(0, done)), tmp_path / "partial.nc")
+        partial = results.load(tmp_path / "partial.nc")
+        resumed = m.evolve(1.0, n_out=7, resume=partial)
+        for name, variable in full.data_vars.items():
+            assert np.array_equal(resumed[name].to_numpy(), variable.to_numpy(),
+                                  equal_nan=True), (done, name)
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (lambda ds: ds.isel(eps=slice(0, -1)), "energy grid"),
+    (lambda ds: ds.assign_coords(t=ds["t"] * 1.5), "output times"),
+    (lambda ds: ds.drop_vars("f"), "lacks f"),
+    (lambda ds: ds.assign(dos=ds["dos"] * 2), "dos differs"),
+    (lambda ds: ds.assign(f_T=ds["f_T"] * 0.5), "f_T differs"),
+    (lambda ds: ds.assign_attrs(model="superconductor"), "superconductor"),
+    (lambda ds: ds.isel(t=slice(0, 0)), "no time records"),
+    (lambda ds: ds.assign(zeta=ds["zeta"] * np.nan), "not finite"),
+])
+def test_resume_refuses_data_of_another_config(change, message):
+    m = small_model(fixed_zeta=False, zeta=0.0, tau_ph=3.0)
+    partial = m.evolve(1.0, n_out=5).isel(t=slice(0, 3))
+    with pytest.raises(ValueError, match=message) as info:
+        m.evolve(1.0, n_out=5, resume=change(partial))
+    assert "\n" not in str(info.value) and str(info.value).startswith("cannot resume")
+
+
+def test_solver_failures_are_one_line_solver_errors(monkeypatch):
+    from boltzphlow.errors import SolverError
+    from boltzphlow.kinetics.photoexcited import model as model_module
+
+    m = small_model(gamma_in=0.1)
+    with pytest.raises(SolverError, match="steady state: no convergence.*solver.tol"):
+        m.steady_state(max_iter=1)
+
+    class Failed:
+        success, message = False, "Required step size is less than spacing between numbers."
+        t, y = np.array([0.0]), np.zeros((m.state_size(), 1))
+
+    monkeypatch.setattr(model_module, "solve_ivp", lambda *a, **k: Failed())
+    with pytest.raises(SolverError, match="time integration failed at t = 0.*solver.rtol") as e:
+        m.evolve(1.0, n_out=3)
+    assert "\n" not in str(e.value)
+
+
+# ---------------------------------------------------------------------- resolution, resources
+def test_min_points_per_omega_resolves_the_thermal_step():
+    m = small_model(omega_p=0.5, T=0.003, points_per_omega=20)
+    assert m.min_points_per_omega == 167  # ceil(0.5/0.003)
+    fine = small_model(omega_p=0.5, T=0.003, points_per_omega=167)
+    assert fine.h <= fine.T < fine.omega_p / 166
+    assert small_model(T=0.0).min_points_per_omega == 0
+    assert int(m.steady_state()["points_per_omega_min"]) == 167
+
+
+def test_grid_and_evolution_memory_are_checked_before_allocating(monkeypatch):
+    from boltzphlow.errors import ResourceError
+
+    monkeypatch.setenv("BOLTZPHLOW_MEMORY_LIMIT", "1 MiB")
+    with pytest.raises(ResourceError, match="energy grid.*points_per_omega or omega_p"):
+        small_model(points_per_omega=5000)
+    with pytest.raises(ResourceError, match="energy grid.*delta_omega"):
+        small_model(points_per_omega=400, delta_omega=0.09)
+    m = small_model()
+    with pytest.raises(ResourceError, match=r"time evolution \(10000000000 outputs.*n_out"):
+        m.evolve(1.0, n_out=10**10)  # refused before the output times are allocated
+    with pytest.raises(ValueError, match="at most|cells"):
+        small_model(points_per_omega=10**12)
+
+
+@pytest.mark.slow
+def test_estimates_bound_the_measured_peak():
+    import tracemalloc
+
+    from boltzphlow.kinetics.photoexcited.model import (
+        evolution_memory,
+        model_memory,
+        phonon_shift_range,
+    )
+
+    tracemalloc.start()
+    m = small_model(points_per_omega=60, delta_omega=0.03, gamma_in=0.1)
+    m.steady_state()
+    build = tracemalloc.get_traced_memory()[1]
+    tracemalloc.reset_peak()
+    m.evolve(0.02, n_out=20)
+    evolve = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    first, last = phonon_shift_range(60, m.h, 0.03)
+    assert build < model_memory(m.n_cells, first, last)
+    assert evolve < model_memory(m.n_cells, first, last) + evolution_memory(50, m.state_size())
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"delta_omega": 0.2}, "exceeds omega_p/3"),
+    ({"points_per_omega": True}, "points_per_omega"),
+    ({"points_per_omega": 2.5}, "points_per_omega"),
+])
+def test_more_bad_input(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        small_model(**kwargs)
+    with pytest.raises(ValueError, match="t_end"):
+        small_model().evolve(float("inf"))
+    with pytest.raises(ValueError, match="n_out"):
+        small_model().evolve(1.0, n_out=2.5)
+
+
+# ------------------------------------------------------------------------------ DoS files
+SECRET = "s3cr3t-c0ntent"
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("0 1\n0.5 1 2 3\n", "line 2: expected 2 or 3 numbers"),
+    (f"# header\n0 1\n{SECRET} 1\n", "line 3: not a number"),
+    ("0 1\n0.5 nan\n", "line 2: not a finite number"),
+    ("0 1\n0.5 1 1\n", "line 2: 3 columns where line 1 has 2"),
+    ("0 1\n0.5 1\n0.5 2\n", "line 3: eps does not increase"),
+    ("0 1\n\n0.5 -1\n", "line 3: D is negative"),
+    ("0 1 1\n0.5 1 -2\n", "line 2: v2 is negative"),
+    ("0 0\n1 0\n", "zero everywhere"),
+    ("0 1\n", "at least two rows"),
+    (b"0 1\n\xff\xfe 1\n", "line 2: not UTF-8"),
+])
+def test_dos_file_errors_name_the_line_not_the_content(tmp_path, text, message):
+    from boltzphlow.errors import InputError
+
+    path = tmp_path / "band.txt"
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(text, encoding="utf-8")
+    with pytest.raises(InputError, match=message) as info:
+        pe.read_dos_file(path)
+    assert str(info.value).startswith("dos_file ") and "\n" not in str(info.value)
+    assert SECRET not in str(info.value)
+
+
+def test_dos_file_must_be_a_small_regular_file(tmp_path, monkeypatch):
+    from boltzphlow.errors import InputError
+    from boltzphlow.kinetics.photoexcited import dos
+
+    with pytest.raises(InputError, match="not a regular file"):
+        pe.read_dos_file("/dev/zero")  # used to read until memory ran out
+    with pytest.raises(InputError, match="not a regular file"):
+        pe.read_dos_file(tmp_path)
+    with pytest.raises(InputError, match="cannot read it"):
+        pe.read_dos_file(tmp_path / "missing.txt")
+    path = tmp_path / "big.txt"
+    path.write_text("0 1\n1 1\n" * 10, encoding="utf-8")
+    monkeypatch.setattr(dos, "DOS_FILE_MAX_BYTES", 16)
+    with pytest.raises(InputError, match="larger than the 16 B"):
+        pe.read_dos_file(path)
+
+
+def test_dos_file_reads_a_table_with_comments(tmp_path):
+    eps = np.linspace(-0.5, 0.5, 41)
+    path = tmp_path / "band.txt"
+    rows = "\n".join(f"{float(e)!r} {float(d)!r}  # row" for e, d in zip(eps, 1 - eps**2,
+                                                                       strict=True))
+    path.write_text("# eps D\n\n" + rows + "\n", encoding="utf-8")
+    band = pe.read_dos_file(path)
+    assert band.name == "band.txt" and band.lo == -0.5 and band.hi == 0.5
+    np.testing.assert_array_equal(band.table[1], 1 - eps**2)

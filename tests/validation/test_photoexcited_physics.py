@@ -1,8 +1,9 @@
-"""Physics checks of the photoexcited-metal model against exact solutions and seed 004's figures.
+"""Physics checks of the photoexcited-metal model against exact solutions and the figures of
+Chiriacò, Millis, Aleiner, *Negative absolute conductivity in photoexcited metals*.
 
 Tolerances: exact discrete identities are asserted at round-off (a few ulp times the number of
-terms); steady states at the Newton tolerance; seed figure trends with margins far larger than
-the grid effect (σ changes by < 0.01 between 200 and 800 points per ω_p).
+terms); steady states at the Newton tolerance; the paper's figure trends with margins far
+larger than the grid effect (σ changes by < 0.01 between 200 and 800 points per ω_p).
 """
 
 from __future__ import annotations

@@ -1,4 +1,7 @@
-"""Electrons driven by a pumped phonon mode: transient negative conductivity (seed 004).
+"""Electrons driven by a pumped phonon mode: transient negative conductivity.
+
+The model of G. Chiriacò, A. J. Millis and I. L. Aleiner, *Negative absolute conductivity in
+photoexcited metals* (main text and supplement); see ``docs/photoexcited.md``.
 
 >>> import boltzphlow as bp
 >>> m = bp.photoexcited.PhotoexcitedMetal("semi-elliptic", mu=0.0, T=0.003, omega_p=0.53,
@@ -8,12 +11,14 @@
 
 from boltzphlow.kinetics.photoexcited.dos import (
     BUILTIN_BANDS,
+    DOS_FILE_MAX_BYTES,
     TRANSPORT_MODELS,
     Band,
     as_band,
     cosine_1d,
     linear_ramp,
     p_band,
+    read_dos_file,
     semi_elliptic,
     sqrt_edge,
 )
@@ -26,6 +31,7 @@ from boltzphlow.kinetics.photoexcited.model import (
     phonon_temperature,
 )
 
-__all__ = ["BUILTIN_BANDS", "TRANSPORT_MODELS", "Band", "PhotoexcitedMetal", "Pump",
-           "as_band", "bose", "cosine_1d", "fermi", "linear_ramp", "p_band", "periodic_limit",
-           "phonon_temperature", "semi_elliptic", "sqrt_edge"]
+__all__ = ["BUILTIN_BANDS", "DOS_FILE_MAX_BYTES", "TRANSPORT_MODELS", "Band",
+           "PhotoexcitedMetal", "Pump", "as_band", "bose", "cosine_1d", "fermi", "linear_ramp",
+           "p_band", "periodic_limit", "phonon_temperature", "read_dos_file", "semi_elliptic",
+           "sqrt_edge"]

@@ -1,8 +1,9 @@
 r"""Collision terms of the photoexcited metal in one conservative *pair* form.
 
-Seed 004 Eqs. 4–7 (= SM Eqs. 44–48).  Every term moves electrons between two energy cells
-``lo < hi`` of the grid (cell width ``h``, cell-averaged DoS ``D_i``) with a net downward
-flux per pair
+Main-text Eqs. 4–7 (= supplement Eqs. 44–48) of G. Chiriacò, A. J. Millis and I. L. Aleiner,
+*Negative absolute conductivity in photoexcited metals*.  Every term moves electrons between
+two energy cells ``lo < hi`` of the grid (cell width ``h``, cell-averaged DoS ``D_i``) with a
+net downward flux per pair
 
 .. math::
     R_p = c_p\,\big[\alpha_p f_{hi}(1 - f_{lo}) - \beta_p f_{lo}(1 - f_{hi})\big],
@@ -15,7 +16,7 @@ so that ``Σ_i h D_i f_i`` is conserved to round-off by construction.
   (N+1) f_hi (1 − f_lo) − N f_lo (1 − f_hi)``.  Dispersive phonons (Eq. 52): several shifts
   ``m_k`` with weights ``w_k`` (Σ w_k = 1).  The phonon gain St_ph (Eq. 5) is ``Σ_p h R_p``,
   so ``ε``-energy plus ``ω_p ζ`` is conserved (exactly for one shift).
-* **St_in** (Eqs. 6/45): neighbour pairs ``(i, i+1)``: the seed's own derivation of Eq. 45
+* **St_in** (Eqs. 6/45): neighbour pairs ``(i, i+1)``: the paper's own derivation of Eq. 45
   (Eq. 44 with ``ω_p → δε = h``, ``ζ = 0``) kept at finite ``h``: ``c = Γ_in D_i D_{i+1}/(D_F h)``,
   ``α = 1/(1 − e^{−h/T})``, ``β = 1/(e^{h/T} − 1)``.  Its flux tends to ``D²[T ∂f + f(1 − f)]``
   as ``h → 0`` and vanishes *exactly* for a Fermi function at the bath temperature, at any h.

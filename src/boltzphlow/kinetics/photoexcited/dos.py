@@ -1,7 +1,8 @@
 """Bands of the photoexcited-metal model: density of states D(ε), velocity v²(ε), transport.
 
-Seed 004 (Chiriacò, Millis, Aleiner): main text Eqs. 7, 9 and footnote 19; SM §I (p-band
-model) and SM §VII (1D band, Eqs. 54–55).
+G. Chiriacò, A. J. Millis and I. L. Aleiner, *Negative absolute conductivity in photoexcited
+metals*: main text Eqs. 7, 9 and footnote 19; supplement §I (p-band model) and §VII (1D band,
+Eqs. 54–55).
 
 Conventions: energies in units of the bandwidth W; the band lies in ``[lo, hi]`` (the
 built-in ones in ``[-1/2, 1/2]``); ``D`` is normalised to one state, ``∫ D dε = 1``, so
@@ -13,16 +14,24 @@ Eq. 54 is regularised).
 
 from __future__ import annotations
 
+import math
+import os
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
 
-#: Transport-time models (seed footnote 19): σ̃(ε) ∝ D v² τ_tr with
+from boltzphlow.errors import InputError, shorten
+from boltzphlow.resources import format_bytes
+
+#: Transport-time models (footnote 19 of the paper): σ̃(ε) ∝ D v² τ_tr with
 #: ``"constant-v2tau"`` (v² τ_tr constant, σ̃ ∝ D; main text Fig. 2),
-#: ``"constant-tau"`` (σ̃ ∝ D v²; SM Fig. 6a), ``"impurity"`` (τ_tr ∝ 1/D, σ̃ ∝ v²; SM Fig. 6b),
+#: ``"constant-tau"`` (σ̃ ∝ D v²; supplement Fig. 6a), ``"impurity"`` (τ_tr ∝ 1/D, σ̃ ∝ v²;
+#: supplement Fig. 6b),
 #: ``"constant-vtau"`` (v τ_tr constant, hard spheres: σ̃ ∝ D v).
 TransportModel = Literal["constant-v2tau", "constant-tau", "impurity", "constant-vtau"]
 TRANSPORT_MODELS: tuple[str, ...] = ("constant-v2tau", "constant-tau", "impurity",
@@ -167,7 +176,7 @@ def _check_dos_values(d: np.ndarray) -> None:
 def semi_elliptic() -> Band:
     """Semi-elliptic trial DoS ``D = (4/π) √(1 − 4ε²)`` on ``[-1/2, 1/2]`` (increasing below 0).
 
-    The increasing-DoS trial shape used for main-text Figs. 1–3 (the seed does not give its
+    The increasing-DoS trial shape used for main-text Figs. 1–3 (the paper does not give its
     formula; any DoS rising from the lower edge to μ shows the effect).
     """
 
@@ -208,12 +217,13 @@ def linear_ramp() -> Band:
 
 
 def cosine_1d() -> Band:
-    """1D band ``ε_k = −(W/2) cos k`` (SM Eq. 54): ``D = (2/π)/√(1 − 4ε²)``, ``v² = 1/4 − ε²``.
+    """1D band ``ε_k = −(W/2) cos k`` (supplement Eq. 54): ``D = (2/π)/√(1 − 4ε²)``,
+    ``v² = 1/4 − ε²``.
 
     The edge singularities are integrable; the model uses exact cell averages (from the
-    antiderivative ``1/2 + arcsin(2ε)/π``), which regularises them (SM Fig. 5).  With
+    antiderivative ``1/2 + arcsin(2ε)/π``), which regularises them (supplement Fig. 5).  With
     ``transport="constant-tau"`` σ̃ ∝ √(1 − 4ε²) and with ``"impurity"`` σ̃ ∝ 1 − 4ε²
-    (SM Eq. 55, corrected: the seed prints (1 − 2ε/W)², see docs/photoexcited.md).
+    (supplement Eq. 55, corrected: the paper prints (1 − 2ε/W)², see docs/photoexcited.md).
     """
 
     def dos(x: np.ndarray) -> np.ndarray:
@@ -233,10 +243,10 @@ def cosine_1d() -> Band:
 
 def p_band(t1: float = -1.0, t2: float = 0.3, t3: float = 2.0, mesh: int = 40,
            bins: int = 200) -> Band:
-    """Three-orbital p-band model of SM §I on a k-mesh, rescaled to ``[-1/2, 1/2]``.
+    """Three-orbital p-band model of supplement §I on a k-mesh, rescaled to ``[-1/2, 1/2]``.
 
     ``D(ε)`` and ``⟨|v|²⟩(ε)`` are histograms of the eigenvalues of
-    :func:`boltzphlow.bands.p_band_model` (``t1, t2, t3`` in units of 100 meV; the seed's
+    :func:`boltzphlow.bands.p_band_model` (``t1, t2, t3`` in units of 100 meV; the paper's
     −100, 30, 200 meV by default) on a ``mesh³`` Monkhorst–Pack mesh, velocities from the
     Hellmann–Feynman theorem ``v_n = ⟨n|∂H/∂k|n⟩``, tabulated at the ``bins`` bin centres.
     """
@@ -274,6 +284,90 @@ def _p_band_table(t1: float, t2: float, t3: float, mesh: int, bins: int
     # the table is linear between centres: close it at the edges with D = 0
     eps = np.concatenate([[-0.5], centres, [0.5]])
     return eps, np.concatenate([[0.0], dos, [0.0]]), np.concatenate([[v2[0]], v2, [v2[-1]]])
+
+
+#: Largest DoS table file :func:`read_dos_file` reads (a table of 10⁶ rows is about 60 MB).
+DOS_FILE_MAX_BYTES = 64 * 2**20
+
+
+def read_dos_file(path: str | os.PathLike[str], key: str = "dos_file") -> Band:
+    """A band from a text table: rows ``eps D`` or ``eps D v2`` (``#`` starts a comment).
+
+    The file must be a regular file of at most :data:`DOS_FILE_MAX_BYTES`; it is read once,
+    bounded, and parsed strictly: every data row holds the same number (2 or 3) of finite
+    numbers, ``eps`` increases, ``D`` and ``v2`` are nonnegative.  ``D`` may have any
+    normalisation and ``v2`` any units.
+
+    Raises
+    ------
+    boltzphlow.errors.InputError
+        One line naming ``key``, the file and the line at fault (file contents are never
+        quoted).
+    """
+    where = f"{key} {shorten(str(path))}"
+    try:
+        info = os.stat(path)
+    except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
+        reason = getattr(exc, "strerror", None) or type(exc).__name__
+        raise InputError(f"{where}: cannot read it ({reason})") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise InputError(f"{where}: not a regular file")
+    too_big = (f"{where}: larger than the {format_bytes(DOS_FILE_MAX_BYTES)} a DoS table "
+               "may have")
+    if info.st_size > DOS_FILE_MAX_BYTES:
+        raise InputError(too_big)
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(DOS_FILE_MAX_BYTES + 1)  # bounded even if the file grows
+    except OSError as exc:
+        raise InputError(f"{where}: cannot read it ({exc.strerror or type(exc).__name__})"
+                         ) from None
+    if len(data) > DOS_FILE_MAX_BYTES:
+        raise InputError(too_big)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise InputError(f"{where} line {line}: not UTF-8 text") from None
+    rows: list[list[float]] = []
+    lines: list[int] = []
+    for number, line in enumerate(text.split("\n"), start=1):
+        body = line.split("#", 1)[0].strip()
+        if not body:
+            continue
+        fields = body.split()
+        if len(fields) not in (2, 3):
+            raise InputError(f"{where} line {number}: expected 2 or 3 numbers (eps D [v2]), "
+                             f"found {len(fields)} fields")
+        if rows and len(fields) != len(rows[0]):
+            raise InputError(f"{where} line {number}: {len(fields)} columns where line "
+                             f"{lines[0]} has {len(rows[0])}")
+        try:
+            values = [float(item) for item in fields]
+        except ValueError:
+            raise InputError(f"{where} line {number}: not a number") from None
+        if not all(math.isfinite(v) for v in values):
+            raise InputError(f"{where} line {number}: not a finite number")
+        rows.append(values)
+        lines.append(number)
+    if len(rows) < 2:
+        raise InputError(f"{where}: needs at least two rows (eps D [v2]), found {len(rows)}")
+    table = np.array(rows)
+    line_of = np.array(lines)
+    bad = np.flatnonzero(np.diff(table[:, 0]) <= 0)
+    if bad.size:
+        raise InputError(f"{where} line {line_of[bad[0] + 1]}: eps does not increase")
+    for column, name in ((1, "D"), (2, "v2")):
+        if column < table.shape[1]:
+            negative = np.flatnonzero(table[:, column] < 0)
+            if negative.size:
+                raise InputError(f"{where} line {line_of[negative[0]]}: {name} is negative")
+    if not np.any(table[:, 1] > 0):
+        raise InputError(f"{where}: the density of states D is zero everywhere")
+    v2 = table[:, 2] if table.shape[1] == 3 else None
+    name = Path(path).name
+    return Band.from_table(table[:, 0], table[:, 1], v2,
+                           name=name if len(name) <= 60 else name[:57] + "...")
 
 
 BUILTIN_BANDS: dict[str, Callable[[], Band]] = {

@@ -2,120 +2,214 @@
 
 Config units are the model's (dimensionless): energies and temperatures in units of the
 bandwidth W, times in 1/Γ_eph, the field in ``e v_F √(τ_tr/Γ_eph)/W`` (see
-:mod:`boltzphlow.kinetics.photoexcited.model`).  Physical checks (ω_p > 0, T ≥ 0, μ inside the
-band ...) are the model's ``ValueError`` s, reported by the CLI as one line with exit code 2.
+:mod:`boltzphlow.kinetics.photoexcited.model`).  Every key, with its unit, default and meaning,
+is listed by :func:`config_keys` (the tables of ``docs/photoexcited.md``).  Bad values are
+refused by the schema or by the model's checks, which name the key, before the run starts.
 
 An optional ``[sweep]`` table (``omega_p = "0.2:0.8:61"``, ``zeta = [1, 5, 20]``) is the default
-grid of ``boltzphlow sweep`` for this config; ``boltzphlow run`` ignores it.
+grid of ``boltzphlow sweep`` for this config; every config may carry one (see
+:mod:`boltzphlow.config`), and ``boltzphlow run`` computes the base point.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 import xarray as xr
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field, FiniteFloat
 
 from boltzphlow.jobs import Job, RunContext, register_job
-from boltzphlow.kinetics.photoexcited.dos import Band, p_band
-from boltzphlow.kinetics.photoexcited.model import PhotoexcitedMetal, Pump, periodic_limit
+from boltzphlow.kinetics.photoexcited.dos import Band, p_band, read_dos_file
+from boltzphlow.kinetics.photoexcited.model import (
+    NUMBER_DRIFT_TOLERANCE,
+    PhotoexcitedMetal,
+    Pump,
+    evolution_memory,
+    periodic_limit,
+)
+from boltzphlow.plotting import save_figure, sweep_dims
+from boltzphlow.resources import check_memory
+from boltzphlow.schema import ConfigModel
+
+Finite = FiniteFloat
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+def _key(default: Any, unit: str, meaning: str, **constraints: Any) -> Any:
+    """A config field with its unit and meaning (the docs' key tables are made from them)."""
+    return Field(default, description=meaning, json_schema_extra={"unit": unit}, **constraints)
 
 
-class PumpConfig(_Strict):
+class PumpConfig(ConfigModel):
     """Phonon source I_p(t) of Eq. 3 (needs ``fixed_zeta = false``)."""
 
-    kind: Literal["exponential", "gaussian", "steady"] = "exponential"
-    zeta0: float = 10.0
-    tau_pulse: float = 0.3
-    t0: float = 1.0
-    rate: float = 0.0
+    kind: Literal["exponential", "gaussian", "steady"] = _key(
+        "exponential", "-", "exponential: ζ0/τ e^(−t/τ) for t > 0 (Fig. 3); gaussian: "
+        "ζ0/(√(2π) τ) e^(−(t−t0)²/2τ²); steady: the constant `rate`")
+    zeta0: Finite = _key(10.0, "1", "phonons delivered by a pulse (its time integral)", ge=0)
+    tau_pulse: Finite = _key(0.3, "1/Γ_eph", "pulse duration τ", gt=0)
+    t0: Finite = _key(1.0, "1/Γ_eph", "centre of a gaussian pulse")
+    rate: Finite = _key(0.0, "Γ_eph", "phonons injected per 1/Γ_eph by a steady pump", ge=0)
 
 
-class PBandConfig(_Strict):
-    """Hoppings (units of 100 meV) and k-mesh of the SM §I p-band model (``dos = "p-band"``)."""
+class PBandConfig(ConfigModel):
+    """Hoppings and k-mesh of the three-orbital p-band model (supplement §I; ``dos = "p-band"``).
+    """
 
-    t1: float = -1.0
-    t2: float = 0.3
-    t3: float = 2.0
-    mesh: int = Field(40, ge=4, le=200)
-    bins: int = Field(200, ge=8, le=5000)
+    t1: Finite = _key(-1.0, "100 meV", "hopping t1 (−100 meV in the paper)")
+    t2: Finite = _key(0.3, "100 meV", "hopping t2 (30 meV)")
+    t3: Finite = _key(2.0, "100 meV", "hopping t3 (200 meV)")
+    mesh: int = _key(40, "1", "k-points per axis of the Monkhorst–Pack mesh (mesh³ in all)",
+                     ge=4, le=200)
+    bins: int = _key(200, "1", "histogram bins of D(ε) and ⟨v²⟩(ε) over the band", ge=8,
+                     le=5000)
 
 
-class RunConfig(_Strict):
+class RunConfig(ConfigModel):
     """Output times of an evolution: ``n_out`` equally spaced from 0 to ``t_end``."""
 
-    t_end: float = 10.0
-    n_out: int = Field(101, ge=2)
+    t_end: Finite = _key(10.0, "1/Γ_eph", "end of the evolution", gt=0)
+    n_out: int = _key(101, "1", "output times, equally spaced from 0 to t_end (both included)",
+                      ge=2)
 
 
-class SolverConfig(_Strict):
+class SolverConfig(ConfigModel):
     """Stiff integrator (scipy) and tolerances; ``tol`` is the steady-state residual."""
 
-    method: Literal["BDF", "Radau", "LSODA"] = "BDF"
-    rtol: float = Field(1e-6, gt=0, lt=1)
-    atol: float = Field(1e-10, gt=0)
-    tol: float = Field(1e-12, gt=0)
+    method: Literal["BDF", "Radau", "LSODA"] = _key(
+        "BDF", "-", "scipy.integrate.solve_ivp method of the evolution (sparse Jacobian)")
+    rtol: Finite = _key(1e-6, "1", "relative tolerance of the evolution", gt=0, lt=1)
+    atol: Finite = _key(1e-10, "1", "absolute tolerance of the evolution (f, ζ, E*²)", gt=0)
+    tol: Finite = _key(1e-12, "1", "steady state: largest residual ∂f/∂t (absolute value) "
+                                   "relative to the fastest relaxation rate", gt=0, lt=1)
 
 
-class PhotoexcitedConfig(_Strict):
-    """Whole config file of the ``photoexcited`` model (see the module docstring)."""
+class PhotoexcitedConfig(ConfigModel):
+    """Whole config file of the ``photoexcited`` model (see the module docstring).
 
-    model: Literal["photoexcited"]
-    task: Literal["steady-state", "evolve", "periodic-limit"] = "steady-state"
-    dos: str = "semi-elliptic"
-    dos_file: str | None = None
-    transport: Literal["constant-v2tau", "constant-tau", "impurity",
-                       "constant-vtau"] = "constant-v2tau"
-    mu: float | None = None
-    filling: float | None = None
-    T: float = 0.003
-    omega_p: float = 0.5
-    zeta: float = 20.0
-    fixed_zeta: bool = True
-    gamma_eph: float = 1.0
-    gamma_in: float = 0.0
-    tau_ph: float = math.inf
-    field: float = 0.0
-    points_per_omega: int = 400
-    delta_omega: float = 0.0
-    instability: bool | Literal["constraint", "maxwell"] = False
-    tau_maxwell: float = 0.02
-    field_seed: float = 1e-4
-    compare_without_instability: bool = False
-    store_distributions: bool = True
-    pump: PumpConfig | None = None
-    p_band: PBandConfig = PBandConfig()
-    run: RunConfig = RunConfig()
-    solver: SolverConfig = SolverConfig()
-    sweep: dict[str, Any] | None = None
+    Types and finiteness are checked here; the ranges of the physical parameters are checked
+    (and named) by :class:`PhotoexcitedMetal` when the run starts, so that a sweep records a
+    point with a bad value as a failed point instead of refusing the whole grid.
+    """
+
+    model: Literal["photoexcited"] = _key(..., "-", "the model: photoexcited")
+    task: Literal["steady-state", "evolve", "periodic-limit"] = _key(
+        "steady-state", "-", "steady-state: f at fixed ζ (or a steady pump) by Newton; evolve: "
+        "f(t), ζ(t) from f_T; periodic-limit: the ζ → ∞ distribution of Eq. 8")
+    dos: Literal["semi-elliptic", "sqrt-edge", "linear-ramp", "cosine-1d", "p-band"] = _key(
+        "semi-elliptic", "-", "built-in band: semi-elliptic, sqrt-edge, linear-ramp, cosine-1d "
+        "(supplement Eq. 54), p-band (supplement §I, see [p_band])")
+    dos_file: str | None = _key(
+        None, "path", "text table of the band, replacing dos: rows `eps D [v2]` (W, any "
+        "normalisation, any units of v²), `#` comments; relative to the working directory")
+    transport: Literal["constant-v2tau", "constant-tau", "impurity", "constant-vtau"] = _key(
+        "constant-v2tau", "-", "τ_tr model (footnote 19): σ̃ ∝ D (constant-v2tau), D v² "
+        "(constant-tau), v² (impurity, τ_tr ∝ 1/D), D v (constant-vtau)")
+    mu: Finite | None = _key(None, "W", "chemical potential of f_T (0 when neither mu nor "
+                                        "filling is given)")
+    filling: Finite | None = _key(None, "1", "fraction of the band's states filled by f_T; "
+                                             "sets mu (then mu may only be 0)")
+    T: Finite = _key(0.003, "W", "temperature of f_T and of the bath of St_in (k_B = 1)")
+    omega_p: Finite = _key(0.5, "W", "energy of the pumped phonon mode")
+    zeta: Finite = _key(20.0, "1", "non-equilibrium phonon occupation ζ: fixed, or its "
+                                   "initial value with fixed_zeta = false")
+    fixed_zeta: bool = _key(True, "-", "keep ζ fixed (Figs. 1, 2) or evolve it by Eq. 3")
+    gamma_eph: Finite = _key(1.0, "Γ_eph", "electron–phonon rate Γ_eph of St_el (Eq. 4); 0 "
+                                           "switches St_el off")
+    gamma_in: Finite = _key(0.0, "Γ_eph", "inelastic rate Γ_in of St_in (Eq. 6)")
+    tau_ph: float = _key(math.inf, "1/Γ_eph", "phonon decay time of Eq. 3 (inf: none)",
+                         allow_inf_nan=True)
+    field: Finite = _key(0.0, "e v_F √(τ_tr/Γ_eph)/W", "applied dc field ℰ of St_E (Eq. 7)")
+    points_per_omega: int = _key(400, "1", "energy cells per ω_p (step h = ω_p/points_per_omega;"
+                                           " h <= T, i.e. points_per_omega >= ω_p/T, resolves "
+                                           "the thermal step)", ge=2)
+    delta_omega: Finite = _key(0.0, "W", "standard deviation of a Gaussian phonon band "
+                                         "(supplement Eq. 52); 0 or between h and ω_p/3")
+    instability: bool | Literal["constraint", "maxwell"] = _key(
+        False, "-", "follow the σ < 0 instability with an internal field E*(t) (task = evolve): "
+        "true or constraint (smallest E*² keeping σ >= 0), maxwell (E*² by Maxwell's law)")
+    tau_maxwell: Finite = _key(0.02, "1/Γ_eph", "dielectric relaxation time τ_M of the "
+                                                "instability")
+    field_seed: Finite = _key(1e-4, "e v_F √(τ_tr/Γ_eph)/W", "seed field E_seed of the "
+                                                           "maxwell instability")
+    compare_without_instability: bool = _key(
+        False, "-", "with instability: also evolve without it (sigma_free, f_free)")
+    store_distributions: bool = _key(
+        True, "-", "keep f(ε) (and the energy grid) in the result; false keeps the scalars "
+        "only (small sweep files)")
+    pump: PumpConfig | None = _key(None, "-", "phonon source I_p(t) of Eq. 3 (table [pump])")
+    p_band: PBandConfig = _key(PBandConfig(), "-", "the p-band model (table [p_band])")
+    run: RunConfig = _key(RunConfig(), "-", "output times of an evolution (table [run])")
+    solver: SolverConfig = _key(SolverConfig(), "-", "solvers (table [solver])")
+
+
+def config_keys(schema: type[BaseModel] = PhotoexcitedConfig, prefix: str = ""
+                ) -> list[tuple[str, str, str, str]]:
+    """``(dotted key, unit, default, meaning)`` of every config key (tables entered).
+
+    ``docs/photoexcited.md`` lists them; a test keeps the two in step.
+    """
+    rows = []
+    for name, field in schema.model_fields.items():
+        key = f"{prefix}{name}"
+        table = next((t for t in (field.annotation, *getattr(field.annotation, "__args__", ()))
+                      if isinstance(t, type) and issubclass(t, BaseModel)), None)
+        if table is not None:
+            rows.extend(config_keys(table, f"{key}."))
+            continue
+        extra = field.json_schema_extra or {}
+        default = "required" if field.is_required() else _format_default(field.default)
+        rows.append((key, str(extra.get("unit", "")), default, field.description or ""))
+    return rows
+
+
+def _format_default(value: Any) -> str:
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and math.isinf(value):
+        return "inf"
+    if isinstance(value, str):
+        return f'"{value}"'
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+# --------------------------------------------------------------------------------------------
+# run
 
 
 def _band(cfg: PhotoexcitedConfig) -> Band | str:
     if cfg.dos_file is not None:
-        try:
-            table = np.loadtxt(cfg.dos_file, ndmin=2)
-        except (OSError, ValueError) as exc:
-            raise ValueError(f"dos_file {cfg.dos_file!r}: {exc}") from None
-        if table.shape[1] not in (2, 3):
-            raise ValueError("dos_file needs two or three columns: eps, D[, v2]")
-        v2 = table[:, 2] if table.shape[1] == 3 else None
-        return Band.from_table(table[:, 0], table[:, 1], v2, name=Path(cfg.dos_file).name)
+        return read_dos_file(cfg.dos_file)
     if cfg.dos == "p-band":
         p = cfg.p_band
+        # energies and |v|² of 3 bands per k-point, collected before the histogram, twice
+        check_memory(4 * 3 * 8 * float(p.mesh) ** 3, f"the p-band k-mesh ({p.mesh}^3 points)",
+                     ["p_band.mesh"])
         return p_band(p.t1, p.t2, p.t3, p.mesh, p.bins)
     return cfg.dos
+
+
+def _check_keys(cfg: PhotoexcitedConfig) -> None:
+    """Checks across keys that the model cannot name (one line, naming the keys)."""
+    if cfg.instability and cfg.task != "evolve":
+        raise ValueError(f"instability: follows E*(t) in a time evolution; set task = "
+                         f"\"evolve\" (task is {cfg.task!r})")
+    if cfg.task == "steady-state" and cfg.pump is not None and cfg.pump.kind != "steady":
+        raise ValueError(f"pump.kind: a steady state needs a steady pump (kind = \"steady\"), "
+                         f"not {cfg.pump.kind!r}")
+    if cfg.dos_file is not None and cfg.dos == "p-band":
+        raise ValueError("dos_file: replaces dos; remove dos = \"p-band\" or dos_file")
 
 
 def build_model(cfg: PhotoexcitedConfig, *, instability: bool | None = None
                 ) -> PhotoexcitedMetal:
     """The :class:`PhotoexcitedMetal` a config describes (``ValueError`` on bad physics)."""
+    _check_keys(cfg)
     mu = cfg.mu if cfg.mu is not None else (None if cfg.filling is not None else 0.0)
     pump = None if cfg.pump is None else Pump(**cfg.pump.model_dump())
     return PhotoexcitedMetal(
@@ -128,29 +222,52 @@ def build_model(cfg: PhotoexcitedConfig, *, instability: bool | None = None
 
 
 def run(cfg: PhotoexcitedConfig, context: RunContext) -> xr.Dataset:
-    """Run the config: a steady state, the periodic limit (Eq. 8) or a time evolution."""
+    """Run the config: a steady state, the periodic limit (Eq. 8) or a time evolution.
+
+    Every check (schema, keys, input files, memory, physics, the data to resume from) runs
+    before the first ``context.progress`` call.  A result whose number drifts by more than
+    :data:`~boltzphlow.kinetics.photoexcited.model.NUMBER_DRIFT_TOLERANCE` is flagged with
+    ``attrs["check_failed"]``.
+    """
+    model = build_model(cfg)
+    resume = context.resume_from
+    if resume is not None and cfg.task != "evolve":
+        if "t" in resume.dims or resume.attrs.get("model", "photoexcited") != "photoexcited":
+            raise ValueError(f"cannot resume from this result: it is not a {cfg.task} result "
+                             "of the photoexcited model (task)")
+        resume = None  # a steady state has no partial result: it is computed anew
     if cfg.task == "periodic-limit":
-        model = build_model(cfg)
         ds = periodic_limit(model.band, mu=model.mu, T=cfg.T, omega_p=cfg.omega_p,
                             points_per_omega=cfg.points_per_omega, transport=cfg.transport)
+        number0 = model.number(model.f_initial)  # Eq. 8 keeps each ladder's number
     elif cfg.task == "steady-state":
-        ds = build_model(cfg).steady_state(tol=cfg.solver.tol)
+        ds = model.steady_state(tol=cfg.solver.tol)
+        number0 = model.number(model.f_initial)
     else:
-        model = build_model(cfg)
         s = cfg.solver
-        resume = context.resume_from
-        if resume is not None and "f" not in resume:
-            resume = None  # a checkpoint without f (store_distributions = false): start anew
+        free = None
+        if cfg.instability and cfg.compare_without_instability:
+            free = build_model(cfg, instability=False)
+        check_memory(evolution_memory(cfg.run.n_out, model.state_size(), 1 + (free is not None)),
+                     f"the time evolution ({cfg.run.n_out} outputs x {model.n_cells} cells)",
+                     ["run.n_out", "points_per_omega"])
+        if resume is not None:
+            model.check_resume(resume, model.output_times(cfg.run.t_end, cfg.run.n_out))
         ds = model.evolve(cfg.run.t_end, cfg.run.n_out, rtol=s.rtol, atol=s.atol,
                           method=s.method, resume=resume, callback=context.checkpoint,
                           progress=context.progress)
-        if cfg.instability and cfg.compare_without_instability:
-            free = build_model(cfg, instability=False).evolve(
-                cfg.run.t_end, cfg.run.n_out, rtol=s.rtol, atol=s.atol, method=s.method)
-            ds["sigma_free"] = free["sigma"].assign_attrs(
+        if free is not None:
+            without = free.evolve(cfg.run.t_end, cfg.run.n_out, rtol=s.rtol, atol=s.atol,
+                                  method=s.method)
+            ds["sigma_free"] = without["sigma"].assign_attrs(
                 long_name="conductivity sigma/sigma_0 without the instability")
-            ds["f_free"] = free["f"].assign_attrs(
+            ds["f_free"] = without["f"].assign_attrs(
                 long_name="electron distribution f without the instability")
+        number0 = float(ds["number"][0])
+    drift = float(np.max(np.abs(ds["number"].to_numpy() - number0)))
+    if not drift <= NUMBER_DRIFT_TOLERANCE:
+        ds.attrs["check_failed"] = (f"the electron number drifts by {drift:.2g}, more than the "
+                                    f"tolerance {NUMBER_DRIFT_TOLERANCE:g}")
     if not cfg.store_distributions:
         ds = ds.drop_dims("eps")
     ds.attrs["model"] = "photoexcited"
@@ -161,37 +278,69 @@ def run(cfg: PhotoexcitedConfig, context: RunContext) -> xr.Dataset:
 # plots
 
 
-def _label(da: xr.DataArray) -> str:
-    return f"{da.attrs.get('long_name', da.name)} ({da.attrs.get('units', '')})"
+def _swept(ds: xr.Dataset) -> list[str]:
+    """The swept dimensions: ``attrs["sweep_dims"]``, or (older files) the extra dimensions
+    of ``sigma``."""
+    names = sweep_dims(ds)
+    if names:
+        return names
+    return [d for d in ds["sigma"].dims if d not in ("t", "eps")] if "sigma" in ds else []
 
 
-def _extra_dims(ds: xr.Dataset) -> list[str]:
-    return [d for d in ds["sigma"].dims if d != "t"]
+def plot(ds: xr.Dataset, out_dir: Path, stem: str = "photoexcited") -> list[Path]:
+    """Figures of a result, named ``<stem>_<kind>.png``: what the result holds is drawn.
 
-
-def plot(ds: xr.Dataset, out_dir: Path) -> list[Path]:
-    """Figures of a result: distributions (Figs. 1, 5), σ vs a swept parameter (Figs. 2, 6),
-    or the time traces of a pulse (Fig. 3)."""
+    * a steady state or periodic limit with distributions: f, f_T and D (``distribution``,
+      Figs. 1, 5); without them: σ/σ_0 at ω_p (``sigma``);
+    * an evolution: σ, ζ, the field, the bookkeeping and f at Γt ≈ 5 when stored
+      (``evolution``, Fig. 3);
+    * a sweep: σ against the swept keys, or σ(t) traces for a few pulses (``sweep_sigma``,
+      Figs. 2, 3a, supplement Fig. 6), and the distributions of the finished points when
+      stored (``sweep_distributions``, supplement Fig. 5).  Failed points (NaN) are left out.
+    """
     from matplotlib.figure import Figure
 
     out_dir = Path(out_dir)
-    paths: list[Path] = []
-    swept = _extra_dims(ds)
+    swept = _swept(ds)
     if swept:
-        paths.append(_plot_sweep(ds, swept, out_dir))
-        if "f" in ds and "t" not in ds.dims:
-            paths.append(_plot_distributions_swept(ds, swept, out_dir))
+        paths = []
+        path = _plot_sweep(ds, swept, out_dir, stem)
+        if path is not None:
+            paths.append(path)
+        if "f" in ds and "eps" in ds["f"].dims:
+            path = _plot_distributions_swept(ds, swept, out_dir, stem)
+            if path is not None:
+                paths.append(path)
         return paths
-    if "t" not in ds.dims:
-        fig = Figure(figsize=(6, 3.8), layout="constrained")
-        ax = fig.subplots()
-        _plot_distribution(ax, ds, ds["f"] if "f" in ds else None)
-        title = (f"{ds.attrs.get('band', '')}: ω_p/W = {ds.attrs.get('omega_p', 0):.3g}, "
-                 f"σ/σ_0 = {float(ds['sigma']):.3g}")
-        ax.set_title(title, fontsize=9)
-        path = out_dir / "photoexcited_distribution.png"
-        fig.savefig(path, dpi=100)
-        return [path]
+    if "t" in ds.dims:
+        return [_plot_evolution(ds, out_dir, stem)]
+    fig = Figure(figsize=(6, 3.8), layout="constrained")
+    ax = fig.subplots()
+    sigma = float(ds["sigma"])
+    params = _parameters(ds.attrs)
+    if "eps" in ds.dims:
+        _plot_distribution(ax, ds, ds["f"] if "f" in ds else None, ds.attrs)
+        ax.set_title(f"{params}, σ/σ_0 = {sigma:.3g}", fontsize=9)
+        return [save_figure(fig, out_dir, stem, "distribution")]
+    x = float(ds.attrs.get("omega_p", 0.0))
+    ax.plot([x], [sigma], "o", color="tab:blue", label=f"σ/σ_0 = {sigma:.4g}")
+    ax.axhline(0, color="k", lw=0.5)
+    ax.set_xlabel("ω_p/W")
+    ax.set_ylabel("σ/σ_0")
+    ax.legend(fontsize=8)
+    ax.set_title(params + " (distributions not stored)", fontsize=9)
+    return [save_figure(fig, out_dir, stem, "sigma")]
+
+
+def _parameters(attrs: Any) -> str:
+    values = [f"{label} = {float(attrs[key]):.3g}" for key, label in
+              (("omega_p", "ω_p/W"), ("mu", "μ/W"), ("T", "T/W")) if key in attrs]
+    return ", ".join([str(attrs.get("band", "")), *values]).strip(", ")
+
+
+def _plot_evolution(ds: xr.Dataset, out_dir: Path, stem: str) -> Path:
+    from matplotlib.figure import Figure
+
     fig = Figure(figsize=(10, 7), layout="constrained")
     (ax1, ax2), (ax3, ax4) = fig.subplots(2, 2)
     t = ds["t"]
@@ -201,16 +350,17 @@ def plot(ds: xr.Dataset, out_dir: Path) -> list[Path]:
     ax1.axhline(0, color="k", lw=0.5)
     ax1.set_xlabel("Γ_eph t")
     ax1.set_ylabel("σ/σ_0")
-    zeta = ds["zeta"]
-    zmax = float(zeta.max())
+    zeta = ds["zeta"].to_numpy()
+    top = float(np.nanmax(zeta)) if np.isfinite(zeta).any() else 0.0
     ax1b = ax1.twinx()
-    ax1b.plot(t, zeta / (zmax if zmax > 0 else 1), color="tab:red", label="ζ/ζ_max")
+    ax1b.plot(t, zeta / (top if top > 0 else 1.0), color="tab:red", label="ζ/ζ_max")
     ax1b.set_ylabel("ζ/ζ_max", color="tab:red")
     ax1.legend(fontsize=8, loc="center right")
     ax2.plot(t, ds["field"])
     ax2.set_xlabel("Γ_eph t")
-    ax2.set_ylabel(_label(ds["field"]))
-    ax2.set_title("internal field E*(t)" if ds.attrs.get("instability") else "field", fontsize=9)
+    ax2.set_ylabel("ℰ (e v_F √(τ_tr/Γ_eph)/W)")
+    ax2.set_title("internal field E*(t)" if ds.attrs.get("instability", "none") != "none"
+                  else "field", fontsize=9)
     inset = ax2.inset_axes([0.55, 0.55, 0.4, 0.4])
     inset.plot(t, ds["omega_E"], lw=0.8)
     inset.set_title("ω_E", fontsize=7)
@@ -222,116 +372,205 @@ def plot(ds: xr.Dataset, out_dir: Path) -> list[Path]:
     ax3.legend(fontsize=8)
     if "f" in ds:
         k = int(np.argmin(np.abs(t.to_numpy() - min(5.0, float(t[-1])))))
-        _plot_distribution(ax4, ds, ds["f"].isel(t=k), label=f"f at Γt = {float(t[k]):.3g}")
+        _plot_distribution(ax4, ds, ds["f"].isel(t=k), ds.attrs,
+                           label=f"f at Γt = {float(t[k]):.3g}")
         if "f_free" in ds:
             ax4.plot(ds["eps"], ds["f_free"].isel(t=k), "r--", lw=1, label="f without E*")
             ax4.legend(fontsize=7)
-    path = out_dir / "photoexcited_evolution.png"
-    fig.savefig(path, dpi=100)
-    return [path]
+    else:  # distributions not stored: the entropy instead
+        ax4.plot(t, ds["entropy"], color="tab:green")
+        ax4.set_xlabel("Γ_eph t")
+        ax4.set_ylabel(_label(ds["entropy"]))
+        ax4.set_title("distributions not stored", fontsize=8)
+    return save_figure(fig, out_dir, stem, "evolution")
 
 
-def _plot_distribution(ax: Any, ds: xr.Dataset, f: xr.DataArray | None, label: str = "f"
-                       ) -> None:
-    eps = ds["eps"]
-    dos_f = float(ds.attrs.get("dos_fermi", 1.0)) or 1.0
+def _plot_distribution(ax: Any, ds: xr.Dataset, f: xr.DataArray | None, attrs: Any,
+                       label: str = "f") -> None:
+    """f, f_T and D/D_F against ε (only where the point's grid has values)."""
+    eps = ds["eps"].to_numpy()
+    dos = ds["dos"].to_numpy() if "dos" in ds else np.full(eps.shape, np.nan)
+    ok = np.isfinite(dos)  # a swept ω_p: each point's grid is part of the joint one
+    dos_f = float(attrs.get("dos_fermi", np.nan))
+    name = "D/D_F"
+    if not (np.isfinite(dos_f) and dos_f > 0):  # sweep: D_F differs between points
+        dos_f = float(np.max(dos[ok])) if ok.any() and np.max(dos[ok]) > 0 else 1.0
+        name = "D/D_max"
     if f is not None:
-        ax.plot(eps, f, color="tab:blue", label=label)
-    ax.plot(eps, ds["f_T"], "r--", lw=1, label="f_T")
-    ax.plot(eps, ds["dos"] / dos_f, "c-.", lw=1, label="D/D_F")
-    if float((ds["dos"] / dos_f).max()) > 2.5:  # edge singularities (1D band): keep f readable
+        ax.plot(eps[ok], f.to_numpy()[ok], color="tab:blue", label=label)
+    if "f_T" in ds:
+        ax.plot(eps[ok], ds["f_T"].to_numpy()[ok], "r--", lw=1, label="f_T")
+    ax.plot(eps[ok], dos[ok] / dos_f, "c-.", lw=1, label=name)
+    if ok.any() and float(np.max(dos[ok])) / dos_f > 2.5:  # 1D band edges: keep f readable
         ax.set_ylim(-0.05, 2.5)
     ax.set_xlabel("ε/W")
     ax.legend(fontsize=8)
 
 
-def _plot_sweep(ds: xr.Dataset, swept: list[str], out_dir: Path) -> Path:
+def _coordinate(ds: xr.Dataset, name: str) -> tuple[np.ndarray, list[str] | None]:
+    """Numeric positions of a swept coordinate, and tick labels when it is not numeric."""
+    values = ds[name].to_numpy()
+    if values.dtype.kind in "iuf":
+        return values.astype(float), None
+    return np.arange(values.size, dtype=float), [str(v) for v in values.tolist()]
+
+
+def _value_text(ds: xr.Dataset, name: str, index: int) -> str:
+    value = ds[name].to_numpy()[index]
+    return f"{name} = {value:.4g}" if isinstance(value, float | np.floating) else \
+        f"{name} = {value}"
+
+
+def _plot_sweep(ds: xr.Dataset, swept: list[str], out_dir: Path, stem: str) -> Path | None:
     from matplotlib.figure import Figure
 
     sigma = ds["sigma"]
     fig = Figure(figsize=(6, 4), layout="constrained")
     ax = fig.subplots()
-    lines = int(np.prod([ds.sizes[d] for d in swept]))
-    if "t" in sigma.dims and ds.sizes["t"] > 2 and lines <= 6:  # time traces (Fig. 3a)
-        stacked = sigma.stack(_line=swept)
-        for k in range(stacked.sizes["_line"]):
-            line = stacked.isel(_line=k)
-            label = ", ".join(f"{d} = {line[d].item()}" for d in swept)
-            ax.plot(ds["t"], line, label=label)
-        ax.axhline(0, color="k", lw=0.5)
+    points = list(itertools.product(*(range(ds.sizes[d]) for d in swept)))
+    drawn = 0
+    if "t" in sigma.dims and ds.sizes["t"] > 2 and len(points) <= 6:  # pulses (Fig. 3a)
+        t = ds["t"].to_numpy()
+        twin = None
+        for index in points:
+            where = dict(zip(swept, index, strict=True))
+            line = sigma.isel(where).transpose("t").to_numpy()
+            if not np.isfinite(line).any():  # a failed point
+                continue
+            label = ", ".join(_value_text(ds, d, i) for d, i in where.items())
+            ax.plot(t, line, label=label)
+            drawn += 1
+            if "zeta" in ds and "t" in ds["zeta"].dims:  # ζ/ζ_max dashed (Fig. 3a, red)
+                zeta = ds["zeta"].isel(where).transpose("t").to_numpy()
+                top = float(np.nanmax(zeta)) if np.isfinite(zeta).any() else 0.0
+                twin = twin or ax.twinx()
+                twin.plot(t, zeta / (top if top > 0 else 1.0), "--", lw=0.8, color="tab:red")
+        if twin is not None:
+            twin.set_ylabel("ζ/ζ_max (dashed)", color="tab:red")
         ax.set_xlabel("Γ_eph t")
         ax.set_ylabel("σ/σ_0")
-        ax.legend(fontsize=8)
-        if "zeta" in ds and "t" in ds["zeta"].dims:  # ζ/ζ_max dashed (Fig. 3a, red)
-            zeta = ds["zeta"].stack(_line=swept)
-            twin = ax.twinx()
-            for k in range(zeta.sizes["_line"]):
-                line = zeta.isel(_line=k)
-                top = float(line.max())
-                twin.plot(ds["t"], line / (top if top > 0 else 1.0), "--", lw=0.8,
-                          color="tab:red")
-            twin.set_ylabel("ζ/ζ_max (dashed)", color="tab:red")
-        path = out_dir / "photoexcited_sweep_sigma.png"
-        fig.savefig(path, dpi=100)
-        return path
-    if "t" in sigma.dims:
-        sigma = sigma.isel(t=-1)
-    x = swept[0]
-    others = [d for d in swept[1:]]
-    if others:
-        stacked = sigma.stack(_line=others) if len(others) > 1 else sigma.rename(
-            {others[0]: "_line"})
-        for k in range(stacked.sizes["_line"]):
-            line = stacked.isel(_line=k)
-            label = ", ".join(f"{d} = {line[d].item() if d in line.coords else k}"
-                              for d in others) if len(others) > 1 else (
-                f"{others[0]} = {stacked['_line'][k].item()}")
-            ax.plot(ds[x], line, marker=".", ms=3, label=label)
-        ax.legend(fontsize=8)
     else:
-        ax.plot(ds[x], sigma, marker=".", ms=3)
+        if "t" in sigma.dims:
+            sigma = sigma.isel(t=-1)
+        x, others = swept[0], swept[1:]
+        xs, ticks = _coordinate(ds, x)
+        for index in itertools.product(*(range(ds.sizes[d]) for d in others)):
+            where = dict(zip(others, index, strict=True))
+            line = sigma.isel(where).transpose(x).to_numpy()
+            ok = np.isfinite(line)
+            if not ok.any():
+                continue
+            label = ", ".join(_value_text(ds, d, i) for d, i in where.items()) or None
+            ax.plot(xs[ok], line[ok], marker=".", ms=4, label=label)
+            drawn += 1
+        if ticks is not None:
+            ax.set_xticks(xs, ticks, rotation=30, fontsize=7)
+        units = str(ds[x].attrs.get("units", ""))
+        ax.set_xlabel(x + (f" ({units})" if units not in ("", "1", "-") else ""))
+        ax.set_ylabel("σ/σ_0" + (" at t_end" if "t" in ds["sigma"].dims else ""))
+    if not drawn:
+        return None
     ax.axhline(0, color="k", lw=0.5)
-    ax.set_xlabel(x)
-    ax.set_ylabel("σ/σ_0" + (" at t_end" if "t" in ds["sigma"].dims else ""))
-    ax.set_title(f"{ds.attrs.get('band', '')}", fontsize=9)
-    path = out_dir / "photoexcited_sweep_sigma.png"
-    fig.savefig(path, dpi=100)
-    return path
+    if any(not line.get_label().startswith("_") for line in ax.get_lines()):
+        ax.legend(fontsize=8)
+    failed = int(ds.attrs.get("n_failed", 0))
+    ax.set_title(f"{ds.attrs.get('band', '')}" + (f" ({failed} failed points left out)"
+                                                  if failed else ""), fontsize=9)
+    return save_figure(fig, out_dir, stem, "sweep_sigma")
 
 
-def _plot_distributions_swept(ds: xr.Dataset, swept: list[str], out_dir: Path) -> Path:
+def _plot_distributions_swept(ds: xr.Dataset, swept: list[str], out_dir: Path, stem: str
+                              ) -> Path | None:
     from matplotlib.figure import Figure
 
-    stacked = ds.stack(_point=swept)
-    n = stacked.sizes["_point"]
-    fig = Figure(figsize=(5 * min(n, 3), 3.6 * math.ceil(n / 3)), layout="constrained")
-    axes = np.atleast_1d(fig.subplots(math.ceil(n / 3), min(n, 3))).ravel()
-    for k in range(n):
-        point = stacked.isel(_point=k).dropna("eps", subset=["dos"])
-        _plot_distribution(axes[k], point, point["f"])
-        axes[k].set_title(", ".join(f"{d} = {point[d].item()}" for d in swept)
-                          + f": σ/σ_0 = {float(point['sigma']):.3g}", fontsize=8)
-    path = out_dir / "photoexcited_sweep_distributions.png"
-    fig.savefig(path, dpi=100)
-    return path
+    finished = []
+    for index in itertools.product(*(range(ds.sizes[d]) for d in swept)):
+        point = ds.isel(dict(zip(swept, index, strict=True)))
+        f = point["f"].isel(t=-1) if "t" in point["f"].dims else point["f"]
+        if np.isfinite(f.to_numpy()).any():
+            finished.append((index, point, f))
+    if not finished:
+        return None
+    when = " at t_end" if "t" in ds["f"].dims else ""
+    if len(finished) > 9:  # many points: one panel, f only
+        fig = Figure(figsize=(6, 4), layout="constrained")
+        ax = fig.subplots()
+        for _, point, f in finished:
+            ok = np.isfinite(f.to_numpy())
+            ax.plot(point["eps"].to_numpy()[ok], f.to_numpy()[ok], lw=0.8)
+        ax.set_xlabel("ε/W")
+        ax.set_ylabel(f"f{when}")
+        ax.set_title(f"{len(finished)} points of the sweep over {', '.join(swept)}", fontsize=9)
+        return save_figure(fig, out_dir, stem, "sweep_distributions")
+    n = len(finished)
+    cols = min(n, 3)
+    fig = Figure(figsize=(5 * cols, 3.6 * math.ceil(n / 3)), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(math.ceil(n / 3), cols)).ravel()
+    for ax, (index, point, f) in zip(axes, finished, strict=False):
+        _plot_distribution(ax, point, f, {}, label=f"f{when}")
+        sigma = point["sigma"].isel(t=-1) if "t" in point["sigma"].dims else point["sigma"]
+        ax.set_title(", ".join(_value_text(ds, d, i) for d, i in zip(swept, index, strict=True))
+                     + f": σ/σ_0 = {float(sigma):.3g}", fontsize=8)
+    for ax in axes[n:]:
+        ax.set_visible(False)
+    return save_figure(fig, out_dir, stem, "sweep_distributions")
+
+
+def _label(da: xr.DataArray) -> str:
+    units = da.attrs.get("units", "")
+    name = da.attrs.get("long_name", da.name)
+    return f"{name} ({units})" if units and units != "1" else str(name)
+
+
+# --------------------------------------------------------------------------------------------
+# summary
 
 
 def summary(ds: xr.Dataset) -> str:
-    """A few lines: task, parameters and σ/σ_0."""
+    """A few lines: task, parameters, σ/σ_0, and a warning where the grid does not resolve
+    the thermal step."""
     a = ds.attrs
     values = [f"{label} = {float(a[key]):.4g} W" for key, label in
               (("mu", "μ"), ("T", "T"), ("omega_p", "ω_p")) if key in a]  # not when swept
     head = f"photoexcited ({a.get('task', '?')}): {a.get('band', '')}, " + ", ".join(values)
     sigma = ds["sigma"]
-    if _extra_dims(ds):
-        s = sigma.isel(t=-1) if "t" in sigma.dims else sigma
-        return head + f"\n  sweep over {', '.join(_extra_dims(ds))}: σ/σ_0 from " \
-                      f"{float(s.min()):.4g} to {float(s.max()):.4g}"
-    if "t" in ds.dims:
-        return head + (f"\n  σ/σ_0: min {float(sigma.min()):.4g}, at t_end {float(sigma[-1]):.4g};"
-                       f" ζ max {float(ds['zeta'].max()):.4g}; number drift "
-                       f"{float(abs(ds['number'] - ds['number'][0]).max()):.2g}")
-    return head + f"\n  σ/σ_0 = {float(sigma):.6g}, number = {float(ds['number']):.12g}"
+    swept = _swept(ds)
+    if swept:
+        s = (sigma.isel(t=-1) if "t" in sigma.dims else sigma).to_numpy()
+        if np.isfinite(s).any():
+            text = (f"\n  sweep over {', '.join(swept)}: σ/σ_0 from {float(np.nanmin(s)):.4g} "
+                    f"to {float(np.nanmax(s)):.4g}")
+        else:
+            text = f"\n  sweep over {', '.join(swept)}: no finished point"
+    elif "t" in ds.dims:
+        text = (f"\n  σ/σ_0: min {float(sigma.min()):.4g}, at t_end {float(sigma[-1]):.4g};"
+                f" ζ max {float(ds['zeta'].max()):.4g}; number drift "
+                f"{float(abs(ds['number'] - ds['number'][0]).max()):.2g}")
+    else:
+        text = f"\n  σ/σ_0 = {float(sigma):.6g}, number = {float(ds['number']):.12g}"
+    return head + text + _resolution_warning(ds, swept)
+
+
+def _resolution_warning(ds: xr.Dataset, swept: list[str]) -> str:
+    """``"\\n  warning: ..."`` when the energy step exceeds T somewhere, else ``""``."""
+    if "points_per_omega_min" not in ds:
+        return ""
+    needed = ds["points_per_omega_min"]
+    if "points_per_omega" in ds.coords:  # swept
+        used = ds["points_per_omega"]
+    elif "points_per_omega" in ds.attrs:
+        used = int(ds.attrs["points_per_omega"])
+    else:
+        return ""
+    short = (needed > used) & np.isfinite(needed)
+    count = int(short.sum())
+    if not count:
+        return ""
+    need = int(needed.where(short).max())
+    where = f" at {count} of {int(np.isfinite(needed).sum())} points" if swept else ""
+    return (f"\n  warning: the energy step omega_p/points_per_omega exceeds T{where}: the "
+            f"thermal step is not resolved and σ/σ_0 may be off by more than 0.01; use "
+            f"points_per_omega >= {need}")
 
 
 JOB = register_job(Job(
@@ -340,5 +579,7 @@ JOB = register_job(Job(
     run=run,
     plot=plot,
     summary=summary,
-    description="electrons with a pumped phonon mode: negative conductivity (seed 004)",
+    description="electrons with a pumped phonon mode: negative conductivity "
+                "(Chiriacò, Millis, Aleiner)",
+    resumable=True,
 ))

@@ -1,4 +1,6 @@
-"""Electrons coupled to a pumped phonon mode: the kinetic model of seed 004 (Eqs. 2–9, 44–52).
+"""Electrons coupled to a pumped phonon mode: the kinetic model of G. Chiriacò, A. J. Millis
+and I. L. Aleiner, *Negative absolute conductivity in photoexcited metals* (main-text Eqs. 2–9,
+supplement Eqs. 44–52).
 
 Units (stored in every result's attributes): energies in units of the bandwidth ``W``
 (built-in bands on ``[-1/2, 1/2]``), temperatures in energy units (``k_B = 1``), time in units
@@ -10,6 +12,13 @@ with ``s = σ̃/σ_0``).
 The state is ``f`` on the cells of a uniform grid of step ``h = ω_p / points_per_omega``
 (``ω_p`` an exact multiple of ``h``: the ``±ω_p`` shifts are index shifts), plus ``ζ`` when it
 evolves and ``E*²`` when the σ < 0 instability is followed.
+
+Resolution: the narrowest feature of every distribution is the thermal step of width ``T`` at
+μ (and its replicas at ``μ − jω_p``); it is resolved when ``h ≤ T``, i.e.
+``points_per_omega ≥ ω_p/T`` (:attr:`PhotoexcitedMetal.min_points_per_omega`), and σ/σ_0 is
+then within 0.01 of its converged value.  Coarser grids run (quick tests use them) but bias
+σ/σ_0 by a few hundredths, and by up to 0.26 when the band holds only a few cells; results
+store the minimum as ``points_per_omega_min`` and the CLI summary warns below it.
 """
 
 from __future__ import annotations
@@ -28,11 +37,61 @@ from scipy import special
 from scipy.integrate import solve_ivp
 from scipy.sparse.csgraph import connected_components
 
+from boltzphlow.errors import SolverError, shorten
 from boltzphlow.kinetics.photoexcited import collisions as coll
 from boltzphlow.kinetics.photoexcited.dos import TRANSPORT_MODELS, Band, as_band
+from boltzphlow.resources import check_memory
 
 Array = np.ndarray
 DosInput = Band | str | Callable[[Array], Array] | tuple[Array, Array]
+
+#: Largest number of energy cells (a bound on the run time; memory is checked separately).
+MAX_CELLS = 2_000_000
+
+#: Bytes per energy cell and per coupled pair of cells that building the model and solving
+#: for a steady state take (measured peaks with tracemalloc, 400 and 180–1400 B; rounded up).
+BYTES_PER_CELL = 400
+BYTES_PER_PAIR = 1500
+
+#: Bytes per stored state value of a time evolution (states, f, diagnostics, the checkpoint
+#: views: measured 73–190 B per output and cell; rounded up).
+BYTES_PER_OUTPUT_VALUE = 200
+
+#: Largest number drift ``max |∫D f(t) dε − ∫D f(0) dε|`` a result may show (every term
+#: conserves the number to round-off, ~1e-16 per step; see :meth:`PhotoexcitedMetal.number`).
+NUMBER_DRIFT_TOLERANCE = 1e-10
+
+
+def grid_cells(width: float, omega_p: float, points_per_omega: int) -> int:
+    """Cells of step ``h = ω_p/points_per_omega`` that cover a band of ``width`` (units of W)."""
+    return int(math.ceil(width / (omega_p / points_per_omega) - 1e-9))
+
+
+def phonon_shift_range(points_per_omega: int, h: float, delta_omega: float) -> tuple[int, int]:
+    """First and last phonon energy (in grid steps) of the Gaussian band of Eq. 52 (±3 δω,
+    positive energies only); ``(m, m)`` for a dispersionless mode."""
+    m = int(points_per_omega)
+    if delta_omega <= 0:
+        return m, m
+    k = math.ceil(3 * delta_omega / h)
+    return max(m - k, 1), m + k
+
+
+def model_memory(n_cells: int, first_shift: int, last_shift: int) -> float:
+    """Estimated peak bytes of building a model on ``n_cells`` cells and solving it.
+
+    St_el couples ``n − s`` pairs per shift ``s`` (shifts of at least ``n`` couple none);
+    St_in and St_E couple neighbours.
+    """
+    lo, hi = first_shift, min(last_shift, n_cells - 1)
+    shifts = max(hi - lo + 1, 0)
+    pairs = shifts * n_cells - (lo + hi) * shifts / 2 + 2 * n_cells
+    return BYTES_PER_CELL * n_cells + BYTES_PER_PAIR * pairs
+
+
+def evolution_memory(n_out: int, state_size: int, runs: int = 1) -> float:
+    """Estimated bytes of the states and results of an evolution with ``n_out`` outputs."""
+    return BYTES_PER_OUTPUT_VALUE * float(n_out) * (state_size + 16) * runs
 
 
 def fermi(eps: Array, mu: float, T: float) -> Array:
@@ -156,14 +215,15 @@ class PhotoexcitedMetal:
         (σ̃ ∝ D v²), ``"impurity"`` (σ̃ ∝ v²), ``"constant-vtau"`` (σ̃ ∝ D v).
     delta_omega
         Width (standard deviation) of a Gaussian phonon band (Eq. 52); 0 for a dispersionless
-        mode.  Must be 0 or at least one grid step.
+        mode.  Must be 0 or between one grid step and ``ω_p/3`` (the band, cut at ±3 δω, then
+        holds positive phonon energies only).
     pump
         :class:`Pump` (needs ``fixed_zeta=False``).
     instability
         Follow the σ < 0 instability with a self-consistent internal field ``E*(t)``:
         ``True`` or ``"constraint"``: ``E*²`` is the smallest field that keeps σ ≥ 0, from
         ``dσ/dt = a·(St(f) + E*² G(f)) = −σ/τ_M`` whenever that needs ``E*² > 0`` (σ = a·f is
-        linear in f, G is St_E per unit ℰ²), i.e. σ(t, E*) = 0 as in the seed, with σ
+        linear in f, G is St_E per unit ℰ²), i.e. σ(t, E*) = 0 as in the paper, with σ
         relaxing to 0 over ``τ_M``; ``"maxwell"``: ``E*²`` is a state variable growing by
         Maxwell's law ``dE*²/dt = (2/τ_M)(−(σ/σ_0) E*² + E_seed²)`` (fluctuations grow at
         ``4π|σ|`` when σ < 0); it overshoots when τ_M is not ≪ 1/Γ_eph.
@@ -177,7 +237,10 @@ class PhotoexcitedMetal:
     ------
     ValueError
         For ω_p ≤ 0, T < 0, a DoS negative somewhere or zero everywhere, μ outside the band
-        (or where D = 0), and other inconsistent input.
+        (or where D = 0), and other inconsistent input; messages name the parameter.
+    boltzphlow.errors.ResourceError
+        When the grid (``points_per_omega``, ``omega_p``, ``delta_omega``) would not fit in
+        memory (a ``ValueError`` too).
     """
 
     def __init__(self, dos: DosInput, mu: float | None = 0.0, T: float = 0.003,
@@ -208,8 +271,14 @@ class PhotoexcitedMetal:
             raise ValueError(f"field must be >= 0, got {field}")
         if not delta_omega >= 0:
             raise ValueError(f"delta_omega must be >= 0, got {delta_omega}")
-        if not (isinstance(points_per_omega, int | np.integer) and points_per_omega >= 2):
-            raise ValueError(f"points_per_omega must be an integer >= 2, got {points_per_omega}")
+        if delta_omega > omega_p / 3:
+            raise ValueError(f"delta_omega = {delta_omega:g} exceeds omega_p/3 = "
+                             f"{omega_p / 3:.4g}: the Gaussian phonon band of Eq. 52 (cut at "
+                             "3 delta_omega) would reach zero phonon energy")
+        if not (isinstance(points_per_omega, int | np.integer)
+                and not isinstance(points_per_omega, bool) and points_per_omega >= 2):
+            raise ValueError(f"points_per_omega must be an integer >= 2, got "
+                             f"{shorten(points_per_omega)}")
         if transport not in TRANSPORT_MODELS:
             raise ValueError(f"unknown transport model {transport!r} "
                              f"(one of {', '.join(TRANSPORT_MODELS)})")
@@ -247,10 +316,15 @@ class PhotoexcitedMetal:
 
         # ---- grid: ω_p = points_per_omega · h exactly
         h = self.omega_p / self.points_per_omega
-        n = int(math.ceil((band.hi - band.lo) / h - 1e-9))
-        if n < 2 or n > 2_000_000:
-            raise ValueError(f"the grid would have {n} cells: choose points_per_omega so that "
-                             "2 <= (band width)/h <= 2e6")
+        n = grid_cells(band.hi - band.lo, self.omega_p, self.points_per_omega)
+        if n < 2 or n > MAX_CELLS:
+            raise ValueError(f"points_per_omega = {self.points_per_omega} gives {n} energy "
+                             f"cells over the band (width {band.hi - band.lo:.4g}): choose it "
+                             f"so that 2 <= cells <= {MAX_CELLS}")
+        first, last = phonon_shift_range(self.points_per_omega, h, self.delta_omega)
+        keys = ["points_per_omega", "omega_p"] + (["delta_omega"] if delta_omega > 0 else [])
+        check_memory(model_memory(n, first, last),
+                     f"the energy grid ({n} cells, phonon shifts {first}..{last})", keys)
         self.h = h
         self.edges = band.lo + h * np.arange(n + 1)
         self.eps = 0.5 * (self.edges[1:] + self.edges[:-1])
@@ -306,9 +380,7 @@ class PhotoexcitedMetal:
             if self.delta_omega < h:
                 raise ValueError(f"delta_omega = {delta_omega} is below the grid step {h:.3g}: "
                                  "raise points_per_omega")
-            k = np.arange(-math.ceil(3 * self.delta_omega / h),
-                          math.ceil(3 * self.delta_omega / h) + 1)
-            k = k[m + k > 0]
+            k = np.arange(first, last + 1) - m
             w = np.exp(-0.5 * (k * h / self.delta_omega) ** 2)
             self.shifts, self.shift_weights = m + k, w / w.sum()
         else:
@@ -330,6 +402,18 @@ class PhotoexcitedMetal:
     def n_cells(self) -> int:
         """Number of energy cells."""
         return self.eps.size
+
+    @property
+    def min_points_per_omega(self) -> int:
+        """Smallest ``points_per_omega`` that resolves the thermal step (``h ≤ T``): 0 at T = 0.
+
+        Measured (semi-elliptic band, μ = 0, ζ = 20, T = 0.003 and 0.02, five ω_p from 0.25 to
+        0.8): at ``h = T`` σ/σ_0 is within 0.01 of its value at 1600 cells per ω_p; at
+        ``points_per_omega = 3`` it is off by up to 0.26, with the wrong sign at ω_p = 0.8.
+        """
+        if self.T <= 0:
+            return 0
+        return int(math.ceil(self.omega_p / self.T * (1 - 1e-12)))
 
     @property
     def dynamic_zeta(self) -> bool:
@@ -510,16 +594,18 @@ class PhotoexcitedMetal:
 
         Raises
         ------
-        RuntimeError
-            If the iteration does not converge.
+        boltzphlow.errors.SolverError
+            If the iteration does not converge (a ``ValueError``).
         """
         if self.instability:
-            raise ValueError("the steady state takes a fixed field; use evolve() for E*(t)")
+            raise ValueError("instability: the steady state takes a fixed field; use evolve() "
+                             "(task = \"evolve\") for E*(t)")
         t0 = time.perf_counter()
         y = self.pack(self.f_initial if f0 is None else f0)
         y, info = self._newton(y, tol, max_iter)
         if not info.success:
-            raise RuntimeError(f"steady state: {info.message}")
+            raise SolverError(f"steady state: {info.message}; loosen solver.tol (tol) or "
+                              "refine points_per_omega")
         f, zeta, x = self._unpack(y)
         ds = self._distribution_dataset(f, zeta)
         ds.attrs.update(task="steady-state", iterations=info.iterations,
@@ -601,8 +687,14 @@ class PhotoexcitedMetal:
     # ------------------------------------------------------------------ time evolution
     def output_times(self, t_end: float, n_out: int = 101) -> Array:
         """``n_out`` equally spaced output times from 0 to ``t_end``."""
-        if not (t_end > 0 and n_out >= 2):
-            raise ValueError("evolution needs t_end > 0 and n_out >= 2")
+        if not (math.isfinite(t_end) and t_end > 0):
+            raise ValueError(f"t_end must be a finite time > 0, got {t_end}")
+        if not (isinstance(n_out, int | np.integer) and not isinstance(n_out, bool)
+                and n_out >= 2):
+            raise ValueError(f"n_out must be an integer >= 2, got {shorten(n_out)}")
+        check_memory(evolution_memory(n_out, self.state_size()),
+                     f"the time evolution ({n_out} outputs x {self.n_cells} cells)",
+                     ["n_out", "points_per_omega"])
         return np.linspace(0.0, float(t_end), int(n_out))
 
     def evolve(self, t_end: float = 10.0, n_out: int = 101, *, t_out: Array | None = None,
@@ -618,34 +710,56 @@ class PhotoexcitedMetal:
         ``"Radau"``, ``"LSODA"``) with the sparse analytic Jacobian; the number ``∫ D f`` is a
         linear invariant of every Newton correction, so it is conserved to round-off.
 
+        ``resume`` is a partial result of this model (its first records): the state is read
+        back bitwise (``f``, ``zeta`` and ``field_squared``), and every derived quantity is
+        computed record by record, so that the resumed result equals an uninterrupted one
+        bit for bit.  It must hold this model's energy grid, DoS, initial distribution and
+        output times.
+
         Returns
         -------
         xarray.Dataset
-            ``f(t, eps)``, ``zeta(t)``, ``sigma(t)``, ``field(t)`` (E*), ``omega_E(t)``,
-            ``number(t)``, ``energy(t)``, ``entropy(t)``, ``entropy_production(t)``,
-            ``pump(t)`` plus ``dos``, ``f_T``, ``sigma_tilde``.
+            ``f(t, eps)``, ``zeta(t)``, ``sigma(t)``, ``field(t)`` (E*), ``field_squared(t)``,
+            ``omega_E(t)``, ``number(t)``, ``energy(t)``, ``entropy(t)``,
+            ``entropy_production(t)``, ``pump(t)``, ``step(t)`` plus ``dos``, ``f_T``,
+            ``sigma_tilde`` and ``points_per_omega_min``.
+
+        Raises
+        ------
+        ValueError
+            For bad output times or method, or a ``resume`` that belongs to another model.
+        boltzphlow.errors.SolverError
+            When the integrator fails (a ``ValueError``).
         """
-        t_out = self.output_times(t_end, n_out) if t_out is None else np.asarray(t_out, float)
-        if t_out.ndim != 1 or t_out.size < 2 or np.any(np.diff(t_out) <= 0):
-            raise ValueError("output times must be increasing, at least two")
+        if t_out is None:
+            t_out = self.output_times(t_end, n_out)
+        else:
+            t_out = np.asarray(t_out, float)
+            if t_out.ndim != 1 or t_out.size < 2 or not np.all(np.isfinite(t_out)) or np.any(
+                    np.diff(t_out) <= 0):
+                raise ValueError("output times must be finite and increasing, at least two")
+            check_memory(evolution_memory(t_out.size, self.state_size()),
+                         f"the time evolution ({t_out.size} outputs x {self.n_cells} cells)",
+                         ["n_out", "points_per_omega"])
         if method not in ("BDF", "Radau", "LSODA"):
-            raise ValueError(f"method must be BDF, Radau or LSODA, got {method!r}")
+            raise ValueError(f"method must be BDF, Radau or LSODA, got {shorten(method)}")
         states = np.empty((t_out.size, self.state_size()))
+        diagnostics = np.full((t_out.size, len(_DIAGNOSTICS)), np.nan)
         steps = np.full(t_out.size, np.nan)  # integrator step reached at each output
         if self.pump is not None and self.pump.kind != "steady":
             steps[0] = self.pump.times_to_resolve()
         start = 0
-        if resume is not None and resume.sizes.get("t", 0) > 0:
-            done = resume.sizes["t"]
-            if done > t_out.size or not np.allclose(resume["t"].to_numpy(), t_out[:done]):
-                raise ValueError("the result to resume from has other output times")
+        if resume is not None:
+            done = self.check_resume(resume, t_out)
             for k in range(done):
                 states[k] = self._state_from_dataset(resume, k)
+                diagnostics[k] = self._diagnostics(t_out[k], states[k])
             if "step" in resume:
                 steps[:done] = resume["step"].to_numpy()
             start = done - 1
         else:
             states[0] = self.pack(self.f_initial)
+            diagnostics[0] = self._diagnostics(t_out[0], states[0])
         t0 = time.perf_counter()
         for k in range(start, t_out.size - 1):
             span = t_out[k + 1] - t_out[k]
@@ -653,20 +767,83 @@ class PhotoexcitedMetal:
             sol = solve_ivp(self.rhs, (t_out[k], t_out[k + 1]), states[k], method=method,
                             jac=self.jacobian, rtol=rtol, atol=atol, first_step=first_step,
                             max_step=self._max_step(t_out[k], t_out[k + 1]))
-            if not sol.success:
-                raise RuntimeError(f"time integration failed at t = {t_out[k]:g}: "
-                                   f"{sol.message}")
+            if not sol.success or not np.all(np.isfinite(sol.y[:, -1])):
+                why = sol.message if not sol.success else "the state is no longer finite"
+                raise SolverError(f"time integration failed at t = {t_out[k]:g}: "
+                                  f"{shorten(why, 100)}; tighten solver.rtol/solver.atol or "
+                                  "try another solver.method")
             states[k + 1] = sol.y[:, -1]
+            diagnostics[k + 1] = self._diagnostics(t_out[k + 1], states[k + 1])
             taken = np.diff(sol.t)
             steps[k + 1] = taken[-1] if taken.size else np.nan
             if progress is not None:
                 progress(float(t_out[k + 1] - t_out[0]), float(t_out[-1] - t_out[0]))
-            if callback is not None:
-                callback(self._evolution_dataset(t_out[: k + 2], states[: k + 2].copy(),
-                                                 steps[: k + 2].copy()))
-        ds = self._evolution_dataset(t_out, states, steps)
+            if callback is not None:  # rows 0..k+1 are final: views, not copies
+                callback(self._evolution_dataset(t_out[: k + 2], states[: k + 2],
+                                                 steps[: k + 2].copy(), diagnostics[: k + 2]))
+        ds = self._evolution_dataset(t_out, states, steps, diagnostics)
         ds.attrs.update(solve_time_s=time.perf_counter() - t0)
         return ds
+
+    def check_resume(self, resume: xr.Dataset, t_out: Array) -> int:
+        """Check that ``resume`` is a partial evolution of this model; return its records.
+
+        Raises
+        ------
+        ValueError
+            One line saying what differs: output times, energy grid, DoS, initial
+            distribution, variables or shapes.
+        """
+        why = "cannot resume from this result: "
+        if resume.attrs.get("model", "photoexcited") != "photoexcited":
+            raise ValueError(why + f"it holds a {shorten(resume.attrs['model'])} result")
+        done = int(resume.sizes.get("t", 0))
+        if done < 1:
+            raise ValueError(why + "it holds no time records")
+        missing = [name for name in ("f", "zeta", "field", "eps") if name not in resume.variables]
+        if missing:
+            raise ValueError(why + f"it lacks {', '.join(missing)} (a result without "
+                             "distributions cannot be continued)")
+        times = resume["t"].to_numpy()
+        if done > t_out.size or not np.array_equal(times, t_out[:done]):
+            raise ValueError(why + f"its {done} output times are not the first of the "
+                             f"{t_out.size} from 0 to {t_out[-1]:g} (run.t_end, run.n_out)")
+        eps = resume["eps"].to_numpy()
+        if eps.shape != self.eps.shape or not np.array_equal(eps, self.eps):
+            raise ValueError(why + f"its energy grid ({eps.size} cells) is not the config's "
+                             f"({self.n_cells} cells; omega_p, points_per_omega, dos)")
+        for name, mine, keys in (("dos", self.dos, "dos, dos_file, p_band"),
+                                 ("f_T", self.f_initial, "mu, filling, T")):
+            if name in resume and not np.array_equal(resume[name].to_numpy(), mine):
+                raise ValueError(why + f"its {name} differs from the config's ({keys})")
+        if resume["f"].dims != ("t", "eps") or resume["zeta"].dims != ("t",):
+            raise ValueError(why + "its f or zeta has other dimensions than (t, eps) and (t)")
+        for name in ("f", "zeta", "field", "field_squared"):
+            if name in resume and not np.all(np.isfinite(resume[name].to_numpy())):
+                raise ValueError(why + f"its {name} is not finite everywhere")
+        return done
+
+    def _diagnostics(self, t: float, y: Array) -> Array:
+        """The derived quantities of one record (:data:`_DIAGNOSTICS`), one record at a time so
+        that a resumed run reproduces them bitwise."""
+        n = self.n_cells
+        f, _, x = self._unpack(y)
+        if self.instability_model == "constraint":
+            x = self._constraint_field2(t, y)
+        a = self._sigma_weights
+        fdot = self.rhs(t, y)[:n]
+        fc = np.clip(f, 1e-300, 1.0)
+        gc = np.clip(1.0 - f, 1e-300, 1.0)
+        return np.array([
+            x,
+            float(np.dot(a, f)),
+            x * float(np.dot(self._jac_field1 @ f, a)),
+            self.number(f),
+            self.energy(f),
+            self.entropy(f),
+            self.h * float(np.sum(self.dos * np.log(gc / fc) * fdot)),
+            self.pump(t) if self.pump is not None else 0.0,
+        ])
 
     def _max_step(self, ta: float, tb: float) -> float:
         if self.pump is None or self.pump.kind == "steady":
@@ -678,8 +855,9 @@ class PhotoexcitedMetal:
 
     def _state_from_dataset(self, ds: xr.Dataset, k: int) -> Array:
         f = ds["f"].isel(t=k).to_numpy()
-        return self.pack(f, float(ds["zeta"][k]), float(ds["field"][k]) ** 2)[
-            : self.state_size()]
+        x = (float(ds["field_squared"][k]) if "field_squared" in ds
+             else float(ds["field"][k]) ** 2)  # older results: E*² only to an ulp
+        return self.pack(f, float(ds["zeta"][k]), x)[: self.state_size()]
 
     # ------------------------------------------------------------------ exact solutions
     def ladder_equilibrium(self, zeta: float | None = None, f0: Array | None = None) -> Array:
@@ -732,7 +910,8 @@ class PhotoexcitedMetal:
         """Parameters and conventions stored in every result."""
         return {
             "model": "photoexcited",
-            "seed": "004 (Chiriaco, Millis, Aleiner): Eqs. 2-9, 44-55",
+            "reference": "G. Chiriaco, A. J. Millis, I. L. Aleiner, Negative absolute "
+                         "conductivity in photoexcited metals: Eqs. 2-9, 44-55",
             "energy_unit": "W (bandwidth)",
             "time_unit": "1/Gamma_eph",
             "temperature_unit": "W (k_B = 1)",
@@ -767,6 +946,9 @@ class PhotoexcitedMetal:
                                             "long_name": "initial Fermi-Dirac distribution"}),
             "sigma_tilde": ("eps", self.s_cell, {"units": "sigma_0/W",
                                                  "long_name": "sigma_tilde/sigma_0"}),
+            "points_per_omega_min": ((), self.min_points_per_omega, {
+                "units": "1", "long_name": "points_per_omega that resolves the thermal step "
+                                           "(h <= T; 0 at T = 0)"}),
         }
 
     def _coords(self) -> dict[str, Any]:
@@ -787,44 +969,38 @@ class PhotoexcitedMetal:
         )
         return xr.Dataset(data, coords=self._coords(), attrs=self.attributes())
 
-    def _evolution_dataset(self, t: Array, states: Array, steps: Array | None = None
-                           ) -> xr.Dataset:
+    def _evolution_dataset(self, t: Array, states: Array, steps: Array | None = None,
+                           diagnostics: Array | None = None) -> xr.Dataset:
         n = self.n_cells
+        if diagnostics is None:
+            diagnostics = np.array([self._diagnostics(tt, s)
+                                    for tt, s in zip(t, states, strict=True)])
+        d = dict(zip(_DIAGNOSTICS, np.asarray(diagnostics).T, strict=True))
         f = states[:, :n]
         zeta = states[:, n] if self.dynamic_zeta else np.full(t.size, self.zeta)
-        if self._field_state:
-            x = states[:, -1]
-        elif self.instability_model == "constraint":
-            x = np.array([self._constraint_field2(tt, s) for tt, s in zip(t, states, strict=True)])
-        else:
-            x = np.full(t.size, self.field**2)
-        sigma = f @ self._sigma_weights
-        g = (self._jac_field1 @ f.T).T  # ∂f/∂t of St_E per unit E²
-        omega_e = x * (g @ self._sigma_weights)
-        fdot = np.array([self.rhs(tt, s)[:n] for tt, s in zip(t, states, strict=True)])
-        fc = np.clip(f, 1e-300, 1.0)
-        gc = np.clip(1.0 - f, 1e-300, 1.0)
-        entropy_rate = self.h * np.sum(self.dos * np.log(gc / fc) * fdot, axis=1)
-        pump = np.array([self.pump(tt) if self.pump is not None else 0.0 for tt in t])
         data = self._static_variables()
         unit = {"units": "1"}
+        field_unit = "e v_F sqrt(tau_tr/Gamma_eph)/W"
         data.update(
             f=(("t", "eps"), f, {**unit, "long_name": "electron distribution f"}),
             zeta=("t", zeta, {**unit, "long_name": "phonon occupation zeta"}),
-            sigma=("t", sigma, {"units": "sigma_0", "long_name": "conductivity sigma/sigma_0"}),
-            field=("t", np.sqrt(np.maximum(x, 0.0)),
-                   {"units": "e v_F sqrt(tau_tr/Gamma_eph)/W",
-                    "long_name": "field E (E* with the instability)"}),
-            omega_E=("t", omega_e, {"units": "sigma_0 Gamma_eph",
-                                    "long_name": "omega_E = E*^2 d(sigma)/dt per E^2"}),
-            number=("t", f @ self.dos * self.h, {**unit, "long_name": "electrons per site"}),
-            energy=("t", f @ (self.dos * self.eps) * self.h,
-                    {"units": "W", "long_name": "electron energy"}),
-            entropy=("t", np.array([self.entropy(row) for row in f]),
-                     {**unit, "long_name": "electron entropy"}),
-            entropy_production=("t", entropy_rate, {"units": "Gamma_eph",
-                                                    "long_name": "electron entropy rate dS/dt"}),
-            pump=("t", pump, {"units": "Gamma_eph", "long_name": "phonon source I_p"}),
+            sigma=("t", d["sigma"], {"units": "sigma_0",
+                                     "long_name": "conductivity sigma/sigma_0"}),
+            field=("t", np.sqrt(np.maximum(d["field_squared"], 0.0)),
+                   {"units": field_unit, "long_name": "field E (E* with the instability)"}),
+            field_squared=("t", d["field_squared"],
+                           {"units": f"({field_unit})^2",
+                            "long_name": "E^2 (the evolved state E*^2 with instability = "
+                                         "maxwell)"}),
+            omega_E=("t", d["omega_E"], {"units": "sigma_0 Gamma_eph",
+                                         "long_name": "omega_E = E*^2 d(sigma)/dt per E^2"}),
+            number=("t", d["number"], {**unit, "long_name": "electrons per site"}),
+            energy=("t", d["energy"], {"units": "W", "long_name": "electron energy"}),
+            entropy=("t", d["entropy"], {**unit, "long_name": "electron entropy"}),
+            entropy_production=("t", d["entropy_production"],
+                                {"units": "Gamma_eph",
+                                 "long_name": "electron entropy rate dS/dt"}),
+            pump=("t", d["pump"], {"units": "Gamma_eph", "long_name": "phonon source I_p"}),
         )
         if steps is not None:
             data["step"] = ("t", steps, {"units": "1/Gamma_eph",
@@ -834,6 +1010,11 @@ class PhotoexcitedMetal:
         attrs = self.attributes()
         attrs["task"] = "evolve"
         return xr.Dataset(data, coords=coords, attrs=attrs)
+
+
+#: Columns of :meth:`PhotoexcitedMetal._diagnostics`.
+_DIAGNOSTICS = ("field_squared", "sigma", "omega_E", "number", "energy", "entropy",
+                "entropy_production", "pump")
 
 
 def periodic_limit(dos: DosInput, mu: float | None = 0.0, T: float = 0.003,
