@@ -7,16 +7,23 @@ of the results are checked against closed forms with tolerances from the discret
 
 from __future__ import annotations
 
+import json
+import warnings
+
 import numpy as np
 import pytest
+import xarray as xr
 from scipy.special import expit
 
 import boltzphlow.bands as bands
 import boltzphlow.transport as tr
+from boltzphlow import plotting
 from boltzphlow.cli import main
 from boltzphlow.config import list_examples, load_config, read_toml
+from boltzphlow.errors import InputError, ResourceError
 from boltzphlow.geometry import job as geometry_job
-from boltzphlow.jobs import SilentContext
+from boltzphlow.geometry.job import ResolutionWarning
+from boltzphlow.jobs import SilentContext, get_job
 from boltzphlow.results import finalize, load, save
 from boltzphlow.testing import assert_has_metadata, assert_results_identical
 
@@ -52,6 +59,19 @@ def _run(name: str, tmp_path, *extra: str) -> object:
     return load(tmp_path / f"{name}.nc")
 
 
+@pytest.fixture
+def figures():
+    """Every figure saved during the test, as ``(path, figure_problems(fig))``."""
+    seen: list[tuple[object, list[str]]] = []
+
+    def hook(fig, path):
+        seen.append((path, plotting.figure_problems(fig)))
+
+    plotting.SAVE_HOOKS.append(hook)
+    yield seen
+    plotting.SAVE_HOOKS.remove(hook)
+
+
 def _one_error_line(capsys) -> str:
     err = capsys.readouterr().err
     lines = err.strip().splitlines()
@@ -67,15 +87,17 @@ def test_there_are_geometry_examples_with_descriptions():
 
 
 @pytest.mark.parametrize("name", GEOMETRY_EXAMPLES)
-def test_example_runs_end_to_end_with_metadata_and_plots(name, tmp_path, capsys):
+def test_example_runs_end_to_end_with_metadata_and_plots(name, tmp_path, capsys, figures):
     ds = _run(name, tmp_path)
     out = capsys.readouterr().out
     assert_has_metadata(ds)
     assert ds.attrs["model"] == "geometry"
     assert ds.attrs["complete"] == 1
     assert ds.attrs["tasks_done"] == ds.attrs["tasks"]
-    pngs = sorted(tmp_path.glob("geometry_*.png"))
+    pngs = sorted(tmp_path.glob(f"{name}_*.png"))  # named by the config, not by the model
     assert pngs, out
+    assert sorted(path for path, _ in figures) == pngs
+    assert all(problems == [] for _, problems in figures), figures
     for png in pngs:
         assert png.stat().st_size > 1000
         assert f"wrote {png}" in out
@@ -108,8 +130,10 @@ def test_haldane_chern_numbers_and_quantised_plateau(tmp_path):
 
 
 def test_massive_dirac_ahc_closed_forms(tmp_path):
-    ds = _run("massive_dirac_ahc", tmp_path, "--set", "ahc.mu_min=-1.0", "--set",
-              "ahc.mu_max=1.0", "--set", "ahc.n_mu=3")
+    with pytest.warns(ResolutionWarning, match=r"ahc.n_mu = 3: the μ spacing 1 exceeds half "
+                                               r"the smallest band gap \(0.2\)"):
+        ds = _run("massive_dirac_ahc", tmp_path, "--set", "ahc.mu_min=-1.0", "--set",
+                  "ahc.mu_max=1.0", "--set", "ahc.n_mu=3")
     v, delta, k_max, n = 1.0, 0.1, 5.0, 400
     gap = -np.sign(delta) / np.pi * np.arctan(
         v**2 * k_max**2 / (abs(delta) * np.sqrt(2 * v**2 * k_max**2 + delta**2)))
@@ -181,10 +205,19 @@ def _write_hr(path, model) -> None:
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
+#: Smallest meshes that resolve each built-in model with its default parameters (the minimum of
+#: docs/geometry.md, "Mesh resolution": 11, 7, 100, 40 points for Haldane, Qi-Wu-Zhang, the
+#: massive Dirac and Rashba models; the floor of 3 for the gapless Weyl and p-band models).
+SMALL_MESH = {"haldane": 12, "qi_wu_zhang": 8, "massive_dirac": 100, "rashba_2deg": 40,
+              "weyl_lattice": 8, "p_band": 8}
+
+
+@pytest.mark.filterwarnings("ignore::boltzphlow.geometry.job.ResolutionWarning")
 @pytest.mark.parametrize("hamiltonian", sorted(set(geometry_job.MODEL_KINDS) - {"wannier90"}))
 def test_every_built_in_model_runs_its_default_path_and_mu_range(hamiltonian, tmp_path):
     dim, lattice = geometry_job.MODEL_KINDS[hamiltonian]
-    text = (f'model = "geometry"\nhamiltonian = "{hamiltonian}"\nmesh = {[8] * dim}\n'
+    text = (f'model = "geometry"\nhamiltonian = "{hamiltonian}"\n'
+            f"mesh = {[SMALL_MESH[hamiltonian]] * dim}\n"
             "[bands]\nn_points = 20\n[ahc]\nn_mu = 5\n"
             + ("[chern]\nbands = [0]\n" if lattice and hamiltonian != "p_band" else ""))
     config = tmp_path / f"{hamiltonian}.toml"
@@ -237,7 +270,7 @@ def test_info_and_plot_commands_read_a_geometry_result(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "model:      geometry" in out and "Weyl nodes:" in out and "CME α (T = 0.01)" in out
     assert main(["plot", str(tmp_path / "weyl_cme.nc"), "-o", str(tmp_path / "again")]) == 0
-    assert (tmp_path / "again" / "geometry_weyl_lattice_chiral.png").is_file()
+    assert (tmp_path / "again" / "weyl_cme_chiral.png").is_file()
 
 
 @pytest.mark.parametrize(
@@ -256,7 +289,7 @@ def test_info_and_plot_commands_read_a_geometry_result(tmp_path, capsys):
         ("haldane_ahc", ["chern.bands=[-1]"], "chern.bands[0]: Input should be greater than"),
         ("haldane_ahc", ["ahc.T=-0.1"], "ahc.T: Input should be greater than or equal to 0"),
         ("haldane_ahc", ["ahc.T=nan"], "ahc.T: Input should be a finite number"),
-        ("haldane_ahc", ["haldane.phi=3 ns"], "haldane.phi: expected a quantity in rad"),
+        ("haldane_ahc", ["haldane.phi=3 ns"], "haldane.phi: expected an angle (rad)"),
         ("haldane_ahc", ["hamiltonian=graphene"], "hamiltonian: Input should be 'haldane'"),
         ("haldane_ahc", ["weyl_lattice.b0=0.1"],
          "weyl_lattice: parameters given for 'weyl_lattice' but hamiltonian = 'haldane'"),
@@ -269,6 +302,35 @@ def test_info_and_plot_commands_read_a_geometry_result(tmp_path, capsys):
         ("haldane_ahc", ["curvature_map.component=x"], "curvature_map.normal, k_normal, kz"),
         ("haldane_ahc", ["bands.path=[[0.5, 0.5, 0.0], \"G\"]"],
          "bands.path[0]: the haldane model is 2D, so a point needs 2 coordinates"),
+        # strict types: booleans are not numbers, 2.5 is not a count, numbers are finite
+        ("haldane_ahc", ["ahc.T=true"], "config error: ahc.T: "),
+        ("haldane_ahc", ["haldane.m=true"], "config error: haldane.m: "),
+        ("haldane_ahc", ["mesh=[true, 40]"], "config error: mesh[0]: "),
+        ("haldane_ahc", ["ahc.n_mu=2.5"], "config error: ahc.n_mu: "),
+        ("haldane_ahc", ["ahc.mu_min=nan"], "config error: ahc.mu_min: "),
+        ("weyl_cme", ["chern.normal_axis=true"], "config error: chern.normal_axis: "),
+        ("weyl_cme", ["cme.mu=inf"], "config error: cme.mu[0]: "),
+        ("haldane_ahc", ["energy_unit=" + "x" * 200], "config error: energy_unit: "),
+        ("haldane_ahc", ["haldane.t1=1e308"],
+         "config error: haldane.t1: must be at most 1e+100 in magnitude"),
+        ("haldane_ahc", ["curvature_map.kx=[-1e101, 1]"], "config error: curvature_map.kx[0]: "),
+        # a method failing on a model after the checks: one line naming the task
+        ("haldane_ahc", ["haldane.t2=1e99"], "error: chern: link variable vanishes"),
+        # meshes that cannot resolve what they are asked: refused with the minimum
+        ("haldane_ahc", ["mesh=[1, 1]"],
+         "config error: mesh: [1, 1] points cannot resolve the narrowest Berry-curvature peak "
+         "(half-width κ = Δ/2v = 0.669 1/a, which the spacing must not exceed); at least "
+         "[11, 11] are needed"),
+        ("haldane_ahc", ["chern.mesh=[8, 8]"], "chern.mesh: [8, 8] points cannot resolve"),
+        ("haldane_ahc", ["ahc.mesh=[10, 11]"], "at least [11, 11] are needed"),
+        ("massive_dirac_ahc", ["mesh=[50, 50]"], "at least [100, 100] are needed"),
+        ("weyl_cme", ["cme.mesh=[2, 8, 8]"],
+         "cme.mesh: [2, 8, 8] points cannot resolve the model's hopping range; at least "
+         "[3, 3, 3]"),
+        ("haldane_ahc", ["ahc.n_mu=1"], "ahc.n_mu: a range of μ needs n_mu >= 2"),
+        ("haldane_ahc", ["ahc.mesh=[40, 60]", "ahc.use_symmetry=true"],
+         "ahc.use_symmetry: the [40, 60] mesh does not have the model's symmetry"),
+        ("haldane_ahc", ["bands.path=[\"G\", \"G\"]"], "bands.path: all points coincide"),
     ],
 )
 def test_bad_input_is_a_one_line_error(example, overrides, message, tmp_path, capsys):
@@ -293,14 +355,230 @@ def test_config_without_a_task_is_an_error(tmp_path, capsys):
     [
         (None, "wannier90.file: no such file"),
         ("header\n2\nthree\n", "line 3: cannot read nrpts"),
+        ("private: s3cr3t\n1\n1\n0\n0 0 0 1 1 1.0 0.0\n",
+         "bad_hr.dat', line 4: Wigner-Seitz degeneracy must be >= 1, got 0"),
+        ("private: s3cr3t\n1\n1\n1\n0 0 0 1 1 nan 0.0\n",
+         "bad_hr.dat', line 5: 'R1 R2 R3 m n Re Im': not a finite number"),
+        ("private: s3cr3t\n100000\n1\n1\n0 0 0 1 1 1.0 0.0\n",
+         "line 3: unexpected end of file: num_wann = 100000 and nrpts = 1 need at least "
+         "10000000001 more lines, the file has 2"),
+        ("folder", "bad_hr.dat': not a regular file"),
     ],
 )
 def test_bad_wannier90_file_is_a_one_line_error(content, message, tmp_path, capsys):
     path = tmp_path / "bad_hr.dat"
-    if content is not None:
+    if content == "folder":
+        path.mkdir()
+    elif content is not None:
         path.write_text(content, encoding="utf-8")
     config = tmp_path / "w90.toml"
     config.write_text(f'model = "geometry"\nhamiltonian = "wannier90"\n[wannier90]\n'
                       f'file = "{path}"\n[chern]\n', encoding="utf-8")
     assert main(["run", str(config), "-o", str(tmp_path), "-q"]) == 2
-    assert message in _one_error_line(capsys)
+    line = _one_error_line(capsys)
+    assert message in line and "s3cr3t" not in line, line
+    assert line.startswith("boltzphlow: error: wannier90.file: "), line
+
+
+def test_wannier90_positions_must_match_the_file(tmp_path, capsys):
+    path = tmp_path / "weyl_hr.dat"
+    _write_hr(path, bands.weyl_lattice())
+    config = tmp_path / "w90.toml"
+    config.write_text(f'model = "geometry"\nhamiltonian = "wannier90"\n[wannier90]\n'
+                      f'file = "{path}"\npositions = [[0.0, 0.0, 0.0]]\n[chern]\n',
+                      encoding="utf-8")
+    assert main(["run", str(config), "-o", str(tmp_path), "-q"]) == 2
+    assert ("wannier90.positions: give one position per orbital: 2 (num_wann of the file), got 1"
+            in _one_error_line(capsys))
+
+
+def test_a_one_sided_mu_range_beyond_the_bands_is_refused(tmp_path, capsys):
+    config = tmp_path / "empty.toml"
+    config.write_text('model = "geometry"\nhamiltonian = "haldane"\nmesh = [24, 24]\n'
+                      "[ahc]\nmu_min = 4.0\n", encoding="utf-8")
+    assert main(["run", str(config), "-o", str(tmp_path), "-q"]) == 2
+    assert ("ahc.mu_min: empty μ range [4, 3.60799] (the bands span -3.00666 to 3.00666)"
+            in _one_error_line(capsys))
+
+
+class _NoProgress(SilentContext):
+    """A context that fails the test if a job reports progress."""
+
+    def progress(self, done, total):
+        raise AssertionError("progress reported before the config was checked")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "error", "message"),
+    [
+        (["ahc.mesh=[1, 1]"], ValueError, "ahc.mesh: [1, 1] points cannot resolve"),
+        (["chern.bands=[0, 2]"], ValueError, "chern.bands: band index 2 out of range"),
+        (["ahc.n_mu=1"], ValueError, "ahc.n_mu: a range of μ needs n_mu >= 2"),
+        (["bands.path=[\"K\", \"K\"]"], ValueError, "bands.path: all points coincide"),
+        (["ahc.n_mu=1000000000"], ResourceError, "1000000000 chemical potentials needs"),
+    ],
+)
+def test_checks_come_before_the_first_progress_report(overrides, error, message, monkeypatch):
+    monkeypatch.setenv("BOLTZPHLOW_MEMORY_LIMIT", "256 MiB")
+    _, config, _ = load_config("haldane_ahc", [*_small(read_toml("haldane_ahc"))[1::2],
+                                               *overrides])
+    with pytest.raises(error) as info:
+        geometry_job.run(config, _NoProgress())
+    assert message in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("example", "overrides", "keys"),
+    [
+        ("haldane_ahc", ["ahc.n_mu=1000000000"], ["ahc.n_mu"]),
+        ("haldane_ahc", ["ahc.refine=3", "ahc.mesh=[400, 400]", "ahc.n_mu=281"],
+         ["ahc.mesh", "ahc.n_mu", "ahc.refine"]),
+        ("haldane_ahc", ["ahc.mesh=[300000, 300000]"], ["ahc.mesh", "chunk_size"]),
+        ("haldane_ahc", ["chunk_size=100000000", "ahc.mesh=[3000, 3000]"], ["chunk_size"]),
+        ("haldane_ahc", ["bands.n_points=1000000000"], ["bands.n_points"]),
+        ("haldane_ahc", ["curvature_map.n=[100000, 100000]"], ["curvature_map.n"]),
+        ("haldane_ahc", ["chern.mesh=[20000, 20000]"], ["chern.mesh"]),
+        ("weyl_cme", ["cme.mesh=[300, 300, 300]"], ["cme.mesh", "cme.mu", "cme.refine"]),
+    ],
+)
+def test_resource_guards_refuse_before_allocating(example, overrides, keys, tmp_path, capsys,
+                                                  monkeypatch):
+    monkeypatch.setenv("BOLTZPHLOW_MEMORY_LIMIT", "256 MiB")
+    args = ["run", example, "-o", str(tmp_path), "-q"]
+    for item in [*_small(read_toml(example))[1::2], *overrides]:
+        args += ["--set", item]
+    assert main(args) == 2
+    line = _one_error_line(capsys)
+    assert "needs" in line and "more than the 256 MiB this run may use" in line, line
+    for key in keys:
+        assert key in line.split("; change ")[1], line
+    assert not list(tmp_path.iterdir())
+
+
+def test_pictures_coarser_than_the_curvature_peak_warn_with_the_minimum():
+    overrides = [*_small(read_toml("massive_dirac_ahc"))[1::2], "curvature_map.n=[4, 4]",
+                 "bands.n_points=5", "ahc.n_mu=5"]
+    _, config, _ = load_config("massive_dirac_ahc", overrides)
+    with pytest.warns(ResolutionWarning) as record:
+        ds = geometry_job.run(config, SilentContext())
+    messages = [str(w.message) for w in record]
+    assert any(m.startswith("curvature_map.n = [4, 4]: pixels of 0.4 x 0.4 1/a are wider than "
+                            "the curvature peak (half-width κ = 0.1 1/a); n >= [13, 13]")
+               for m in messages), messages
+    assert any(m.startswith("bands.n_points = 5: the spacing 0.5 1/a") and
+               m.endswith("n_points >= 21 resolves it") for m in messages), messages
+    assert any(m.startswith("ahc.n_mu = 5: the μ spacing 0.5 exceeds half the smallest band "
+                            "gap (0.2)") for m in messages), messages
+    assert ds.attrs["resolution_warnings"].count(" | ") == 2
+    # the default example resolves everything it draws
+    _, config, _ = load_config("massive_dirac_ahc", _small(read_toml("massive_dirac_ahc"))[1::2])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ResolutionWarning)
+        assert "resolution_warnings" not in geometry_job.run(config, SilentContext()).attrs
+
+
+def _haldane_partial(tmp_path):
+    """A checkpoint of the small Haldane example after two tasks, and its config."""
+    overrides = _small(read_toml("haldane_ahc"))[1::2]
+    _, config, raw = load_config("haldane_ahc", overrides)
+
+    class Recorder(SilentContext):
+        def checkpoint(self, ds):
+            if ds.attrs["tasks_done"] == "chern ahc":
+                self.last_checkpoint = ds
+
+    recorder = Recorder()
+    geometry_job.run(config, recorder)
+    partial = save(finalize(recorder.last_checkpoint, "geometry", raw, 0.5, complete=False),
+                   tmp_path / "partial.nc")
+    return load(partial), config
+
+
+@pytest.mark.parametrize(
+    ("tamper", "message"),
+    [
+        (lambda ds: ds.assign_attrs(model="superconductor"), "it holds a 'superconductor' result"),
+        (lambda ds: ds.assign_attrs(n_bands=3), "attribute n_bands is 3, the config gives 2"),
+        (lambda ds: ds.assign_attrs(tasks_done="ahc"), "finished tasks ['ahc'] are not a start"),
+        (lambda ds: ds.drop_vars("ahc"), "variable ahc of task ahc is missing"),
+        (lambda ds: ds.isel(mu=slice(0, 5)), "ahc has dimensions ('mu',) (5,), the config gives"),
+        (lambda ds: ds.assign_coords(mu=ds.mu + 0.1), "coordinate mu differs"),
+        (lambda ds: xr.Dataset({"T": ("t", [1.0, 2.0])}, attrs=ds.attrs),
+         "variable chern_number of task chern is missing"),
+    ],
+)
+def test_resume_refuses_data_of_another_config(tamper, message, tmp_path):
+    previous, config = _haldane_partial(tmp_path)
+    with pytest.raises(InputError, match="--resume: the partial result does not belong to this "
+                                         "config: ") as info:
+        geometry_job.run(config, _NoProgress(resume_from=tamper(previous)))
+    assert message in str(info.value)
+
+
+def test_the_job_is_resumable_and_continues_from_its_partial_result(tmp_path):
+    assert get_job("geometry").resumable
+    previous, config = _haldane_partial(tmp_path)
+
+    class Counter(SilentContext):
+        calls: list = []
+
+        def progress(self, done, total):
+            self.calls.append((done, total))
+
+    context = Counter(resume_from=previous)
+    ds = geometry_job.run(config, context)
+    assert context.calls[0] == (2, 4) and ds.attrs["tasks_done"] == ds.attrs["tasks"]
+    xr.testing.assert_identical(ds.ahc, previous.ahc)
+
+
+#: Small meshes that resolve the Haldane model at m = 0.2 and m = 1 (minimum 29 points).
+SWEEP_SETS = ["mesh=[40, 40]", "chern.mesh=[40, 40]", "ahc.mesh=[40, 40]",
+              "curvature_map.n=[40, 40]", "bands.n_points=81"]
+
+
+def _sweep_of_runs(tmp_path) -> xr.Dataset:
+    """A sweep-shaped result over haldane.m = 0.2, 0.76 (failed: NaN), 1.0 built from runs."""
+    points = []
+    for m in (0.2, 1.0):
+        overrides = [*_small(read_toml("haldane_ahc"))[1::2], f"haldane.m={m}", *SWEEP_SETS]
+        _, config, raw = load_config("haldane_ahc", overrides)
+        points.append(finalize(geometry_job.run(config, SilentContext()), "geometry", raw, 1.0))
+    failed = xr.full_like(points[0], np.nan)
+    ds = xr.concat([points[0], failed, points[1]], dim="haldane.m", data_vars="all",
+                   coords="different", compat="equals", combine_attrs="drop_conflicts")
+    ds = ds.assign_coords({"haldane.m": ("haldane.m", [0.2, 0.76, 1.0],
+                                         {"units": "t", "long_name": "haldane.m"})})
+    ds["failed"] = ("haldane.m", np.array([0, 1, 0], dtype=np.int8),
+                    {"units": "1", "long_name": "point failed"})
+    return ds.assign_attrs(sweep_dims=json.dumps(["haldane.m"]), n_points=3, n_failed=1)
+
+
+def test_sweep_results_are_drawn_with_data_in_every_axes(tmp_path, figures):
+    ds = _sweep_of_runs(tmp_path)
+    paths = get_job("geometry").plot(ds, tmp_path / "out", "haldane_sweep")
+    kinds = sorted(path.name for path in paths)
+    assert kinds == ["haldane_sweep_ahc.png", "haldane_sweep_bands.png",
+                     "haldane_sweep_berry_curvature.png", "haldane_sweep_sweep.png"]
+    assert len(figures) == 4 and all(problems == [] for _, problems in figures), figures
+    text = get_job("geometry").summary(ds)
+    assert text.startswith("geometry sweep: 2 of 3 points finished")
+    assert "[haldane.m = 0.2 t]" in text and "[haldane.m = 1 t]" in text
+    assert "band 0: -1.0000" in text and "band 0: +0.0000" in text
+
+
+@pytest.mark.slow
+def test_sweep_command_plots_and_records_a_failed_point(tmp_path, capsys, figures):
+    out = tmp_path / "sweep.nc"
+    args = ["sweep", "haldane_ahc", "--vary", "haldane.m=0.2,0.76,1.0", "--workers", "1",
+            "-o", str(out), "-q"]
+    for item in [*_small(read_toml("haldane_ahc"))[1::2], *SWEEP_SETS]:
+        args += ["--set", item]
+    assert main(args) == 0
+    captured = capsys.readouterr()
+    assert "haldane.m=0.76 failed" in captured.err and "chern.mesh: [40, 40] points" in captured.err
+    ds = load(out)
+    assert ds["failed"].values.tolist() == [0, 1, 0]
+    assert sorted(p.name for p in tmp_path.glob("*.png")) == [
+        "sweep_ahc.png", "sweep_bands.png", "sweep_berry_curvature.png", "sweep_sweep.png"]
+    assert len(figures) == 4 and all(problems == [] for _, problems in figures), figures

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
 import boltzphlow.bands as bands
 from boltzphlow.bands.hamiltonian import BlochHamiltonian
+from boltzphlow.errors import InputError
 from boltzphlow.grids.kmesh import KMesh, as_kmesh
 
 RNG = np.random.default_rng(1234)
@@ -278,6 +281,144 @@ class TestWannier90:
         path.write_text(edit(path.read_text()))
         with pytest.raises(ValueError, match=message):
             bands.read_wannier90_hr(path)
+
+    @staticmethod
+    def _small_hr(tmp_path):
+        """A valid two-orbital ``_hr.dat`` (R = 0, ±(1, 1, 1)) and its text."""
+        model = bands.TightBinding(np.eye(3), {(0, 0, 0): np.eye(2),
+                                               (1, 1, 1): 0.1 * np.ones((2, 2)),
+                                               (-1, -1, -1): 0.1 * np.ones((2, 2))})
+        path = tmp_path / "toy_hr.dat"
+        _write_hr(path, model, np.eye(3))
+        return path, path.read_text()
+
+    @pytest.mark.parametrize(
+        ("edit", "message"),
+        [
+            # degeneracies: line 4 holds "2 1 1"
+            (lambda s: s.replace("\n2 1 1\n", "\n0 1 1\n", 1),
+             "line 4: Wigner-Seitz degeneracy must be >= 1, got 0"),
+            (lambda s: s.replace("\n2 1 1\n", "\n2 -1 1\n", 1),
+             "line 4: Wigner-Seitz degeneracy must be >= 1, got -1"),
+            (lambda s: s.replace("\n2 1 1\n", "\n2 1\n1 1\n", 1),
+             "line 5: more Wigner-Seitz degeneracies than nrpts = 3"),
+            # non-finite hoppings pass max(1, nan) in a Hermiticity check: refused by line
+            (lambda s: s.replace("0.100000000000000", "nan", 1),
+             "line 13: 'R1 R2 R3 m n Re Im': not a finite number"),
+            (lambda s: s.replace("0.000000000000000", "-inf", 1),
+             "line 5: 'R1 R2 R3 m n Re Im': not a finite number"),
+            (lambda s: s.replace("0.000000000000000", "1e999", 1),
+             "line 5: 'R1 R2 R3 m n Re Im': not a finite number"),
+            # counts that do not fit the file are refused before anything is allocated
+            (lambda s: s.replace("\n2\n3\n", "\n100000\n3\n", 1),
+             "line 3: unexpected end of file: num_wann = 100000 and nrpts = 3 need at least "
+             "30000000001 more lines, the file has 13"),
+            (lambda s: s.replace("\n2\n3\n", "\n2\n" + "9" * 400 + "\n", 1),
+             "and nrpts = " + "9" * 57 + "... need at least"),
+            (lambda s: s.replace("\n2\n3\n", "\n0\n3\n", 1), "line 2: num_wann must be >= 1"),
+            (lambda s: s.replace("\n2\n3\n", "\n2.0\n3\n", 1), "line 2: cannot read num_wann"),
+            (lambda s: s + "1 2 3\n", "line 17: unexpected content after the last hopping"),
+            (lambda s: s.replace("   -1   -1   -1    1    1", "    0    0    0    1    1", 1),
+             "line 9: the same (R, m, n) is given twice"),
+            (lambda s: s.replace("   -1   -1   -1    2    2", "    2    2    2    2    2", 1),
+             "line 13: more R vectors than nrpts = 3"),
+            (lambda s: s.replace("   -1   -1   -1    1    2", "   -1   -1   -1    1 " + "9" * 30,
+                                 1),
+             "line 7: cannot read 'R1 R2 R3 m n Re Im'"),
+            (lambda s: s.replace("    1    1    1    2    1     0.100000000000000",
+                                 "    1    1    1    2    1     0.300000000000000", 1),
+             "hoppings are not Hermitian: h(R) != h(-R)^dagger"),
+        ],
+    )
+    def test_bad_hr_files_are_one_line_input_errors(self, tmp_path, edit, message, monkeypatch):
+        monkeypatch.setenv("BOLTZPHLOW_MEMORY_LIMIT", "16 MiB")  # nothing large is allocated
+        path, text = self._small_hr(tmp_path)
+        path.write_text(edit(text))
+        with pytest.raises(InputError) as info:
+            bands.read_wannier90_hr(path)
+        assert message in str(info.value)
+        assert str(info.value).startswith(f"{str(path)!r}")
+        assert "\n" not in str(info.value)
+
+    def test_errors_never_echo_the_file(self, tmp_path):
+        secret = "s3cr3t:x:0:0:s3cr3t:/home/s3cr3t:/bin/zsh"
+        path = tmp_path / ("passwd" + "_" * 200 + "_hr.dat")
+        path.write_text(f"{secret}\n{secret}\n{secret}\n")
+        with pytest.raises(InputError) as info:
+            bands.read_wannier90_hr(path)
+        text = str(info.value)
+        assert "line 2: cannot read num_wann" in text
+        assert "s3cr3t" not in text and "zsh" not in text
+        assert len(text) < 160  # the long path is shortened
+
+    def test_files_that_are_not_regular_are_refused(self, tmp_path):
+        fifo = tmp_path / "pipe_hr.dat"
+        os.mkfifo(fifo)  # reading it would block
+        for path in (tmp_path, fifo, "/dev/zero"):
+            with pytest.raises(InputError, match="not a regular file"):
+                bands.read_wannier90_hr(path)
+        with pytest.raises(InputError, match="cannot read"):
+            bands.read_wannier90_hr(tmp_path / "missing_hr.dat")
+
+    @pytest.mark.parametrize(
+        ("edit", "message"),
+        [
+            (lambda lines: lines.__setitem__(1, "nan 0 0"), "line 2: lattice vector: not a finite"),
+            (lambda lines: lines.__setitem__(3, "2.0 0.0 0.0"),
+             "line 2: the lattice vectors are linearly dependent"),
+            (lambda lines: lines.__setitem__(-1, "2 2 0 0 0 0 nan 0"),
+             "line 43: 'm n Re(x) Im(x) Re(y) Im(y) Re(z) Im(z)': not a finite number"),
+            (lambda lines: lines.__delitem__(-1), "line 43: unexpected end of file"),
+            (lambda lines: lines.__setitem__(-1, "2 3 0 0 0 0 0 0"),
+             "line 43: orbital index out of range 1..2"),
+        ],
+    )
+    def test_bad_tb_files_are_one_line_input_errors(self, tmp_path, edit, message):
+        path = self._write_tb(tmp_path)
+        lines = path.read_text().splitlines()
+        edit(lines)
+        path.write_text("\n".join(lines) + "\n")
+        with pytest.raises(InputError) as info:
+            bands.read_wannier90_tb(path)
+        assert message in str(info.value)
+
+    def test_non_finite_models_are_refused_where_they_are_built(self):
+        with pytest.raises(ValueError, match="must be finite numbers"):
+            bands.TightBinding(np.eye(2), {(0, 0): [[np.nan]]})
+        with pytest.raises(ValueError, match="not finite"):
+            bands.TightBinding([[1.0, 0.0], [0.0, np.inf]], {(0, 0): [[1.0]]})
+        with pytest.raises(ValueError, match="not finite"):
+            bands.check_hermitian(np.array([[np.nan, 0.0], [0.0, 1.0]]))
+
+    @staticmethod
+    def _write_tb(tmp_path):
+        model = bands.TightBinding(
+            np.diag([1.0, 2.0, 3.0]),
+            {
+                (0, 0, 0): np.diag([0.5, -0.5]),
+                (1, 0, 0): [[0.1, 0.2j], [0.3, 0.0]],
+                (-1, 0, 0): np.conj([[0.1, 0.2j], [0.3, 0.0]]).T,
+            },
+            positions=[[0.0, 0.0, 0.0], [0.5, 0.25, 0.1]],
+        )
+        lines = ["tb file", "1.0 0.0 0.0", "0.0 2.0 0.0", "0.0 0.0 3.0", "2",
+                 f"{len(model.R)}", " ".join("1" for _ in model.R)]
+        for i, r in enumerate(model.R):
+            lines += ["", " ".join(str(x) for x in r)]
+            for n in range(2):
+                for m in range(2):
+                    v = model.h_R[i, m, n]
+                    lines.append(f"{m + 1} {n + 1} {v.real:.15f} {v.imag:.15f}")
+        cart = model.positions @ model.lattice
+        for r in model.R:
+            lines += ["", " ".join(str(x) for x in r)]
+            for n in range(2):
+                for m in range(2):
+                    x = cart[m] if (m == n and not np.any(r)) else np.zeros(3)
+                    lines.append(f"{m + 1} {n + 1} {x[0]} 0 {x[1]} 0 {x[2]} 0")
+        path = tmp_path / "toy_tb.dat"
+        path.write_text("\n".join(lines) + "\n")
+        return path
 
     def test_tb_dat_with_positions(self, tmp_path):
         model = bands.TightBinding(

@@ -190,3 +190,72 @@ class TestGellMann:
         # |b_n|^2 = 2 (N-1)/N for a pure state, and sum_n b_n = 0
         np.testing.assert_allclose((b**2).sum(-1), 2 * (n - 1) / n, atol=1e-13)
         np.testing.assert_allclose(b.sum(axis=-2), 0.0, atol=1e-13)
+
+
+def test_python_blocks_of_the_geometry_docs_run():
+    """Every ```python block of docs/geometry.md runs (in order, in one namespace)."""
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).parents[2] / "docs" / "geometry.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"^```python\n(.*?)^```", text, flags=re.S | re.M)
+    assert blocks
+    namespace: dict = {}
+    for block in blocks:
+        exec(compile(block, "docs/geometry.md", "exec"), namespace)  # noqa: S102
+    # the values the block states in its comments
+    assert round(namespace["geo"].chern_number(namespace["h"], bands=[0], mesh=(60, 60))) == -1
+    np.testing.assert_allclose(namespace["r"].per_band, [-0.3019, 0.2976], atol=1e-4)
+    np.testing.assert_array_equal(namespace["minimum_mesh"](
+        namespace["h"], namespace["s"].narrowest()), [11, 11])
+
+
+class TestResolution:
+    """The curvature width κ = Δ/2v and the minimum meshes of the geometry job."""
+
+    def test_gapped_models_give_the_dirac_width(self):
+        from boltzphlow.geometry.resolution import minimum_mesh, scan_spectrum
+
+        # massive Dirac: Δ = 2δ at k = 0 (between the scan points), v = 1: κ = δ
+        d = bands.massive_dirac(v=1.0, delta=0.1, k_max=5.0)
+        s = scan_spectrum(d)
+        np.testing.assert_allclose(s.gap, [0.2], rtol=1e-6)
+        np.testing.assert_allclose(s.width, [0.1], rtol=1e-5)
+        np.testing.assert_array_equal(minimum_mesh(d, s.narrowest()), [100, 100])
+        np.testing.assert_array_equal(minimum_mesh(d, s.narrowest(), refine=2), [12, 12])
+        # Haldane: Δ = 2|m - 3√3 t2| at K', v = √3/2 (interband velocity of the Dirac point)
+        h = bands.haldane()
+        s = scan_spectrum(h)
+        np.testing.assert_allclose(s.gap, [2 * abs(0.2 - 3 * np.sqrt(3) * 0.15)], rtol=1e-6)
+        np.testing.assert_allclose(s.width, s.gap / np.sqrt(3), rtol=1e-5)
+        assert not s.gapless.any()
+        # Qi-Wu-Zhang m = 1.8: Δ = 2|m - 2| at (π, π), v = 1
+        s = scan_spectrum(bands.qi_wu_zhang(m=1.8))
+        np.testing.assert_allclose([s.gap[0], s.width[0]], [0.4, 0.2], rtol=1e-6)
+
+    def test_band_crossings_are_gapless_and_only_the_floor_applies(self):
+        from boltzphlow.geometry.resolution import minimum_mesh, scan_spectrum
+
+        for model in (bands.weyl_lattice(k0=1.0, b0=0.3), bands.p_band_model(),
+                      bands.haldane(m=3 * np.sqrt(3) * 0.15)):
+            s = scan_spectrum(model)
+            assert s.gapless.all() and s.narrowest() == np.inf
+            np.testing.assert_array_equal(minimum_mesh(model, s.narrowest()), [3] * model.dim)
+
+    def test_nyquist_floor_follows_the_hopping_range(self):
+        from boltzphlow.geometry.resolution import nyquist_floor
+
+        model = random_model(2, 2, seed=3)  # hoppings up to 2 lattice vectors
+        np.testing.assert_array_equal(nyquist_floor(model), [5, 5])
+        assert nyquist_floor(bands.massive_dirac()).tolist() == [3, 3]
+
+
+def test_adaptive_refinement_checks_memory_before_each_level(monkeypatch):
+    from boltzphlow.errors import ResourceError
+    from boltzphlow.grids.kmesh import KMesh, integrate_adaptive
+
+    monkeypatch.setenv("BOLTZPHLOW_MEMORY_LIMIT", "2 MiB")
+    with pytest.raises(ResourceError, match=r"adaptive refinement level 1 \(\d+ new k-points of "
+                                            r"2000 values each\) needs .* change refine"):
+        integrate_adaptive(lambda f: np.repeat(np.sign(np.cos(2 * np.pi * f[:, :1])), 2000, 1),
+                           KMesh((20, 20)), levels=2)

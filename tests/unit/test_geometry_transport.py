@@ -1,4 +1,4 @@
-"""Unit tests of the densities (seed 001 Eqs. 17, 24-28) and of Eq. 29."""
+"""Unit tests of the densities (Valet and Raimondi, Eqs. 17, 24-28), Eq. 29 and the Fermi sums."""
 
 from __future__ import annotations
 
@@ -121,3 +121,47 @@ class TestEq29:
         # the neglected term is e² (B·Ω)(∂ε̄·Ω) B ~ (1e-3)² |Ω|² |v|
         scale = 1e-6 * np.abs(om).max() ** 2 * np.abs(grad).max() + 1e-8
         np.testing.assert_allclose(z[..., None] * v, xsn, atol=scale)
+
+
+class TestFermiSum:
+    """Every mode of the many-μ Fermi sum equals the direct sum, with bounded memory."""
+
+    rng = np.random.default_rng(17)
+    energies = rng.normal(size=(4000, 3))
+    weights = rng.normal(size=(4000, 3, 2))
+
+    def direct(self, mu, temp, kernel):
+        k = (tr._kspace.fermi if kernel == "f" else tr._kspace.minus_dfermi)(
+            self.energies.reshape(-1)[None, :], np.asarray(mu)[:, None], temp)
+        return k @ self.weights.reshape(-1, 2)
+
+    @pytest.mark.parametrize(
+        ("temp", "n_mu", "kernel", "mode", "rtol"),
+        [
+            (0.05, 200, "f", "binned", 1e-6),      # linear interpolation of f, δ = T/128
+            (0.05, 200, "-df", "binned", 1e-5),
+            (1e-8, 200, "f", "window", 1e-13),     # T tiny: the grid would need 1e11 points
+            (1e-8, 200, "-df", "window", 1e-13),
+            (0.05, 10, "f", "direct", 1e-13),
+            (0.0, 200, "f", "step", 1e-13),
+        ],
+    )
+    def test_modes_agree_with_the_direct_sum(self, temp, n_mu, kernel, mode, rtol):
+        mu = np.linspace(-2.0, 2.0, n_mu)
+        acc = tr._kspace.FermiSum(mu, temp, kernel)
+        assert acc.mode == mode
+        for part in np.array_split(np.arange(len(self.energies)), 3):  # chunk by chunk
+            acc.add(self.energies[part], self.weights[part])
+        expected = self.direct(mu, temp, kernel) if temp > 0 else (
+            (self.energies.reshape(-1)[None, :] < mu[:, None]) @ self.weights.reshape(-1, 2))
+        # the kernel is cut off beyond 40 k_B T: at most e^-40 of its peak (1, or 1/(4T) for -df)
+        cutoff = np.exp(-40.0) * np.abs(self.weights).sum() / (4 * temp if kernel == "-df" else 1)
+        atol = max(rtol * np.abs(expected).max(), cutoff)
+        np.testing.assert_allclose(acc.result(), expected, rtol=0, atol=atol)
+
+    def test_tiny_temperature_many_mu_needs_no_large_grid(self, monkeypatch):
+        monkeypatch.setenv("BOLTZPHLOW_MEMORY_LIMIT", "64 MiB")
+        h = bands.haldane()
+        mu = np.linspace(-3.5, 3.5, 281)
+        sigma = tr.anomalous_hall(h, mu, 1e-9, (40, 40))  # the binned grid: 9e11 points
+        np.testing.assert_allclose(sigma, tr.anomalous_hall(h, mu, 0.0, (40, 40)), atol=1e-12)

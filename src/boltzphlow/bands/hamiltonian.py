@@ -105,10 +105,12 @@ class MeshBlock:
 
 
 def check_hermitian(h: np.ndarray, what: str = "H(k)") -> None:
-    """Raise ``ValueError`` if the matrices ``h`` (``(..., N, N)``) are not Hermitian."""
+    """Raise ``ValueError`` if the matrices ``h`` (``(..., N, N)``) are not Hermitian or finite."""
     h = np.asarray(h)
     if h.ndim < 2 or h.shape[-1] != h.shape[-2]:
         raise ValueError(f"{what} must be square matrices, got shape {h.shape}")
+    if not np.isfinite(h).all():
+        raise ValueError(f"{what} has entries that are not finite numbers (nan or inf)")
     scale = max(1.0, float(np.max(np.abs(h)))) if h.size else 1.0
     deviation = float(np.max(np.abs(h - np.conj(np.swapaxes(h, -1, -2))))) if h.size else 0.0
     if deviation > HERMITIAN_RTOL * scale:
@@ -288,8 +290,8 @@ class TightBinding(BlochHamiltonian):
         d = lattice.shape[0]
         if lattice.shape != (d, d) or not 1 <= d <= 3:
             raise ValueError(f"lattice must be a (d, d) array with d = 1..3, got {lattice.shape}")
-        if abs(np.linalg.det(lattice)) < 1e-12:
-            raise ValueError("lattice vectors are linearly dependent")
+        if not np.isfinite(lattice).all() or abs(np.linalg.det(lattice)) < 1e-12:
+            raise ValueError("lattice vectors are linearly dependent or not finite")
         if isinstance(hoppings, Mapping):
             if not hoppings:
                 raise ValueError("no hoppings given")
@@ -304,6 +306,9 @@ class TightBinding(BlochHamiltonian):
             raise ValueError("hopping vectors R must be integer lattice vectors")
         if h.ndim != 3 or h.shape[0] != r.shape[0] or h.shape[1] != h.shape[2]:
             raise ValueError(f"hopping matrices must have shape (n_R, N, N), got {h.shape}")
+        if not (np.isfinite(lattice).all() and np.isfinite(h).all() and np.isfinite(r).all()):
+            raise ValueError("lattice vectors, hopping vectors and hoppings must be finite "
+                             "numbers (no nan or inf)")
         r = np.round(r).astype(np.int64)
         # Merge repeated R.
         uniq, inverse = np.unique(r, axis=0, return_inverse=True)
@@ -317,6 +322,8 @@ class TightBinding(BlochHamiltonian):
         pos = np.zeros((self.n_bands, d)) if positions is None else np.asarray(positions, float)
         if pos.shape != (self.n_bands, d):
             raise ValueError(f"positions must have shape ({self.n_bands}, {d}), got {pos.shape}")
+        if not np.isfinite(pos).all():
+            raise ValueError("orbital positions must be finite numbers")
         self.positions = pos
         self._check_hermitian_hoppings()
         self._symmetry = _reduced_symmetry(lattice, symmetry)

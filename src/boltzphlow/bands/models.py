@@ -1,14 +1,21 @@
 """Built-in model library (units: ħ = e = 1, lattice constant 1, energies in the hopping unit).
 
 =====================  =======================================================================
-``massive_dirac``      2D continuum Dirac model, Eq. 37 of seed 001 (Eq. 16 of seed 002)
+``massive_dirac``      2D continuum Dirac model, Eq. 37 of Valet and Raimondi [1] (Eq. 16 of [2])
 ``haldane``            Haldane's honeycomb Chern insulator (PRL 61, 2015 (1988))
 ``qi_wu_zhang``        two-band square-lattice Chern insulator (Qi, Wu, Zhang, PRB 74, 085308)
 ``weyl_lattice``       3D two-band Weyl lattice with two nodes, tunable separation and energy
                        offset (the class of models of Chang and Yang, PRB 91, 115203 (2015))
 ``rashba_2deg``        2D electron gas with Rashba spin-orbit coupling and a Zeeman gap
-``p_band_model``       three-orbital p-band model of seed 004 SM §I (fcc, K3C60-like DOS)
+``p_band_model``       three-orbital p-band model of [3], supplement §I (fcc, K3C60-like DOS)
 =====================  =======================================================================
+
+[1] T. Valet and R. Raimondi, "Semiclassical kinetic theory for systems with non-trivial
+    quantum geometry and the expectation value of physical quantities".
+[2] C. Xiao, Y. Liu, M. Xie, S. A. Yang and Q. Niu, "Theory of phonon side jump contribution
+    in anomalous Hall transport".
+[3] G. Chiriacò, A. J. Millis and I. L. Aleiner, "Negative absolute conductivity in
+    photoexcited metals".
 """
 
 from __future__ import annotations
@@ -46,11 +53,11 @@ def _rotation(angle: float, dim: int = 2) -> np.ndarray:
 
 
 def massive_dirac(v: float = 1.0, delta: float = 0.1, k_max: float = 5.0) -> ContinuumModel:
-    r"""2D massive Dirac model on the box ``[-k_max, k_max]^2``, seed 001 Eq. 37.
+    r"""2D massive Dirac model on the box ``[-k_max, k_max]^2``, Eq. 37 of Valet and Raimondi.
 
     .. math:: H = v\,(k_x\sigma_x + k_y\sigma_y) + \delta\,\sigma_z
 
-    Its upper band carries the Berry curvature of seed 001 Eq. 38,
+    Its upper band carries the Berry curvature of their Eq. 38,
     ``Ω(k) = -v^2 δ / (2 (v^2 k^2 + δ^2)^{3/2})`` (the lower band the opposite).
 
     Parameters
@@ -279,7 +286,7 @@ def _cubic_group() -> list[np.ndarray]:
 
 
 def p_band_model(t1: float = -1.0, t2: float = 0.3, t3: float = 2.0) -> TightBinding:
-    r"""Three-orbital (p_x, p_y, p_z) model of seed 004 SM §I on the fcc lattice.
+    r"""Three-orbital (p_x, p_y, p_z) model on the fcc lattice (Chiriacò, Millis, Aleiner, SM §I).
 
     .. math::
         t_{xx}(\mathbf k) = t_1\cos\tfrac{k_x}{2}\big[\cos\tfrac{k_y}{2} + \cos\tfrac{k_z}{2}\big]
@@ -287,7 +294,7 @@ def p_band_model(t1: float = -1.0, t2: float = 0.3, t3: float = 2.0) -> TightBin
         t_{xy}(\mathbf k) = t_3\sin\tfrac{k_x}{2}\sin\tfrac{k_y}{2}
 
     and cyclic permutations: nearest-neighbour hopping on the fcc lattice with cubic lattice
-    constant 1 (``a_1 = (0, ½, ½)`` etc.).  The seed uses ``t1 = -100``, ``t2 = 30``,
+    constant 1 (``a_1 = (0, ½, ½)`` etc.).  The paper uses ``t1 = -100``, ``t2 = 30``,
     ``t3 = 200`` meV to mimic the density of states of K3C60; the defaults are those values
     in units of 100 meV.  Real and inversion symmetric, so its Berry curvature vanishes;
     declares the 48 operations of O_h.

@@ -13,91 +13,213 @@ default is the identity).
 position block) become the orbital positions.
 
 Energies are in the file's unit (eV), lengths in the lattice's (Å for ``_tb.dat``).
+
+What is checked, before anything large is allocated
+---------------------------------------------------
+Every problem is an :class:`~boltzphlow.errors.InputError` (a ``ValueError``) of one line that
+names the file and the line, and never quotes the file's text (only numbers read from it,
+shortened):
+
+* the path is a regular file (not a device, FIFO or folder) and fits in memory;
+* ``num_wann`` and ``nrpts`` are positive, and the file holds at least the lines they announce
+  (``num_wann = 100000`` in a five-line file is refused at once, not after asking for 149 GiB);
+* the degeneracies are integers >= 1; every number is finite (``nan``, ``inf`` refused);
+* orbital indices lie in ``1 .. num_wann``; every R block lists each (m, n) exactly once;
+* no lines are left over after the blocks the header announces;
+* the hoppings are Hermitian, ``h(-R) = h(R)^†`` (:class:`~boltzphlow.bands.TightBinding`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+import stat
 from pathlib import Path
 
 import numpy as np
 
 from boltzphlow.bands.hamiltonian import TightBinding
+from boltzphlow.errors import InputError, shorten
+from boltzphlow.resources import check_memory
 
 __all__ = ["read_wannier90_hr", "read_wannier90_tb"]
 
+#: Bytes of Python objects per byte of file while the lines are held (a generous estimate).
+READ_OVERHEAD = 12
+
 
 class _Lines:
-    """Numbered non-empty lines of a file, with errors that name the line."""
+    """Numbered non-blank lines of a file (after its comment line), errors naming the line."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        text = path.read_text(encoding="utf-8", errors="replace").splitlines()
-        self.items: list[tuple[int, str]] = [(i + 1, s) for i, s in enumerate(text)]
+        self.label = shorten(str(path), 80)
+        try:
+            info = os.stat(path)
+        except OSError as exc:
+            raise InputError(f"{self.label}: cannot read ({exc.strerror or 'error'})") from None
+        if not stat.S_ISREG(info.st_mode):
+            raise InputError(f"{self.label}: not a regular file")
+        check_memory(READ_OVERHEAD * info.st_size, f"reading {self.label} "
+                     f"({info.st_size} bytes)", ["wannier90.file"])
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:
+            raise InputError(f"{self.label}: cannot read ({exc.strerror or 'error'})") from None
+        text = raw.decode("utf-8", errors="replace").splitlines()
+        # line 1 is a free-form comment: it is skipped whatever it holds, and never quoted
+        self.items: list[tuple[int, str]] = [(i + 1, s) for i, s in enumerate(text)
+                                             if i > 0 and s.strip()]
+        self.n_lines = len(text)
         self.pos = 0
 
-    def error(self, lineno: int, line: str, what: str) -> ValueError:
-        return ValueError(f"{self.path.name}, line {lineno}: {what}: {line.strip()!r}")
+    def error(self, lineno: int, what: str) -> InputError:
+        return InputError(f"{self.label}, line {lineno}: {what}")
 
-    def next_raw(self) -> tuple[int, str]:
-        if self.pos >= len(self.items):
-            last = self.items[-1][0] if self.items else 0
-            raise ValueError(f"{self.path.name}, line {last + 1}: unexpected end of file")
+    @property
+    def left(self) -> int:
+        """Non-blank lines not yet read."""
+        return len(self.items) - self.pos
+
+    def at_end(self) -> bool:
+        return self.pos >= len(self.items)
+
+    def next(self, what: str) -> tuple[int, str]:
+        if self.at_end():
+            raise self.error(self.n_lines + 1, f"unexpected end of file (expected {what}; "
+                                               "the file is truncated or its counts are wrong)")
         item = self.items[self.pos]
         self.pos += 1
         return item
 
-    def next(self) -> tuple[int, str]:
-        while True:
-            lineno, line = self.next_raw()
-            if line.strip():
-                return lineno, line
-
     def numbers(self, count: int | None, kind: type, what: str) -> tuple[int, list]:
-        lineno, line = self.next()
+        lineno, line = self.next(what)
         parts = line.split()
         if count is not None and len(parts) != count:
-            raise self.error(lineno, line, f"expected {count} values ({what})")
+            raise self.error(lineno, f"expected {count} values ({what}), found {len(parts)}")
         try:
-            return lineno, [kind(p) for p in parts]
+            values = [kind(p) for p in parts]
         except ValueError:
-            raise self.error(lineno, line, f"cannot read {what}") from None
+            raise self.error(lineno, f"cannot read {what}") from None
+        if kind is float and not all(np.isfinite(values)):
+            raise self.error(lineno, f"{what}: not a finite number")
+        return lineno, values
 
-    def ints_until(self, total: int, what: str) -> list[int]:
+    def count(self, what: str) -> tuple[int, int]:
+        lineno, (value,) = self.numbers(1, int, what)
+        if value < 1:
+            raise self.error(lineno, f"{what} must be >= 1, got {shorten(value)}")
+        return lineno, value
+
+    def degeneracies(self, total: int) -> list[int]:
         out: list[int] = []
+        what = "Wigner-Seitz degeneracies"
         while len(out) < total:
             lineno, values = self.numbers(None, int, what)
             out += values
             if len(out) > total:
-                raise self.error(lineno, self.items[self.pos - 1][1], f"too many {what}")
+                raise self.error(lineno, f"more {what} than nrpts = {total}")
+            bad = [d for d in values if d < 1]
+            if bad:
+                raise self.error(lineno, f"Wigner-Seitz degeneracy must be >= 1, got "
+                                         f"{shorten(bad[0])}")
         return out
 
+    def records(self, count: int, n_int: int, n_float: int, what: str
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``count`` lines of ``n_int`` integers then ``n_float`` finite floats.
 
-def _positive(value: int, lineno: int, lines: _Lines, what: str) -> int:
-    if value < 1:
-        raise lines.error(lineno, lines.items[lineno - 1][1], f"{what} must be positive")
-    return value
+        Returns the integers ``(count, n_int)``, the floats ``(count, n_float)`` and the line
+        numbers ``(count,)``.
+        """
+        if self.left < count:
+            self.pos = len(self.items)
+            self.next(what)  # raises "unexpected end of file"
+        ints = np.empty((count, n_int), dtype=np.int64)
+        floats = np.empty((count, n_float))
+        linenos = np.empty(count, dtype=np.int64)
+        width = n_int + n_float
+        for row in range(count):
+            lineno, line = self.items[self.pos]
+            self.pos += 1
+            parts = line.split()
+            if len(parts) != width:
+                raise self.error(lineno, f"expected {width} values ({what}), found {len(parts)}")
+            try:
+                ints[row] = [int(p) for p in parts[:n_int]]
+                floats[row] = [float(p) for p in parts[n_int:]]
+            except (ValueError, OverflowError):
+                raise self.error(lineno, f"cannot read {what}") from None
+            linenos[row] = lineno
+        bad = ~np.isfinite(floats).all(axis=1)
+        if bad.any():
+            raise self.error(int(linenos[np.argmax(bad)]), f"{what}: not a finite number")
+        return ints, floats, linenos
+
+    def check_end(self, what: str) -> None:
+        if not self.at_end():
+            raise self.error(self.items[self.pos][0], f"unexpected content after {what} "
+                                                      "(the header's counts are wrong)")
 
 
-def _hoppings(
-    lines: _Lines, num_wann: int, degeneracy: list[int], records: Iterator[tuple[int, list]]
-) -> tuple[np.ndarray, np.ndarray]:
-    rs: dict[tuple[int, int, int], int] = {}
-    h = np.zeros((len(degeneracy), num_wann, num_wann), dtype=complex)
-    for lineno, rvec, m, n, value in records:
-        if not (1 <= m <= num_wann and 1 <= n <= num_wann):
-            raise lines.error(lineno, lines.items[lineno - 1][1], "orbital index out of range")
-        key = tuple(rvec)
-        if key not in rs:
-            if len(rs) == len(degeneracy):
-                raise lines.error(lineno, lines.items[lineno - 1][1], "more R vectors than nrpts")
-            rs[key] = len(rs)
-        h[rs[key], m - 1, n - 1] = value / degeneracy[rs[key]]
-    if len(rs) != len(degeneracy):
-        raise ValueError(
-            f"{lines.path.name}: found {len(rs)} R vectors, header says {len(degeneracy)}"
-        )
-    return np.array(list(rs), dtype=np.int64), h
+def _header(lines: _Lines, lines_per_r: int) -> tuple[int, int, list[int]]:
+    """``num_wann``, ``nrpts`` and the degeneracies, with the counts checked against the file.
+
+    Each R vector takes ``num_wann**2`` hopping lines plus ``lines_per_r`` (its own line in a
+    ``_tb.dat`` file).
+    """
+    _, num_wann = lines.count("num_wann")
+    ln_rpts, nrpts = lines.count("nrpts")
+    # the counts must fit in the file before anything is allocated: each R needs its lines
+    # of hoppings, and the degeneracies at least one more line
+    need = nrpts * (lines_per_r + num_wann**2) + 1
+    if need > lines.left:
+        raise lines.error(ln_rpts, f"unexpected end of file: num_wann = {shorten(num_wann)} "
+                                   f"and nrpts = {shorten(nrpts)} need at least {shorten(need)} "
+                                   f"more lines, the file has {lines.left} (truncated, or wrong "
+                                   "counts)")
+    degeneracy = lines.degeneracies(nrpts)
+    check_memory(3 * 16 * nrpts * num_wann**2, f"the {nrpts} x {num_wann} x {num_wann} hopping "
+                 f"matrices of {lines.label}", ["wannier90.file"])
+    return num_wann, nrpts, degeneracy
+
+
+def _hoppings(lines: _Lines, num_wann: int, degeneracy: list[int], rvec: np.ndarray,
+              mn: np.ndarray, values: np.ndarray, linenos: np.ndarray
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """Hopping matrices ``h(R) = value / degeneracy(R)`` from the records, checked."""
+    bad = ((mn < 1) | (mn > num_wann)).any(axis=1)
+    if bad.any():
+        raise lines.error(int(linenos[np.argmax(bad)]),
+                          f"orbital index out of range 1..{num_wann}")
+    keys, first, block = np.unique(rvec, axis=0, return_index=True, return_inverse=True)
+    block = block.reshape(-1)
+    nrpts = len(degeneracy)
+    if len(keys) > nrpts:
+        extra = np.sort(first)[nrpts]
+        raise lines.error(int(linenos[extra]), f"more R vectors than nrpts = {nrpts}")
+    # R vectors in order of first appearance: the degeneracies are listed in that order
+    order = np.argsort(first)
+    rank = np.empty(len(keys), dtype=np.int64)
+    rank[order] = np.arange(len(keys))
+    index = rank[block]
+    flat = (index * num_wann + (mn[:, 0] - 1)) * num_wann + (mn[:, 1] - 1)
+    ordered = np.sort(flat)
+    repeated = ordered[1:] == ordered[:-1]
+    if repeated.any():  # with nrpts * num_wann**2 records, also catches too few R vectors
+        rows = np.nonzero(flat == ordered[np.argmax(repeated)])[0]
+        raise lines.error(int(linenos[rows[1]]), "the same (R, m, n) is given twice")
+    h = np.zeros((nrpts, num_wann, num_wann), dtype=complex)
+    deg = np.asarray(degeneracy, dtype=float)[index]
+    h.reshape(-1)[flat] = (values[:, 0] + 1j * values[:, 1]) / deg
+    return keys[order], h
+
+
+def _model(lines: _Lines, lattice: np.ndarray, r: np.ndarray, h: np.ndarray,
+           positions: np.ndarray | None, name: str) -> TightBinding:
+    try:
+        return TightBinding(lattice, (r, h), positions, name=name)
+    except ValueError as exc:
+        raise InputError(f"{lines.label}: {exc}") from None
 
 
 def read_wannier90_hr(
@@ -116,38 +238,19 @@ def read_wannier90_hr(
 
     Raises
     ------
-    ValueError
-        For a malformed file, naming the line; or non-Hermitian hoppings.
+    InputError
+        For a file that is not a regular file or is malformed (naming the line; see the
+        module docstring), or non-Hermitian hoppings.
+    ResourceError
+        If the file or its hopping matrices would not fit in memory.
     """
     lines = _Lines(Path(path))
-    lines.next_raw()  # comment / date line
-    num_wann, nrpts, degeneracy = _read_sizes(lines)
-
-    def records():
-        for _ in range(nrpts * num_wann**2):
-            lineno, line = lines.next()
-            parts = line.split()
-            if len(parts) != 7:
-                raise lines.error(lineno, line, "expected 'R1 R2 R3 m n Re Im'")
-            try:
-                ints = [int(p) for p in parts[:5]]
-                value = float(parts[5]) + 1j * float(parts[6])
-            except ValueError:
-                raise lines.error(lineno, line, "cannot read 'R1 R2 R3 m n Re Im'") from None
-            yield lineno, ints[:3], ints[3], ints[4], value
-
-    r, h = _hoppings(lines, num_wann, degeneracy, records())
+    num_wann, nrpts, degeneracy = _header(lines, 0)
+    ints, values, linenos = lines.records(nrpts * num_wann**2, 5, 2, "'R1 R2 R3 m n Re Im'")
+    lines.check_end("the last hopping")
+    r, h = _hoppings(lines, num_wann, degeneracy, ints[:, :3], ints[:, 3:], values, linenos)
     lat = np.eye(3) if lattice is None else np.asarray(lattice, dtype=float)
-    return TightBinding(lat, (r, h), positions, name=Path(path).stem)
-
-
-def _read_sizes(lines: _Lines) -> tuple[int, int, list[int]]:
-    """The ``num_wann``, ``nrpts`` and Wigner–Seitz degeneracy lines shared by both formats."""
-    ln, (num_wann,) = lines.numbers(1, int, "num_wann")
-    _positive(num_wann, ln, lines, "num_wann")
-    ln, (nrpts,) = lines.numbers(1, int, "nrpts")
-    _positive(nrpts, ln, lines, "nrpts")
-    return num_wann, nrpts, lines.ints_until(nrpts, "Wigner-Seitz degeneracies")
+    return _model(lines, lat, r, h, positions, Path(path).stem)
 
 
 def read_wannier90_tb(path: str | Path) -> TightBinding:
@@ -155,53 +258,41 @@ def read_wannier90_tb(path: str | Path) -> TightBinding:
 
     Raises
     ------
-    ValueError
-        For a malformed file, naming the line; or non-Hermitian hoppings.
+    InputError
+        For a file that is not a regular file or is malformed (naming the line; see the
+        module docstring), a singular lattice, or non-Hermitian hoppings.
+    ResourceError
+        If the file or its hopping matrices would not fit in memory.
     """
     lines = _Lines(Path(path))
-    lines.next_raw()
-    lattice = np.array([lines.numbers(3, float, "lattice vector")[1] for _ in range(3)])
-    num_wann, nrpts, degeneracy = _read_sizes(lines)
-
-    def records():
-        for _ in range(nrpts):
-            _, rvec = lines.numbers(3, int, "R vector 'R1 R2 R3'")
-            for _ in range(num_wann**2):
-                lineno, line = lines.next()
-                parts = line.split()
-                if len(parts) != 4:
-                    raise lines.error(lineno, line, "expected 'm n Re Im'")
-                try:
-                    m, n = int(parts[0]), int(parts[1])
-                    value = float(parts[2]) + 1j * float(parts[3])
-                except ValueError:
-                    raise lines.error(lineno, line, "cannot read 'm n Re Im'") from None
-                yield lineno, rvec, m, n, value
-
-    r, h = _hoppings(lines, num_wann, degeneracy, records())
-    centres = np.zeros((num_wann, 3))
+    rows = [lines.numbers(3, float, "lattice vector") for _ in range(3)]
+    lattice = np.array([row for _, row in rows])
+    if abs(np.linalg.det(lattice)) < 1e-12 * max(1.0, float(np.abs(lattice).max())) ** 3:
+        raise lines.error(rows[0][0], "the lattice vectors are linearly dependent")
+    num_wann, nrpts, degeneracy = _header(lines, 1)
+    rvecs, mns, vals, lns = [], [], [], []
     for _ in range(nrpts):
-        try:
+        _, rvec = lines.numbers(3, int, "R vector 'R1 R2 R3'")
+        ints, values, linenos = lines.records(num_wann**2, 2, 2, "'m n Re Im'")
+        rvecs.append(np.broadcast_to(np.asarray(rvec), (len(ints), 3)))
+        mns.append(ints)
+        vals.append(values)
+        lns.append(linenos)
+    r, h = _hoppings(lines, num_wann, degeneracy, np.concatenate(rvecs), np.concatenate(mns),
+                     np.concatenate(vals), np.concatenate(lns))
+    centres = np.zeros((num_wann, 3))
+    if not lines.at_end():  # the position block (optional)
+        for _ in range(nrpts):
             _, rvec = lines.numbers(3, int, "R vector of the position block")
-        except ValueError as exc:
-            if "unexpected end of file" in str(exc):
-                break  # no position block: orbitals at the origin
-            raise
-        for _ in range(num_wann**2):
-            lineno, line = lines.next()
-            parts = line.split()
-            if len(parts) != 8:
-                raise lines.error(
-                    lineno, line, "expected 'm n Re(x) Im(x) Re(y) Im(y) Re(z) Im(z)'"
-                )
-            try:
-                m, n = int(parts[0]), int(parts[1])
-                xyz = [float(parts[i]) for i in (2, 4, 6)]
-            except ValueError:
-                raise lines.error(lineno, line, "cannot read a position matrix element") from None
-            if rvec == [0, 0, 0] and m == n:
-                if not 1 <= m <= num_wann:
-                    raise lines.error(lineno, line, "orbital index out of range")
-                centres[m - 1] = xyz
+            ints, xyz, linenos = lines.records(num_wann**2, 2, 6,
+                                               "'m n Re(x) Im(x) Re(y) Im(y) Re(z) Im(z)'")
+            bad = ((ints < 1) | (ints > num_wann)).any(axis=1)
+            if bad.any():
+                raise lines.error(int(linenos[np.argmax(bad)]),
+                                  f"orbital index out of range 1..{num_wann}")
+            if rvec == [0, 0, 0]:
+                diagonal = ints[:, 0] == ints[:, 1]
+                centres[ints[diagonal, 0] - 1] = xyz[diagonal][:, [0, 2, 4]]
+        lines.check_end("the position block")
     positions = centres @ np.linalg.inv(lattice)
-    return TightBinding(lattice, (r, h), positions, name=Path(path).stem)
+    return _model(lines, lattice, r, h, positions, Path(path).stem)

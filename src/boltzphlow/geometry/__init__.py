@@ -1,4 +1,7 @@
-"""Gauge-invariant quantum geometry of Bloch bands (seed 001 Eqs. 4, 12-15, 38).
+"""Gauge-invariant quantum geometry of Bloch bands (Valet and Raimondi, Eqs. 4, 12-15, 38).
+
+Equation numbers refer to T. Valet and R. Raimondi, "Semiclassical kinetic theory for
+systems with non-trivial quantum geometry and the expectation value of physical quantities".
 
 Berry curvature (Kubo), Chern numbers (Fukui-Hatsugai-Suzuki), Berry flux through spheres,
 generalised Gell-Mann basis and Bloch vectors, the interband Berry curvature tensor, the

@@ -5,10 +5,12 @@ Conventions (ħ = e = 1): the Berry curvature of band n is
     Ω^n_ij = i (<∂_i n|∂_j n> - <∂_j n|∂_i n>) = -2 Im Σ_{m≠n} v^i_nm v^j_mn / (ε_n - ε_m)^2,
 
 with ``v^i = U^† ∂H/∂k_i U`` the velocity matrices in the eigenbasis (Kubo / sum-over-states
-form).  It equals ``Ω^n_n`` of seed 001 Eq. 13 (the upper band of the massive Dirac model
+form).  It equals ``Ω^n_n`` of Eq. 13 of T. Valet and R. Raimondi, "Semiclassical kinetic theory for
+systems with non-trivial quantum geometry and the expectation value of physical quantities"
+(the upper band of the massive Dirac model
 carries Eq. 38).  In 3D the axial vector ``Ω_k = ½ ε_ijk Ω_ij`` is returned; in 2D the
 component ``Ω_xy``.  The Chern number of a band is ``C = (1/2π) ∫_BZ Ω_xy d²k``; an insulator
-with filled bands of total Chern number C has ``σ_xy = -C e²/h`` (seed 001 Eq. 35).
+with filled bands of total Chern number C has ``σ_xy = -C e²/h`` (Eq. 35).
 
 Degeneracies: pairs of bands closer than ``degeneracy_tol`` are left out of the sums and
 every quantity is averaged over each degenerate group, so results stay finite and gauge
@@ -197,7 +199,7 @@ def berry_curvature(
     bands: int | Sequence[int] | None = None,
     degeneracy_tol: float = DEGENERACY_TOL,
 ) -> np.ndarray:
-    """Berry curvature by the Kubo formula (seed 001 Eq. 13 with n = m; Eq. 38 for Dirac).
+    """Berry curvature by the Kubo formula (Valet-Raimondi Eq. 13 with n = m; Eq. 38 for Dirac).
 
     Parameters
     ----------

@@ -1,12 +1,15 @@
-r"""SU(N) quantum geometry (seed 001): Bloch vectors, interband curvature, ε̄, spectral weights.
+r"""SU(N) quantum geometry: Bloch vectors, interband curvature, ε̄, spectral weights.
+
+Equation numbers refer to T. Valet and R. Raimondi, "Semiclassical kinetic theory for
+systems with non-trivial quantum geometry and the expectation value of physical quantities".
 
 Generalised Gell-Mann matrices ``γ_a`` (a = 1 ... N²-1, ``Tr γ_a γ_b = 2 δ_ab``,
-``[γ_a, γ_b] = 2i f_abc γ_c``) expand the eigenprojectors as (seed 001 Eq. 4)
+``[γ_a, γ_b] = 2i f_abc γ_c``) expand the eigenprojectors as (Eq. 4)
 
     P_n = 1/N + ½ b_n · γ,        b_n^a = Tr(P_n γ_a),
 
 and the cross product on R^{N²-1} is ``(x × y)_c = f_abc x_a y_b``.  The interband Berry
-curvature tensor (momentum sector of seed 001 Eq. 13) is
+curvature tensor (momentum sector of Eq. 13) is
 
     Ω^{n,ij}_m = -½ b_n · (∂_i b_m × ∂_j b_m) = i Tr(P_n [∂_i P_m, ∂_j P_m]),
 
@@ -16,13 +19,13 @@ so that ``Ω^n_n`` is the Berry curvature of band n and, for n ≠ m,
 Sum rules (what the definition implies; see docs/geometry.md):
 
 * ``Σ_n Ω^n_m = 0`` for every m (because ``Σ_n P_n = 1``), i.e.
-  ``Σ_{n≠m} Ω^n_m = -Ω^m_m``: the rule printed in the seed as ``Σ_{m≠n} Ω^n_m = -Ω^n_n``
+  ``Σ_{n≠m} Ω^n_m = -Ω^m_m``: the rule printed in the paper as ``Σ_{m≠n} Ω^n_m = -Ω^n_n``
   holds with the sum over the *upper* index.  Summed over the lower index one gets
-  ``Σ_{m≠n} Ω^n_m = +Ω^n_n``, consistent with the seed's two-band statement
+  ``Σ_{m≠n} Ω^n_m = +Ω^n_n``, consistent with the paper's two-band statement
   ``Ω^σ_{-σ} = Ω^σ_σ``.
 * ``Σ_n Ω^n_n = 0``.
 
-Orbital-moment energy (seed 001 Eq. 12, uniform B): ``ε̄^n = ε^n + e B · m̃^n`` with the axial
+Orbital-moment energy (Eq. 12, uniform B): ``ε̄^n = ε^n + e B · m̃^n`` with the axial
 vector ``m̃^n = ½ Σ_{m≠n} (ε^n - ε^m) Ω^n_m`` (Sundaram-Niu: ``ε̄ = ε - m·B`` with the orbital
 moment ``m = -e m̃``).  Spectral weights (Eqs. 14-15) with ``Ω^n_m(B) = e B·Ω^n_m``: a
 quasiparticle of band n has weight ``Z_nn = 1 - ½Ω^n_n(B)`` on eigenvector n and
@@ -173,7 +176,7 @@ def interband_berry_curvature(
     method: str = "kubo",
     degeneracy_tol: float = DEGENERACY_TOL,
 ) -> np.ndarray:
-    """Interband Berry curvature tensor ``Ω^{n,ij}_m`` of seed 001 Eq. 13 (momentum sector).
+    """Interband Berry curvature tensor ``Ω^{n,ij}_m`` (Valet-Raimondi Eq. 13, momentum sector).
 
     Parameters
     ----------
@@ -214,7 +217,7 @@ def _axial(tensor: np.ndarray, dim: int) -> np.ndarray:
 def orbital_moment(
     h: Hamiltonian, k: np.ndarray, *, charge: float = 1.0, degeneracy_tol: float = DEGENERACY_TOL
 ) -> np.ndarray:
-    """Orbital magnetic moment ``m^n = -e ½ Σ_{m≠n} (ε^n - ε^m) Ω^n_m`` (seed 001 Eq. 12).
+    """Orbital magnetic moment ``m^n = -e ½ Σ_{m≠n} (ε^n - ε^m) Ω^n_m`` (Valet-Raimondi Eq. 12).
 
     ``ε̄^n = ε^n - m^n · B`` reproduces Eq. 12 for a uniform field.  Returns ``(..., N)`` (2D,
     the z component) or ``(..., N, 3)`` (3D).  Units: e ħ / (energy-unit) ... i.e. e × energy
@@ -241,11 +244,11 @@ def orbital_moment_energy(
     charge: float = 1.0,
     degeneracy_tol: float = DEGENERACY_TOL,
 ) -> np.ndarray:
-    """Berry-curvature-modified band energies ``ε̄^n`` of seed 001 Eq. 12 in a uniform field.
+    """Berry-curvature-modified band energies ``ε̄^n`` (Valet-Raimondi Eq. 12), uniform field.
 
     ``ε̄^n = ε^n + (ħ/2) Σ_{m≠n} (Δ^n - Δ^m) Ω^n_m(B)`` with ``Ω^n_m(B) = e B·Ω^n_m``.
     ``magnetic_field`` is ``B_z`` (2D) or a 3-vector (3D); ``charge`` is the carrier charge
-    e (the seed's electron has e < 0).  Returns ``(..., N)``.
+    e (the paper's electron has e < 0).  Returns ``(..., N)``.
     """
     lead, e, _, v = _eigen(h, k)
     mt = _gap_weighted_curvature(e, v, h.dim, degeneracy_tol)
@@ -262,7 +265,7 @@ def spectral_weights(
     charge: float = 1.0,
     degeneracy_tol: float = DEGENERACY_TOL,
 ) -> np.ndarray:
-    """Berry-curvature spectral weights of seed 001 Eqs. 14-15 in a uniform field.
+    """Berry-curvature spectral weights of Valet and Raimondi, Eqs. 14-15, in a uniform field.
 
     Returns ``Z`` of shape ``(..., N, N)``: ``Z[..., n, m]`` is the weight of the band-n
     quasiparticle (at energy ``ε̄^n``) on eigenvector m:

@@ -27,6 +27,8 @@ from itertools import product
 
 import numpy as np
 
+from boltzphlow.resources import check_memory
+
 __all__ = [
     "AdaptiveResult",
     "KMesh",
@@ -162,6 +164,47 @@ class KMesh:
             If an operation is not an integer d x d matrix or does not map the mesh onto
             itself (e.g. a C3 rotation on a mesh with unequal axes).
         """
+        ops = self.check_symmetry(operations)
+        shape = np.asarray(self.shape)
+        n = self.indices()
+        canonical = np.arange(self.n_points)
+        for m in ops[1:]:
+            image = np.mod(self._doubled_images(n, m) // 2, shape)
+            canonical = np.minimum(canonical, np.ravel_multi_index(image.T, self.shape))
+        reps, counts = np.unique(canonical, return_counts=True)
+        return self.fractional()[reps], counts / self.n_points
+
+
+    def _doubled_images(self, n: np.ndarray, m: np.ndarray) -> np.ndarray:
+        """``2 n'`` with ``f' = f @ M``, ``f = (n + s)/N``: ``n' = N ((n + s)/N) @ M - s``.
+
+        Works on the doubled integer lattice so that half-integer shifts stay integers;
+        ``ValueError`` where an image is not a mesh point.
+        """
+        shape = np.asarray(self.shape)
+        shift2 = np.round(2 * np.asarray(self.shift)).astype(np.int64)
+        num = ((2 * n + shift2) / (2 * shape)) @ m * (2 * shape) - shift2
+        if not np.allclose(num, np.round(num), atol=1e-9):
+            raise ValueError(f"symmetry operation {m.tolist()} does not map the mesh "
+                             f"{self.shape} (shift {self.shift}) onto itself")
+        num = np.round(num).astype(np.int64)
+        if np.any(num % 2):
+            raise ValueError(f"symmetry operation {m.tolist()} breaks the mesh shift")
+        return num
+
+    def check_symmetry(self, operations: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """The identity and ``operations`` as integer matrices, checked against the mesh.
+
+        The map ``n -> n'`` is affine in the integer index n, so checking the origin and the
+        d unit indices shows whether it maps every mesh point onto a mesh point (cost
+        independent of the mesh size).
+
+        Raises
+        ------
+        ValueError
+            If an operation is not an integer d x d matrix or does not map the mesh onto
+            itself, or the shifts are not 0 or 1/2.
+        """
         ops = [np.eye(self.dim, dtype=np.int64)]
         for op in operations:
             m = np.asarray(op)
@@ -170,28 +213,12 @@ class KMesh:
             if not np.allclose(m, np.round(m)):
                 raise ValueError(f"symmetry operation {m.tolist()} is not an integer matrix")
             ops.append(np.round(m).astype(np.int64))
-        shape = np.asarray(self.shape)
-        # Work on the doubled integer lattice so that half-integer shifts stay integers.
-        shift2 = np.round(2 * np.asarray(self.shift)).astype(np.int64)
-        if not np.allclose(2 * np.asarray(self.shift), shift2):
+        if not np.allclose(2 * np.asarray(self.shift), np.round(2 * np.asarray(self.shift))):
             raise ValueError("symmetry reduction needs mesh shifts of 0 or 1/2")
-        n = self.indices()
-        canonical = np.arange(self.n_points)
+        basis = np.vstack([np.zeros(self.dim, dtype=np.int64), np.eye(self.dim, dtype=np.int64)])
         for m in ops[1:]:
-            # f' = f @ M with f = (n + s) / N  ->  n' = N * ((n + s) / N) @ M - s
-            num = ((2 * n + shift2) / (2 * shape)) @ m * (2 * shape) - shift2
-            if not np.allclose(num, np.round(num), atol=1e-9):
-                raise ValueError(
-                    f"symmetry operation {m.tolist()} does not map the mesh {self.shape} "
-                    f"(shift {self.shift}) onto itself"
-                )
-            num = np.round(num).astype(np.int64)
-            if np.any(num % 2):
-                raise ValueError(f"symmetry operation {m.tolist()} breaks the mesh shift")
-            image = np.mod(num // 2, shape)
-            canonical = np.minimum(canonical, np.ravel_multi_index(image.T, self.shape))
-        reps, counts = np.unique(canonical, return_counts=True)
-        return self.fractional()[reps], counts / self.n_points
+            self._doubled_images(basis, m)
+        return ops
 
 
 def as_kmesh(mesh: KMesh | Sequence[int] | int, dim: int, *, periodic: bool = True) -> KMesh:
@@ -292,6 +319,12 @@ def integrate_adaptive(
     -------
     AdaptiveResult
 
+    Raises
+    ------
+    ResourceError
+        Before a level whose points and values would not fit in memory
+        (:func:`boltzphlow.resources.check_memory`).
+
     Notes
     -----
     Memory is ``O(n_points * P)``: the base-mesh values are kept to build the indicator.
@@ -301,6 +334,8 @@ def integrate_adaptive(
     if levels < 0:
         raise ValueError(f"levels must be >= 0, got {levels}")
     d = mesh.dim
+    check_memory(8 * 3 * mesh.n_points * (2 * d + 4), f"adaptive integration over the "
+                 f"{'x'.join(map(str, mesh.shape))} mesh", ["mesh"])
 
     def evaluate(f: np.ndarray) -> np.ndarray:
         parts = [np.asarray(integrand(f[i : i + chunk_size])) for i in range(0, len(f), chunk_size)]
@@ -349,6 +384,12 @@ def integrate_adaptive(
         marked = _dorfler_mark(indicator, fraction, max_cells)
         if marked.size == 0:
             break
+        n_new = len(marked) * (3**d - 1)
+        # new values, the refined block, and the concatenated arrays of every cell
+        check_memory(8 * (3 * n_new + 2 * len(centres) + 3**d * len(marked))
+                     * (values.shape[1] + 2 * d + 3),
+                     f"adaptive refinement level {done + 1} ({n_new} new k-points of "
+                     f"{values.shape[1]} values each)", ["refine", "refine_fraction", "mesh"])
         done += 1
         parent_c, parent_s = centres[marked], sizes[marked]
         parent_w, parent_v = weights[marked], values[marked]

@@ -1,5 +1,8 @@
-"""k-space transport observables of seed 001: anomalous Hall (Eq. 35), chiral magnetic effect
-(Eq. 36), chiral anomaly (Eq. 33), densities (Eqs. 17, 25-28), velocity and force (Eq. 29).
+"""k-space transport observables: anomalous Hall (Eq. 35), chiral magnetic effect (Eq. 36),
+chiral anomaly (Eq. 33), densities (Eqs. 17, 25-28), velocity and force (Eq. 29).
+
+Equation numbers refer to T. Valet and R. Raimondi, "Semiclassical kinetic theory for systems
+with non-trivial quantum geometry and the expectation value of physical quantities".
 
 Units: ħ = e = 1, lattice constant 1; conductivities in e²/h (2D) and e²/(h·a) (3D).
 """

@@ -17,6 +17,10 @@ DIRECT_MU_LIMIT = 16
 BINS_PER_T = 128
 #: Fermi factors beyond this many k_B T from μ are taken as exactly 0 or 1 (error e^-40).
 FERMI_CUTOFF = 40.0
+#: Most points of the energy grid of a binned Fermi sum (32 MiB per component).
+BINNED_GRID_LIMIT = 1 << 22
+#: Most terms summed at once by the windowed Fermi sums (bounds their memory).
+WINDOW_BLOCK = 1 << 20
 
 
 def check_temperature(temperature: float) -> float:
@@ -44,15 +48,23 @@ def minus_dfermi(energy: np.ndarray, mu: float | np.ndarray, temperature: float)
 class FermiSum:
     """Accumulates ``S(μ) = Σ_states w · K(ε - μ)`` for many μ at once, chunk by chunk.
 
-    ``K`` is the Fermi function (``kernel="f"``) or ``-∂f/∂ε`` (``kernel="-df"``).
+    ``K`` is the Fermi function (``kernel="f"``) or ``-∂f/∂ε`` (``kernel="-df"``); beyond
+    :data:`FERMI_CUTOFF` k_B T from μ it is taken as exactly 1 or 0 (relative error e^-40).
+    Memory is bounded whatever the number of μ and the temperature:
 
-    * T = 0, ``K = f``: exact; each state is binned by ``searchsorted`` among the sorted μ
-      and a cumulative sum gives all μ (cost ``O(M log P)`` per chunk, independent of P).
-    * T > 0, at most :data:`DIRECT_MU_LIMIT` values of μ: exact, ``O(M P)``.
-    * T > 0, more μ: each state's weight is deposited linearly on an energy grid of spacing
-      ``T / BINS_PER_T`` covering ``[min μ - 40T, max μ + 40T]``; at the end ``S`` is the
-      grid sum against ``K``.  The linear interpolation of K costs a relative error below
-      ``max|K''| δ²/8`` (≤ 1e-6 for K = f with the default spacing).
+    * T = 0, ``K = f`` (``"step"``): exact; each state is binned by ``searchsorted`` among the
+      sorted μ and a cumulative sum gives all μ (cost ``O(M log P)`` per chunk).
+    * T > 0, at most :data:`DIRECT_MU_LIMIT` values of μ (``"direct"``): exact, ``O(M P)``.
+    * T > 0, more μ (``"binned"``): each state's weight is deposited linearly on an energy grid
+      of spacing ``T / BINS_PER_T`` covering ``[min μ - 40T, max μ + 40T]``; at the end ``S`` is
+      a cumulative sum below ``μ - 40T`` plus the grid sum against ``K`` within ``±40T``.  The
+      linear interpolation of K costs a relative error below ``max|K''| δ²/8`` (≤ 1e-6 for
+      K = f with the default spacing).  Used while the grid has at most
+      :data:`BINNED_GRID_LIMIT` points.
+    * T > 0, more μ and a finer grid than that (T tiny against the μ range, ``"window"``):
+      exact; per chunk the states are sorted, a cumulative sum gives those below ``μ - 40T``
+      and only the states within ``±40T`` of each μ are summed (in blocks of at most
+      :data:`WINDOW_BLOCK` terms).
     """
 
     def __init__(self, mu: np.ndarray, temperature: float, kernel: str = "f") -> None:
@@ -68,6 +80,7 @@ class FermiSum:
                 "over k_B T; choose T larger than the mesh spacing times the band velocity)"
             )
         self.kernel = kernel
+        self.kern = fermi if kernel == "f" else minus_dfermi
         self.order = np.argsort(self.mu)
         self.sorted_mu = self.mu[self.order]
         self.mode = (
@@ -77,9 +90,11 @@ class FermiSum:
         if self.mode == "binned":
             self.step = self.t / BINS_PER_T
             self.lo = self.sorted_mu[0] - FERMI_CUTOFF * self.t
-            self.n_grid = (
-                int(np.ceil((self.sorted_mu[-1] + FERMI_CUTOFF * self.t - self.lo) / self.step)) + 2
-            )
+            span = (self.sorted_mu[-1] + FERMI_CUTOFF * self.t - self.lo) / self.step
+            if span > BINNED_GRID_LIMIT:
+                self.mode = "window"
+            else:
+                self.n_grid = int(np.ceil(span)) + 2
             self.below = None
             self.grid_w = None
 
@@ -101,10 +116,9 @@ class FermiSum:
                 counts = np.bincount(idx, weights=w[:, c], minlength=len(self.mu) + 1)
                 self.total[self.order, c] += np.cumsum(counts)[:-1]
         elif self.mode == "direct":
-            k = (fermi if self.kernel == "f" else minus_dfermi)(
-                e[None, :], self.mu[:, None], self.t
-            )
-            self.total += k @ w
+            self.total += self.kern(e[None, :], self.mu[:, None], self.t) @ w
+        elif self.mode == "window":
+            self._add_window(e, w)
         else:
             x = (e - self.lo) / self.step
             below = x < 0
@@ -118,16 +132,59 @@ class FermiSum:
                 self.grid_w[:, c] += np.bincount(j, (wi * (1 - frac))[:, c], minlength=self.n_grid)
                 self.grid_w[:, c] += np.bincount(j + 1, (wi * frac)[:, c], minlength=self.n_grid)
 
+    def _add_window(self, e: np.ndarray, w: np.ndarray) -> None:
+        """Exact sum: cumulative below ``μ - 40T``, term by term within ``±40T``."""
+        order = np.argsort(e, kind="stable")
+        es, ws = e[order], w[order]
+        cut = FERMI_CUTOFF * self.t
+        lo = np.searchsorted(es, self.mu - cut, side="left")
+        hi = np.searchsorted(es, self.mu + cut, side="right")
+        if self.kernel == "f":
+            cumulative = np.concatenate([np.zeros((1, ws.shape[1])), np.cumsum(ws, axis=0)])
+            self.total += cumulative[lo]
+        self._window_sums(lo, hi - lo, lambda idx, owner: (
+            self.kern(es[idx], self.mu[owner], self.t)[:, None] * ws[idx]), np.arange(len(lo)))
+
+    def _window_sums(self, start: np.ndarray, count: np.ndarray, terms, targets: np.ndarray,
+                     out: np.ndarray | None = None) -> None:
+        """``out[targets[i]] += Σ_{j < count[i]} terms(start[i] + j, i)``, in bounded blocks."""
+        out = self.total if out is None else out
+        ends = np.cumsum(count)
+        cuts = np.searchsorted(ends, np.arange(WINDOW_BLOCK, int(ends[-1]) if len(ends) else 0,
+                                               WINDOW_BLOCK), side="right")
+        for a, b in zip(np.r_[0, cuts], np.r_[cuts, len(count)], strict=True):
+            if b <= a:
+                continue
+            n = count[a:b]
+            owner = np.repeat(np.arange(a, b), n)
+            first = np.repeat(ends[a:b] - n, n)
+            idx = np.repeat(start[a:b], n) + (np.arange(len(owner)) + (ends[a - 1] if a else 0)
+                                              - first)
+            values = terms(idx, owner)  # (terms, C)
+            for c in range(values.shape[1]):
+                out[targets[a:b], c] += np.bincount(owner - a, values[:, c], minlength=b - a)
+
     def result(self) -> np.ndarray:
         """``S(μ)``, shape ``(P, C)``."""
         if self.total is None:
             raise RuntimeError("no states were added")
-        if self.mode == "binned":
-            grid = self.lo + self.step * np.arange(self.n_grid)
-            kern = fermi if self.kernel == "f" else minus_dfermi
-            k = kern(grid[None, :], self.mu[:, None], self.t)
-            return self.below[None, :] + k @ self.grid_w
-        return self.total
+        if self.mode != "binned":
+            return self.total
+        grid = self.lo + self.step * np.arange(self.n_grid)
+        cut = FERMI_CUTOFF * self.t
+        out = np.zeros_like(self.total)
+        if self.kernel == "f":
+            cumulative = np.concatenate([np.zeros((1, self.grid_w.shape[1])),
+                                         np.cumsum(self.grid_w, axis=0)])
+            first = np.searchsorted(grid, self.mu - cut, side="left")
+            out += self.below[None, :] + cumulative[first]
+        else:
+            first = np.searchsorted(grid, self.mu - cut, side="left")
+        last = np.searchsorted(grid, self.mu + cut, side="right")
+        self._window_sums(first, last - first, lambda idx, owner: (
+            self.kern(grid[idx], self.mu[owner], self.t)[:, None] * self.grid_w[idx]),
+            np.arange(len(first)), out)
+        return out
 
 
 def geometry_blocks(
@@ -180,21 +237,21 @@ def integrate_states(
     mesh = h.mesh(mesh)
     if refine > 0:
         mu_arr = np.atleast_1d(np.asarray(mu, dtype=float))
+        t = FermiSum(mu_arr, temperature, kernel).t  # checks μ, T and the kernel first
 
         def integrand(frac: np.ndarray) -> np.ndarray:
             k = h.k_cartesian(frac)
             hk, dhk = h.hamiltonian_and_velocity(k)
             e, om, vel = band_geometry(hk, dhk, degeneracy_tol=degeneracy_tol)
             g = state_weight(e, om, vel)  # (M, N, C)
-            acc = FermiSum(mu_arr, temperature, kernel)
-            out = []
+            out = np.empty((len(frac), len(mu_arr), e.shape[1], g.shape[2]))
             for n in range(e.shape[1]):
-                # per point: K(e_n - mu_p) g_n  -> (M, P, C)
+                # per point: K(e_n - mu_p) g_n  -> (M, P, C), written in place
                 kern = (fermi if kernel == "f" else minus_dfermi)(
-                    e[:, n, None], mu_arr[None, :], acc.t
+                    e[:, n, None], mu_arr[None, :], t
                 )
-                out.append(kern[:, :, None] * g[:, n, None, :])
-            return np.stack(out, axis=2).reshape(len(frac), -1)  # (M, P*N*C)
+                np.multiply(kern[:, :, None], g[:, n, None, :], out=out[:, :, n, :])
+            return out.reshape(len(frac), -1)  # (M, P*N*C)
 
         res = integrate_adaptive(
             integrand,

@@ -1,4 +1,8 @@
-"""Chiral magnetic effect (seed 001 Eq. 36) and chiral anomaly (Fermi-surface flux, Eq. 33)."""
+"""Chiral magnetic effect (Eq. 36) and chiral anomaly (Fermi-surface flux, Eq. 33).
+
+Equation numbers refer to T. Valet and R. Raimondi, "Semiclassical kinetic theory for
+systems with non-trivial quantum geometry and the expectation value of physical quantities".
+"""
 
 from __future__ import annotations
 
@@ -26,7 +30,7 @@ def _check_3d(h: Hamiltonian, what: str) -> None:
 
 @dataclass(frozen=True)
 class ChiralMagneticResult:
-    """CME coefficients ``α`` with ``j = α B`` (seed 001 Eq. 36), in units of e²/h² × energy.
+    """CME coefficients ``α`` with ``j = α B`` (Eq. 36), in units of e²/h² × energy.
 
     Attributes
     ----------
@@ -57,7 +61,7 @@ def chiral_magnetic(
     refine_fraction: float = 0.2,
     degeneracy_tol: float = DEGENERACY_TOL,
 ) -> ChiralMagneticResult:
-    r"""Equilibrium chiral-magnetic coefficient per band and in total (seed 001 Eq. 36).
+    r"""Equilibrium chiral-magnetic coefficient per band and in total (Eq. 36).
 
     .. math::
         \alpha_n = -\frac{e^2}{\hbar^2}\int\frac{d^3k}{(2\pi)^3}\,
@@ -100,7 +104,7 @@ def chiral_magnetic(
 
 @dataclass(frozen=True)
 class ChiralAnomalyResult:
-    """Chiral-anomaly source of seed 001 Eq. 33, ``∂_t ρ + ∇·j = C E·B``.
+    """Chiral-anomaly source of Eq. 33, ``∂_t ρ + ∇·j = C E·B``.
 
     Attributes
     ----------
@@ -134,7 +138,7 @@ def chiral_anomaly(
     refine_fraction: float = 0.2,
     degeneracy_tol: float = DEGENERACY_TOL,
 ) -> ChiralAnomalyResult:
-    r"""Berry flux through the Fermi surface and the chiral-anomaly coefficient (seed 001 Eq. 33).
+    r"""Berry flux through the Fermi surface and the chiral-anomaly coefficient (Eq. 33).
 
     Per band, ``Φ_n = ∮_FS n·Ω_n dS = ∫ d³k (-∂f/∂ε) v_n·Ω_n`` (the Fermi-surface delta
     function smeared by the temperature, so T > 0 is required and should exceed the mesh
@@ -144,7 +148,7 @@ def chiral_anomaly(
     ``e³/(4π²ħ²)`` per node fix it), i.e. ``C_n = -Φ_n/2π`` in units of e³/h².  Note
     ``dα_n/dμ = -Φ_n / 2π`` with α of :func:`chiral_magnetic`, and for a lattice
     ``Φ_0 / 2π = Σ_nodes χ f(E_node - μ) = -Φ_1 / 2π``.  Adaptive refinement as in
-    :func:`chiral_magnetic` (default 4 levels): nodes near the Fermi level are singular points
+    :func:`chiral_magnetic` (default 6 levels): nodes near the Fermi level are singular points
     of the integrand.
     """
     _check_3d(h, "the chiral anomaly")

@@ -1,8 +1,9 @@
-r"""Densities of seed 001: B-corrected equilibrium density (Eq. 17), charge and spin densities of a
-given distribution by the Valet-Raimondi expressions (Eqs. 25, 26, 28) and by the wave-packet
-ones (Eqs. 24, 27).
+r"""Densities: B-corrected equilibrium density (Eq. 17), charge and spin densities of a given
+distribution by the Valet-Raimondi expressions (Eqs. 25, 26, 28) and by the wave-packet
+ones (Eqs. 24, 27) of T. Valet and R. Raimondi, "Semiclassical kinetic theory for systems with
+non-trivial quantum geometry and the expectation value of physical quantities".
 
-Two-band notation of the seed: band σ = -1 (↓, index 0, lower) and σ = +1 (↑, index 1, upper);
+Two-band notation of the paper: band σ = -1 (↓, index 0, lower) and σ = +1 (↑, index 1, upper);
 ``u = d/|d|`` for ``H = d_0 + d·σ``, ``Δ = |d|``, ``ε^0 = d_0``, and the scalar
 ``Ω ≡ Ω^↑_↑(B) = e B·Ω_↑`` (upper-band curvature contracted with the field, the mixed-sector
 contraction of Eq. 13 for a uniform B).  Densities are per unit volume (area in 2D):
@@ -75,7 +76,7 @@ def equilibrium_density(
     chunk_size: int = DEFAULT_CHUNK,
     degeneracy_tol: float = DEGENERACY_TOL,
 ) -> float | np.ndarray:
-    r"""Equilibrium electron density in a uniform magnetic field (seed 001 Eq. 17).
+    r"""Equilibrium electron density in a uniform magnetic field (Valet and Raimondi, Eq. 17).
 
     .. math::
         n_e = \sum_n\int\frac{d^dk}{(2\pi)^d}\,(1 - e\hbar\,\mathbf B\cdot\Omega^n_n)\,
@@ -164,7 +165,7 @@ def charge_density(
     method: str = "vr",
     chunk_size: int = DEFAULT_CHUNK,
 ) -> float:
-    r"""Dimensionless charge density of a distribution ``f̄^σ(k)`` (seed 001 Eqs. 25, 28a / 24, 27a).
+    r"""Dimensionless charge density of a distribution ``f̄^σ(k)`` (Eqs. 25, 28a / 24, 27a).
 
     ``method="vr"``: ``Σ_σ ∫ ρ̄^σ`` with Eq. 25,
     ``ρ̄^σ = (1 - σΩ/2) f̄^σ + σ(Ω/2) f̄^{-σ}``; ``method="wave-packet"``: Eq. 24,
@@ -205,7 +206,7 @@ def spin_density(
     chunk_size: int = DEFAULT_CHUNK,
     step: float = 1e-4,
 ) -> np.ndarray:
-    r"""(Pseudo)spin density ``<ρ^s> = Tr(ρ σ)`` of a distribution (seed 001 Eqs. 26, 28b / 27b).
+    r"""(Pseudo)spin density ``<ρ^s> = Tr(ρ σ)`` of a distribution (Eqs. 26, 28b / 27b).
 
     ``method="vr"`` (Eq. 28b): ``∫ (f̄^↑ - f̄^↓) u + ∫ ρ̄^⊥`` with the transverse part Eq. 26
 

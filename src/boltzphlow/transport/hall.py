@@ -1,4 +1,8 @@
-"""Intrinsic anomalous Hall conductivity, seed 001 Eq. 35, at any μ and T, many μ at once."""
+"""Intrinsic anomalous Hall conductivity at any μ and T, many μ at once.
+
+Eq. 35 of T. Valet and R. Raimondi, "Semiclassical kinetic theory for systems with non-trivial
+quantum geometry and the expectation value of physical quantities".
+"""
 
 from __future__ import annotations
 
@@ -46,7 +50,7 @@ def anomalous_hall(
     refine_fraction: float = 0.5,
     degeneracy_tol: float = DEGENERACY_TOL,
 ) -> float | np.ndarray:
-    r"""Intrinsic anomalous Hall conductivity (seed 001 Eq. 35, summed over bands).
+    r"""Intrinsic anomalous Hall conductivity (Eq. 35, summed over bands).
 
     .. math::
         \sigma_{xy}(\mu, T) = -\frac{e^2}{\hbar}\sum_n\int\frac{d^dk}{(2\pi)^d}\,

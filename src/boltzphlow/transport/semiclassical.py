@@ -1,6 +1,9 @@
-r"""Kinetic velocity and force of the Boltzmann-Vlasov equation, seed 001 Eq. 29.
+r"""Kinetic velocity and force of the Boltzmann-Vlasov equation (Valet and Raimondi, Eq. 29).
 
-For band n with curvature vector ``Ω_n`` (``σΩ`` in the seed's two-band notation) and the
+Equation numbers refer to T. Valet and R. Raimondi, "Semiclassical kinetic theory for
+systems with non-trivial quantum geometry and the expectation value of physical quantities".
+
+For band n with curvature vector ``Ω_n`` (``σΩ`` in the paper's two-band notation) and the
 modified energy ``ε̄^n`` of Eq. 12 (ħ = 1, e the carrier charge):
 
     v^n = ∂ε̄^n - e E × Ω_n + e Ω_n × (∂ε̄^n × B)                                 (29a)
