@@ -1,5 +1,6 @@
 """The superconductor model through the command line: default run, --set, bad input,
-interrupt (SIGINT in a real process) and resume to the same answer."""
+interrupt (SIGINT in a real process), resume to the same answer, resume refused for data of
+another config, sweeps with plots that hold data."""
 
 from __future__ import annotations
 
@@ -14,10 +15,27 @@ import numpy as np
 import pytest
 
 from boltzphlow.cli import main
+from boltzphlow.plotting import SAVE_HOOKS, figure_problems
 from boltzphlow.results import load
 from boltzphlow.testing import assert_has_metadata
 
 FAST = ["--set", "grid.energy_step=6", "--set", "run.n_out=31"]
+SMALL = ["--set", "grid.energy_step=8", "--set", "grid.E_max=600", "--set", "run.t_end=20 ns",
+         "--set", "photon.epsilon0=450 ueV", "--set", "photon.energy=0.2 eV"]
+
+
+@pytest.fixture
+def figures():
+    """Names of the figures written during the test; each must hold finite data."""
+    seen = []
+
+    def hook(fig, path):
+        seen.append(path.name)
+        assert figure_problems(fig) == [], path.name
+
+    SAVE_HOOKS.append(hook)
+    yield seen
+    SAVE_HOOKS.remove(hook)
 
 
 def _one_error_line(capsys) -> str:
@@ -26,14 +44,18 @@ def _one_error_line(capsys) -> str:
     return err[0]
 
 
-def test_default_run_writes_result_plot_and_summary(tmp_path, capsys):
+@pytest.mark.slow
+def test_default_run_writes_result_plot_and_summary(tmp_path, capsys, figures):
     assert main(["run", "-o", str(tmp_path), "-q"]) == 0
     out = capsys.readouterr().out
     ds = load(tmp_path / "al_photon_hit.nc")
     assert_has_metadata(ds)
     assert int(ds.attrs["complete"]) == 1 and ds.attrs["model"] == "superconductor"
-    assert (tmp_path / "superconductor_evolution.png").stat().st_size > 10_000
+    assert figures == ["al_photon_hit_evolution.png"]
+    assert (tmp_path / "al_photon_hit_evolution.png").stat().st_size > 10_000
     assert "bookkeeping drift" in out and "QP density" in out
+    assert "check_failed" not in ds.attrs
+    assert ds.attrs["bookkeeping_drift"] < ds.attrs["bookkeeping_tolerance"] <= 1.01e-6
     total = (ds.electron_energy + ds.phonon_energy + ds.energy_escaped).values
     assert np.max(np.abs(total - total[0])) < 1e-8 * total[0]
     assert float(ds.qp_density[-1]) > float(ds.qp_density[0])  # pair breaking multiplied QPs
@@ -59,17 +81,68 @@ def test_set_overrides_and_other_examples(tmp_path, capsys):
 
 @pytest.mark.parametrize("override,needle", [
     ("T_bath=3 ns", "T_bath"),
-    ("T_bath=2 K", "Tc"),
-    ("material=Xx", "unknown material"),
-    ("grid.energy_step=80", "too coarse"),
-    ("grid.E_max=600", "above the energy range"),
+    ("T_bath=2 K", "T_bath: 2 K is not below Tc = 1.19 K of Al"),
+    ("T_bath=5K", "T_bath: 5 K is not below Tc"),
+    ("T_bath=true", "T_bath: expected a temperature (K), got boolean true"),
+    ("material=Xx", "material: unknown material 'Xx' (built in: Al, In, Nb, Pb, Sn, Ta"),
+    ("grid.energy_step=80", "grid.energy_step: 80 µeV is too coarse"),
+    ("grid.energy_step=100ueV", "the largest step that works is 44.99 µeV"),
+    ("grid.E_max=600", "photon.epsilon0: the packet at 700 ± 20 µeV (three widths) reaches "
+                       "above grid.E_max"),
+    ("photon.epsilon0=5000", "raise grid.E_max to at least"),
     ("solver.metod=bdf", "solver.metod"),
+    ("solver.method=euler", "solver.method: unknown integration method 'euler'"),
     ("escape_time=-1 ns", "escape_time"),
+    ("escape_time=1e-30", "escape_time: 1e-30 ns is too short to account for the energy"),
+    ("run.n_out=2.5", "run.n_out"),
+    ("run.n_out=10000000000", "change run.n_out"),
+    ("grid.E_max=2e5", "dense Jacobian"),
 ])
-def test_bad_input_is_one_line_exit_2(override, needle, tmp_path, capsys):
-    assert main(["run", "-o", str(tmp_path), "-q", "--set", override]) == 2
+def test_bad_input_is_one_line_exit_2(override, needle, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("BOLTZPHLOW_MEMORY_LIMIT", "4 GiB")
+    assert main(["run", "-o", str(tmp_path), "-q", "--set", override,
+                 "--set", "grid.energy_step=1" if override == "grid.E_max=2e5" else "volume=10"
+                 ]) == 2
     assert needle in _one_error_line(capsys)
     assert not any(tmp_path.iterdir())  # nothing half-written
+
+
+def test_bad_material_file_is_one_line_naming_file_and_key(tmp_path, capsys):
+    film = tmp_path / "film.toml"
+    film.write_text('name = "film"\nTc = 1.3\ndelta0 = 200.0\n')
+    assert main(["run", "-o", str(tmp_path / "out"), "-q", "--set", f"material={film}"]) == 2
+    line = _one_error_line(capsys)
+    assert "film.toml" in line and "'tau0'" in line and "missing" in line
+
+
+def test_resume_refuses_data_of_another_config(tmp_path, capsys):
+    """A partial file whose stored config asks for another grid is refused, not overwritten."""
+    import json
+
+    assert main(["run", "al_closed_relaxation", "-o", str(tmp_path), "-q", *SMALL,
+                 "--set", "run.n_out=5"]) == 0
+    target = tmp_path / "al_closed_relaxation.nc"
+    ds = load(target).isel(t=slice(0, 3))
+    raw = json.loads(ds.attrs["config"])
+    raw["grid"]["energy_step"] = "6 ueV"
+    ds.attrs.update(config=json.dumps(raw), complete=0)
+    ds.to_netcdf(tmp_path / "partial.nc")
+    before = (tmp_path / "partial.nc").read_bytes()
+    capsys.readouterr()
+    assert main(["run", "-q", "--resume", str(tmp_path / "partial.nc")]) == 2
+    assert "QP bins, this config gives" in _one_error_line(capsys)
+    assert (tmp_path / "partial.nc").read_bytes() == before
+
+
+def test_sweep_of_the_issue_draws_every_point(tmp_path, capsys, figures):
+    """`boltzphlow sweep al_closed_relaxation --vary 'T_bath=100mK,150mK,200mK'` failed at
+    plotting ("x and y must have same first dimension")."""
+    out = tmp_path / "sweep.nc"
+    assert main(["sweep", "al_closed_relaxation", "--vary", "T_bath=100mK,150mK,200mK",
+                 "--workers", "1", "-q", "-o", str(out), *SMALL]) == 0
+    assert figures == ["sweep_evolution.png", "sweep_scalars.png"]
+    text = capsys.readouterr().out
+    assert "T_bath = 0.15" in text
 
 
 def _run(args: list[str], cwd: Path) -> subprocess.Popen:
@@ -78,6 +151,7 @@ def _run(args: list[str], cwd: Path) -> subprocess.Popen:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
+@pytest.mark.slow
 def test_interrupt_and_resume_give_the_uninterrupted_answer(tmp_path):
     part, full = tmp_path / "part", tmp_path / "full"
     proc = _run(["run", "-o", str(part), "-q", *FAST], tmp_path)

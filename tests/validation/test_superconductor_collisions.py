@@ -1,5 +1,6 @@
-"""Collision integrals of seed 003 Eqs. 33-40: detailed balance, conservation, FFT = direct,
-Kaplan's low-temperature asymptotes and the bin-integrated DOS at the gap edge."""
+"""Collision integrals (M. Li, Documentation for BoltzPhlow, Eqs. 33-40): detailed balance,
+conservation, FFT = direct, Kaplan's low-temperature asymptotes and the bin-integrated DOS at
+the gap edge."""
 
 from __future__ import annotations
 

@@ -2,8 +2,9 @@
 
 * ``rk45``, ``dop853``: adaptive explicit Runge–Kutta of SciPy (Dormand–Prince 5(4), 8(5,3)).
 * ``bdf``: SciPy's variable-order BDF with the analytic Jacobian (stiff long runs).
-* ``relaxation``: the positivity-preserving time-relaxation scheme of seed 003 §2.2
-  (Pareschi & Russo, SIAM J. Sci. Comput. 23, 1253 (2001)), orders 1–3.
+* ``relaxation``: the positivity-preserving time-relaxation scheme of M. Li, *Documentation
+  for BoltzPhlow and BTE approach to QP–phonon transport*, §2.2 (after Pareschi & Russo,
+  SIAM J. Sci. Comput. 23, 1253 (2001)), orders 1–3.
 * ``rosenbrock``: the L-stable two-stage Rosenbrock scheme ROS2 (Verwer, Spee, Blom,
   Hundsdorfer, SIAM J. Sci. Comput. 20, 1456 (1999)) with the analytic Jacobian and an
   embedded error estimate: the default for stiff runs.
@@ -80,12 +81,14 @@ class BDF(_SciPyScheme):
     """SciPy's variable-order (1–5) BDF with the analytic Jacobian; for long stiff runs."""
 
     name, order, scipy_method, uses_jacobian = "bdf", 1, "BDF", True
+    dense_matrices = 3  # SciPy keeps J and the LU of I − cJ (plus the matrix being factored)
     citation = "L. F. Shampine, M. W. Reichelt, SIAM J. Sci. Comput. 18, 1 (1997)"
 
 
 @register
 class TimeRelaxation(Integrator):
-    """Time-relaxation scheme of order 1–3 (seed 003 §2.2, Eqs. 46–51), fixed step ``dt``.
+    """Time-relaxation scheme of order 1–3 (M. Li, *Documentation for BoltzPhlow*, §2.2,
+    Eqs. 46–51), fixed step ``dt``.
 
     Write ``F(y) = P(y) − μ y`` with ``μ = max γ(y_n)`` over the components (``γ`` from
     ``rhs_and_loss``), so ``P ≥ 0`` for physical ``y``.  With ``τ = 1 − e^{−μΔt}`` and
@@ -100,10 +103,10 @@ class TimeRelaxation(Integrator):
 
     a convex combination (weights sum to one), positive whenever the ``Y_k`` are (always for
     ``m = 1``, Eq. 51), and exact for every linear invariant ``w`` (``wᵀY_k = wᵀy_n`` for all
-    ``k``; the seed's remark that only first order conserves energy concerns a different
-    truncation).  Local error O(Δt^{m+1}).  Without ``dt`` the step is ``1/μ`` of the state at
-    the start of each output interval: positive and stable at any step, the scheme follows
-    slow modes accurately only while ``μΔt`` is of order one or less.
+    ``k``; the remark in Li's §2.2 that only first order conserves energy concerns a
+    different truncation).  Local error O(Δt^{m+1}).  Without ``dt`` the step is ``1/μ`` of the
+    state at the start of each output interval: positive and stable at any step, the scheme
+    follows slow modes accurately only while ``μΔt`` is of order one or less.
     """
 
     name, order, adaptive = "relaxation", 1, False
@@ -169,7 +172,8 @@ class Rosenbrock(Integrator):
     analytic Jacobian is evaluated once per step.  ``fixed_step=True`` takes constant steps.
     """
 
-    name, order = "rosenbrock", 2
+    name, order, uses_jacobian = "rosenbrock", 2, True
+    dense_matrices = 1  # I − γhJ, factored in place
     citation = "J. G. Verwer et al., SIAM J. Sci. Comput. 20, 1456 (1999)"
 
     def __init__(self, problem: Any, *, fixed_step: bool = False, max_step: float = np.inf,
@@ -180,10 +184,10 @@ class Rosenbrock(Integrator):
 
     def _try(self, y: np.ndarray, h: float) -> tuple[np.ndarray, np.ndarray]:
         p = self.problem
-        jac = p.jacobian(y)
-        a = np.eye(y.size) - (_GAMMA * h) * jac
+        a = p.jacobian(y) * -(_GAMMA * h)  # I − γhJ without a second dense temporary
+        a[np.diag_indices_from(a)] += 1.0
         try:
-            lu = sla.lu_factor(a, check_finite=False)
+            lu = sla.lu_factor(a, overwrite_a=True, check_finite=False)
         except (ValueError, np.linalg.LinAlgError) as exc:  # pragma: no cover
             raise IntegrationError(f"singular Rosenbrock matrix: {exc}") from exc
         p.counters.nlu += 1

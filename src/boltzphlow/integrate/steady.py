@@ -7,7 +7,8 @@ relaxation time and grows tenfold per accepted iteration (an iteration that rais
 residual a hundredfold is rejected and ``δ`` shrinks fourfold), so the iteration ends as
 Newton's method and converges quadratically.  A component that would turn negative is
 instead divided by ten, which keeps every iterate physical (distributions spanning many
-decades reach their tails this way).
+decades reach their tails this way).  The dense solves of systems up to
+:data:`~boltzphlow.integrate.base.SMALL_DENSE` unknowns run on one BLAS thread.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.linalg as sla
 
-from boltzphlow.integrate.base import OdeProblem
+from boltzphlow.integrate.base import OdeProblem, dense_threads
 
 
 @dataclass
@@ -65,6 +66,14 @@ def steady_state(problem: OdeProblem, y0: np.ndarray, active: np.ndarray | None 
     """
     y = np.array(y0, dtype=float)
     act = np.ones(y.size, bool) if active is None else np.asarray(active, bool)
+    with dense_threads(int(act.sum())):
+        return _newton(problem, y, act, tol, max_iter, flux_floor, y_floor, diagonal_from)
+
+
+def _newton(problem: OdeProblem, y: np.ndarray, act: np.ndarray, tol: float, max_iter: int,
+            flux_floor: float, y_floor: float, diagonal_from: int | None
+            ) -> SteadyStateResult:
+    """The iteration of :func:`steady_state` (same arguments)."""
     if np.any(y[act] < 0) or not np.all(np.isfinite(y)):
         raise ValueError("the steady-state iteration needs a nonnegative finite starting point")
     y[act] = np.maximum(y[act], y_floor)

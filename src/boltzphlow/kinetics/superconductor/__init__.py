@@ -1,4 +1,5 @@
-"""Quasiparticle–phonon kinetics of a BCS superconductor (seed 003 §1.1, §2.1–2.2).
+"""Quasiparticle–phonon kinetics of a BCS superconductor (M. Li, *Documentation for
+BoltzPhlow and BTE approach to QP–phonon transport*, §1.1, §2.1–2.2).
 
 >>> import boltzphlow as bp
 >>> al = bp.superconductor.material("Al")
@@ -12,9 +13,16 @@ from boltzphlow.kinetics.superconductor.gap import (
     bcs_gap,
 )
 from boltzphlow.kinetics.superconductor.materials import Material, available_materials, material
-from boltzphlow.kinetics.superconductor.model import QPPhononModel, State, bose, fermi
+from boltzphlow.kinetics.superconductor.model import (
+    ParameterError,
+    QPPhononModel,
+    State,
+    bose,
+    fermi,
+)
 from boltzphlow.kinetics.superconductor.sources import Injection, PhotonHit
 
-__all__ = ["BCS_RATIO", "CollisionOperator", "Injection", "Material", "PhotonHit",
+__all__ = ["BCS_RATIO", "CollisionOperator", "Injection", "Material", "ParameterError",
+           "PhotonHit",
            "QPPhononModel", "Rates", "State", "TermRates", "available_materials",
            "bcs_critical_temperature", "bcs_gap", "bose", "fermi", "material"]

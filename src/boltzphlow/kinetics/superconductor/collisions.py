@@ -1,4 +1,5 @@
-"""Quasiparticle–phonon collision integrals, seed 003 Eqs. 33–40, on a commensurate grid.
+"""Quasiparticle–phonon collision integrals on a commensurate grid: Eqs. 33–40 of M. Li,
+*Documentation for BoltzPhlow and BTE approach to QP–phonon transport*.
 
 Every process is defined once as a transition rate between discrete states and both the QP
 and the phonon equations are read off it, so that energy (Eq. 6–10 bookkeeping, prefactors
@@ -37,6 +38,12 @@ from scipy import fft as sfft
 
 from boltzphlow.grids.energy import EnergyGrid
 from boltzphlow.kinetics.superconductor.dos import bin_states
+from boltzphlow.resources import check_memory
+
+#: Peak of :meth:`CollisionOperator.jacobian`, in dense float64 ``n × n`` arrays (measured 4.4).
+JACOBIAN_MATRICES = 5
+#: Transition-list arrays of :meth:`CollisionOperator.rates_direct`, in ``n_qp (n_qp + M)``.
+DIRECT_ARRAYS = 12
 
 TERMS = ("scattering", "recombination", "pair_breaking")
 
@@ -164,7 +171,7 @@ class CollisionOperator:
 
     def rates(self, f: np.ndarray, n: np.ndarray, terms: bool = True,
               tilt: float | None = None) -> Rates:
-        """Collision rates by FFT correlations (O(N log N)), seed 003 §2.2.
+        """Collision rates by FFT correlations (O(N log N)), §2.2 of Li's documentation.
 
         Sums whose terms decay exponentially with energy are evaluated on exponentially
         tilted arrays (``A e^{βE}``, ``W n e^{βω}``...) and un-tilted afterwards.  Because
@@ -268,6 +275,8 @@ class CollisionOperator:
     def rates_direct(self, f: np.ndarray, n: np.ndarray) -> Rates:
         """Same rates by direct summation over every transition (O(N²); reference only)."""
         nq, M = self.grid.n_qp, self.grid.n_phonon
+        check_memory(8.0 * DIRECT_ARRAYS * nq * (nq + M), f"the direct quadrature ({nq} QP "
+                     f"bins, {M} phonon energies: O(N²) transition lists)")
         (l, u, J), (i, k, Jr) = self._pair_tables()
         N, W, P = self.N, self.W, self.P
         inv_n = np.divide(1.0, N, out=np.zeros_like(N), where=self.active)
@@ -293,8 +302,11 @@ class CollisionOperator:
         return out
 
     # ------------------------------------------------------------------ Jacobian
-    def jacobian(self, f: np.ndarray, n: np.ndarray) -> np.ndarray:
+    def jacobian(self, f: np.ndarray, n: np.ndarray, extra: int = 0) -> np.ndarray:
         """Dense analytic Jacobian ∂(ḟ, ṅ)/∂(f, n) of the collision rates (no escape term).
+
+        ``extra`` zero rows and columns are appended (room for a caller's further unknowns
+        without a second dense copy).
 
         Built from the transition derivatives in O(N²) vectorised work without gathers:
         scattering is handled on (lower bin l, phonon J) arrays, whose upper-bin factors are
@@ -307,7 +319,10 @@ class CollisionOperator:
         inv_n = np.divide(1.0, N, out=np.zeros_like(N), where=self.active)
         kap2 = self.kappa[1]
         size = nq + M
-        jac = np.zeros((size, size))
+        check_memory(8.0 * (size + extra) ** 2 * JACOBIAN_MATRICES,
+                      f"the dense Jacobian ({size + extra} x {size + extra})")
+        full = np.zeros((size + extra, size + extra))
+        jac = full[:size, :size]
         jff = jac[:nq, :nq]
 
         def upper(x: np.ndarray) -> np.ndarray:
@@ -369,7 +384,7 @@ class CollisionOperator:
             dg = np.arange(nq + s + lo - 1, nq + s + hi - 1)
             jac[dg, dg] += 0.5 * en_m[:, lo:hi].sum(0) / Pm
         jac[:nq][~self.active] = 0.0
-        return jac
+        return full
 
     # ------------------------------------------------------------------ bookkeeping
     def qp_energy(self, f: np.ndarray) -> float:

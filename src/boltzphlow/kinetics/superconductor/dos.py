@@ -1,4 +1,5 @@
-"""Bin-integrated BCS density of states (seed 003 Eq. 34), optionally Dynes-broadened.
+"""Bin-integrated BCS density of states (Eq. 34 of M. Li, *Documentation for BoltzPhlow and
+BTE approach to QP–phonon transport*), optionally Dynes-broadened.
 
 The BCS DOS ``ρ(E) = E/√(E² − Δ²)`` has an integrable singularity at the gap edge.  A midpoint
 rule evaluates ``ρ`` at the bin centre and misses most of the weight of the first bin, which

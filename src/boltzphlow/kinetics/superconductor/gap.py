@@ -1,7 +1,8 @@
 """BCS gap: equilibrium Δ(T), the nonequilibrium gap equation, and the condensation energy.
 
-Seed 003 Eq. 1 is garbled in the converted text (it multiplies ``tanh`` by ``f``).  The weak-
-coupling BCS gap equation with a Debye cutoff Ω_D, for quasiparticle occupation ``f(ξ)`` (the
+Eq. 1 of M. Li, *Documentation for BoltzPhlow and BTE approach to QP–phonon transport*, is
+garbled in the converted text (it multiplies ``tanh`` by ``f``).  The weak-coupling BCS gap
+equation with a Debye cutoff Ω_D, for quasiparticle occupation ``f(ξ)`` (the
 same for both spins and branches, particle–hole symmetric), is
 
     1/(N0 V) = ∫_0^{Ω_D} dξ (1 − 2 f(E)) / E,    E = √(ξ² + Δ²),

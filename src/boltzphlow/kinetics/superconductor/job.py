@@ -1,97 +1,156 @@
 """The ``superconductor`` job: config schema, run, plots and summary for the CLI.
 
 Config units (bare numbers): temperatures K, energies µeV, times ns, volumes µm³, power W.
+
+Every physics check of :class:`~boltzphlow.kinetics.superconductor.model.QPPhononModel` runs
+before the first progress report and names the config key (``grid.energy_step``, not the
+model's ``energy_step``): the job maps the model's parameter names with
+:func:`~boltzphlow.kinetics.superconductor.model.parameter_names`.
 """
 
 from __future__ import annotations
 
+import json
+import math
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import xarray as xr
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field, ValidationInfo, field_validator
 
 from boltzphlow.jobs import Job, RunContext, register_job
-from boltzphlow.kinetics.superconductor.model import QPPhononModel
+from boltzphlow.kinetics.superconductor.model import (
+    ParameterError,
+    QPPhononModel,
+    parameter_names,
+)
 from boltzphlow.kinetics.superconductor.sources import Injection, PhotonHit
+from boltzphlow.schema import ConfigModel
 from boltzphlow.units import Quantity
 
 #: 1 W in µeV/ns.
 WATT_IN_UEV_PER_NS = 1e-9 / 1.602176634e-25
 
+#: Config keys of the model's parameters where the two differ.
+CONFIG_KEYS = {
+    "energy_step": "grid.energy_step", "E_max": "grid.E_max", "omega_max": "grid.omega_max",
+    "t_end": "run.t_end", "n_out": "run.n_out", "spacing": "run.spacing",
+    "t_first": "run.t_first", "t_out": "run", "method": "solver.method",
+    "rtol": "solver.rtol", "atol": "solver.atol", "dt": "solver.dt", "order": "solver.order",
+    "tol": "solver.tol",
+}
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+#: Dimensions of a single run's variables; any other dimension of a result is swept.
+_RUN_DIMS = ("t", "E", "omega")
 
 
-class GridConfig(_Strict):
+class GridConfig(ConfigModel):
     """Energy grid: the step actually used divides 2Δ exactly (it is never larger)."""
 
-    energy_step: Quantity("ueV", positive=True) = 2.0
-    E_max: Quantity("ueV", positive=True) = 1500.0
-    omega_max: Quantity("ueV", positive=True) | None = None
+    energy_step: Quantity("ueV", positive=True) = Field(
+        2.0, description="largest QP energy step (the step used divides 2Δ exactly)")
+    E_max: Quantity("ueV", positive=True) = Field(
+        1500.0, description="upper end of the QP energy range")
+    omega_max: Quantity("ueV", positive=True) | None = Field(
+        None, description="largest phonon energy (default E_max)")
 
 
-class PhotonConfig(_Strict):
+class PhotonConfig(ConfigModel):
     """A photon absorbed at t = 0, deposited as a QP packet at ``epsilon0``."""
 
-    energy: Quantity("ueV", positive=True) = 1e6
-    epsilon0: Quantity("ueV", positive=True) = 700.0
-    width: Quantity("ueV", positive=True) = 20.0
+    energy: Quantity("ueV", positive=True) = Field(1e6, description="photon energy")
+    epsilon0: Quantity("ueV", positive=True) = Field(
+        700.0, description="centre of the deposited QP packet")
+    width: Quantity("ueV", positive=True) = Field(
+        20.0, description="width of the deposited QP packet")
 
 
-class InjectionConfig(_Strict):
+class InjectionConfig(ConfigModel):
     """Continuous QP injection of ``power`` (into the whole ``volume``) at ``epsilon0``."""
 
-    power: Quantity("W", nonnegative=True) = 1e-15
-    epsilon0: Quantity("ueV", positive=True) = 700.0
-    width: Quantity("ueV", positive=True) = 20.0
+    power: Quantity("W", nonnegative=True) = Field(
+        1e-15, description="injected power (into the whole volume)")
+    epsilon0: Quantity("ueV", positive=True) = Field(
+        700.0, description="centre of the injected QP packet")
+    width: Quantity("ueV", positive=True) = Field(
+        20.0, description="width of the injected QP packet")
 
 
-class RunConfig(_Strict):
+class RunConfig(ConfigModel):
     """Output times of a time evolution: 0, then ``n_out − 1`` times up to ``t_end``."""
 
-    t_end: Quantity("ns", positive=True) = 1e6
-    n_out: int = Field(81, ge=2)
-    spacing: Literal["log", "linear"] = "log"
-    t_first: Quantity("ns", positive=True) | None = None
+    t_end: Quantity("ns", positive=True) = Field(1e6, description="final time")
+    n_out: int = Field(81, ge=2, description="number of output times (t = 0 included)")
+    spacing: Literal["log", "linear"] = Field("log", description="spacing of the output times")
+    t_first: Quantity("ns", positive=True) | None = Field(
+        None, description="first output time after 0 for log spacing (default t_end/1e4)")
 
 
-class SolverConfig(_Strict):
+class SolverConfig(ConfigModel):
     """Time integrator (registry name) and its options (``dt``: relaxation step, default
     1/μ of the state at each output interval; first step of the adaptive schemes)."""
 
-    method: Literal["bdf", "rosenbrock", "relaxation", "rk45", "dop853"] = "bdf"
-    rtol: float = Field(1e-6, gt=0, lt=1)
-    atol: float = Field(1e-14, gt=0)
-    dt: Quantity("ns", positive=True) | None = None
-    order: int = Field(1, ge=1, le=3)
-    tol: float = Field(1e-10, gt=0, lt=1)  # steady state: relative residual
+    method: str = Field("bdf", description="time integrator (a name of the integrator "
+                                           "registry)")
+    rtol: float = Field(1e-6, gt=0, lt=1, description="relative tolerance of the integrator")
+    atol: float = Field(1e-14, gt=0, description="absolute tolerance of the integrator")
+    dt: Quantity("ns", positive=True) | None = Field(
+        None, description="relaxation step, or first step of the adaptive integrators")
+    order: int = Field(1, ge=1, le=3, description="order of the relaxation scheme "
+                                                    "(other methods ignore it)")
+    tol: float = Field(1e-10, gt=0, lt=1, description="steady state: relative residual")
+
+    @field_validator("method")
+    @classmethod
+    def _registered(cls, value: str) -> str:
+        from boltzphlow.integrate import INTEGRATORS
+
+        if value not in INTEGRATORS:
+            raise ValueError(f"unknown integration method {value!r} (known: "
+                             f"{', '.join(sorted(INTEGRATORS))})")
+        return value
 
 
-
-class SuperconductorConfig(_Strict):
+class SuperconductorConfig(ConfigModel):
     """Whole config file of the ``superconductor`` model."""
 
     model: Literal["superconductor"]
-    task: Literal["evolve", "steady-state"] = "evolve"
-    material: str = "Al"
-    T_bath: Quantity("K", nonnegative=True) = 0.1
-    gap: Literal["fixed", "self-consistent"] = "fixed"
-    delta: Quantity("ueV", positive=True) | None = None
-    dynes: Quantity("ueV", nonnegative=True) = 0.0
-    escape_time: Quantity("ns", positive=True) | None = None
-    volume: Quantity("um^3", positive=True) = 10.0
+    task: Literal["evolve", "steady-state"] = Field(
+        "evolve", description="time evolution or steady state under injection")
+    material: str = Field("Al", description="built-in material or path of a material file")
+    T_bath: Quantity("K", nonnegative=True) = Field(0.1, description="bath temperature")
+    gap: Literal["fixed", "self-consistent"] = Field("fixed", description="gap mode")
+    delta: Quantity("ueV", positive=True) | None = Field(
+        None, description="fixed gap (default BCS gap at T_bath)")
+    dynes: Quantity("ueV", nonnegative=True) = Field(
+        0.0, description="Dynes broadening of the DOS")
+    escape_time: Quantity("ns", positive=True) | None = Field(
+        None, description="phonon escape time to the bath (none: closed system)")
+    volume: Quantity("um^3", positive=True) = Field(10.0, description="absorber volume")
     grid: GridConfig = GridConfig()
     photon: PhotonConfig | None = None
     injection: InjectionConfig | None = None
     run: RunConfig = RunConfig()
     solver: SolverConfig = SolverConfig()
 
+    @field_validator("photon")
+    @classmethod
+    def _photon_needs_evolution(cls, value: PhotonConfig | None,
+                                info: ValidationInfo) -> PhotonConfig | None:
+        if value is not None and info.data.get("task") == "steady-state":
+            raise ValueError("a photon hit is an initial condition: task 'steady-state' "
+                             "would ignore it (use [injection], or task = 'evolve')")
+        return value
+
 
 def build_model(cfg: SuperconductorConfig) -> QPPhononModel:
     """The :class:`QPPhononModel` a config describes (``ValueError`` on bad physics)."""
+    with parameter_names(CONFIG_KEYS):
+        return _build(cfg)
+
+
+def _build(cfg: SuperconductorConfig) -> QPPhononModel:
     photon = None if cfg.photon is None else PhotonHit(
         energy=cfg.photon.energy, volume=cfg.volume, epsilon0=cfg.photon.epsilon0,
         width=cfg.photon.width)
@@ -105,12 +164,36 @@ def build_model(cfg: SuperconductorConfig) -> QPPhononModel:
 
 
 def run(cfg: SuperconductorConfig, context: RunContext) -> xr.Dataset:
-    """Run the config: a time evolution (checkpointed, resumable) or a steady state."""
-    model = build_model(cfg)
+    """Run the config: a time evolution (checkpointed, resumable) or a steady state.
+
+    Raises
+    ------
+    ConfigError
+        For a physics check a config value fails (named by its dotted key), before the first
+        progress report.
+    ResourceError, SolverError, InputError
+        Memory that would not fit, a solver that cannot continue, an unusable material file.
+    ValueError
+        For resume data that do not belong to this config.
+    """
+    from boltzphlow.config import ConfigError
+
+    try:
+        with parameter_names(CONFIG_KEYS):
+            return _run(cfg, context)
+    except ParameterError as exc:
+        raise ConfigError(exc.parameter, exc.reason) from None
+
+
+def _run(cfg: SuperconductorConfig, context: RunContext) -> xr.Dataset:
+    model = _build(cfg)
     s = cfg.solver
     if cfg.task == "steady-state":
+        if context.resume_from is not None:
+            raise ValueError("a steady-state run keeps no partial result to resume: run its "
+                             "config again")
         return model.steady_state(tol=s.tol)
-    options: dict = {"rtol": s.rtol, "atol": s.atol}
+    options: dict[str, Any] = {"rtol": s.rtol, "atol": s.atol}
     if s.method == "relaxation":
         options.update(dt=s.dt, order=s.order)
     elif s.dt is not None:
@@ -120,87 +203,317 @@ def run(cfg: SuperconductorConfig, context: RunContext) -> xr.Dataset:
                         callback=context.checkpoint, progress=context.progress, **options)
 
 
-def _pick_times(ds: xr.Dataset, count: int = 6) -> list[int]:
-    nt = ds.sizes["t"]
+# --------------------------------------------------------------------------------------------
+# plots
+
+
+def _swept(ds: xr.Dataset) -> list[str]:
+    """The swept dimensions of a result (none for a single run)."""
+    from boltzphlow.plotting import sweep_dims
+
+    return sweep_dims(ds) or [str(d) for d in ds.dims if d not in _RUN_DIMS]
+
+
+def _points(ds: xr.Dataset, limit: int = 10) -> list[tuple[str, xr.Dataset]]:
+    """``(label, point)`` for up to ``limit`` points of a sweep (evenly picked), failed and
+    empty points left out; a single run is its own point."""
+    swept = _swept(ds)
+    if not swept:
+        return [("", ds)]
+    stacked = ds.stack(_point=swept)
+    index = stacked.indexes["_point"]
+    keep = []
+    for k in range(stacked.sizes["_point"]):
+        point = stacked.isel(_point=k)
+        if "failed" in point and bool(point["failed"].fillna(1) != 0):
+            continue
+        if "qp_density" in point and not np.isfinite(point["qp_density"].values).any():
+            continue
+        values = index[k] if isinstance(index[k], tuple) else (index[k],)
+        label = ", ".join(f"{name} = {_fmt(v)}" for name, v in zip(swept, values, strict=True))
+        keep.append((label, point.drop_vars(["_point", *swept], errors="ignore")))
+    if len(keep) > limit:
+        picks = np.unique(np.round(np.linspace(0, len(keep) - 1, limit)).astype(int))
+        keep = [keep[i] for i in picks]
+    return keep
+
+
+def _fmt(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float | np.floating) else str(value)
+
+
+def _finite_along(da: xr.DataArray, dim: str) -> xr.DataArray:
+    """``da`` without the entries of ``dim`` where it is NaN (a point's own grid)."""
+    return da.isel({dim: np.flatnonzero(np.isfinite(da.values))})
+
+
+def _pick_times(t: np.ndarray, count: int = 6) -> list[int]:
+    nt = t.size
     if nt <= count:
         return list(range(nt))
     idx = np.unique(np.round(np.geomspace(1, nt - 1, count - 1)).astype(int))
     return [0, *idx.tolist()]
 
 
-def plot(ds: xr.Dataset, out_dir: Path) -> list[Path]:
-    """Figures of a result: distributions and the time traces (or the steady state)."""
-    from matplotlib.figure import Figure
+def plot(ds: xr.Dataset, out_dir: Path, stem: str = "superconductor") -> list[Path]:
+    """Figures of a result: ``<stem>_evolution.png`` or ``<stem>_steady_state.png``.
+
+    A single evolution shows distributions at a few times and the time traces; a sweep shows
+    the time traces of each swept point (up to ten, labelled by the swept values) and, when
+    the first swept key is numeric, ``<stem>_scalars.png``: the final values against the
+    swept keys (:func:`boltzphlow.plotting.plot_sweep_scalars`).  A steady state shows its
+    distributions (one curve per sweep point).  Failed points (NaN) are left out.
+    """
+    from boltzphlow.plotting import plot_sweep_scalars, save_figure
 
     out_dir = Path(out_dir)
+    swept = _swept(ds)
+    points = _points(ds)
+    if not points:
+        raise ValueError("no finished point to plot")
+    paths = []
     if "t" not in ds.dims:
-        fig = Figure(figsize=(9, 3.6), layout="constrained")
-        ax1, ax2 = fig.subplots(1, 2)
-        _plot_dist(ax1, ds.E, ds.f.where(ds.states > 0), "steady state", ds.f)
-        _plot_dist(ax2, ds.omega, ds.n, "steady state", ds.n)
-        fig.suptitle(f"{ds.attrs.get('material', '')}: steady state under injection")
-        path = out_dir / "superconductor_steady_state.png"
-        fig.savefig(path, dpi=110)
-        return [path]
+        fig = _steady_figure(ds, points)
+        paths.append(save_figure(fig, out_dir, stem, "steady_state"))
+        scalars = xr.Dataset({n: ds[n].assign_attrs(long_name=label) for n, label in
+                              _STEADY.items() if n in ds}, attrs=ds.attrs) if swept else None
+    elif swept:
+        fig = _sweep_evolution_figure(ds, points)
+        paths.append(save_figure(fig, out_dir, stem, "evolution"))
+        scalars = xr.Dataset({n: _last_finite(ds[n], label) for n, label in _FINAL.items()
+                              if n != "energy_escaped" or _escapes(ds)}, attrs=ds.attrs)
+    else:
+        fig = _evolution_figure(ds)
+        paths.append(save_figure(fig, out_dir, stem, "evolution"))
+        scalars = None
+    if scalars is not None and ds[swept[0]].dtype.kind in "iuf" and any(
+            np.isfinite(scalars[n].values).any() for n in scalars.data_vars):
+        scalars = scalars.assign_attrs(sweep_dims=json.dumps(swept))
+        for name in swept:
+            scalars = scalars.assign_coords({name: ds[name]})
+        paths.append(plot_sweep_scalars(scalars, out_dir, stem, kind="scalars"))
+    return paths
+
+
+#: Variables drawn against the swept keys, with short labels.
+_FINAL = {"qp_density": "QP density at the end", "T_qp": "T_qp at the end",
+          "T_phonon": "T_phonon at the end", "delta": "gap at the end",
+          "energy_escaped": "energy escaped by the end"}
+_STEADY = {"qp_density": "QP density", "T_qp": "T_qp", "T_phonon": "T_phonon",
+           "escape_power": "escaping power"}
+
+
+def _escapes(ds: xr.DataArray) -> bool:
+    """Whether any point lets energy escape (else the escaped energy is all zero)."""
+    values = ds["energy_escaped"].values
+    return bool(np.any(np.abs(values[np.isfinite(values)]) > 0))
+
+
+def _last_finite(da: xr.DataArray, long_name: str) -> xr.DataArray:
+    """The value at the last finite output time of each point (points differ in t_end)."""
+    values = np.moveaxis(da.values, da.dims.index("t"), -1)
+    ok = np.isfinite(values)
+    last = np.where(ok.any(-1), values.shape[-1] - 1 - np.argmax(ok[..., ::-1], -1), 0)
+    picked = np.take_along_axis(values, last[..., None], -1)[..., 0]
+    picked = np.where(ok.any(-1), picked, np.nan)
+    dims = [d for d in da.dims if d != "t"]
+    out = xr.DataArray(picked, dims=dims, coords={d: da[d] for d in dims if d in da.coords},
+                       attrs=dict(da.attrs))
+    out.attrs["long_name"] = long_name
+    return out
+
+
+def _evolution_figure(ds: xr.Dataset) -> Any:
+    from matplotlib.figure import Figure
+
     fig = Figure(figsize=(10, 7.5), layout="constrained")
     (ax1, ax2), (ax3, ax4) = fig.subplots(2, 2)
-    for k in _pick_times(ds):
-        lab = f"t = {float(ds.t[k]):.3g} ns"
+    t = ds.t.values
+    for k in _pick_times(t):
+        lab = f"t = {float(t[k]):.3g} ns"
         _plot_dist(ax1, ds.E, ds.f[k].where(ds.states > 0), lab, ds.f)
         _plot_dist(ax2, ds.omega, ds.n[k], lab, ds.n)
     ax1.legend(fontsize=7)
-    t = ds.t[1:]
-    ax3.loglog(t, ds.qp_density[1:], label=ds.qp_density.long_name)
+    later = slice(1, None) if t.size > 1 else slice(None)
+    tt = t[later]
+    _positive_line(ax3, tt, ds.qp_density.values[later], "-", label=ds.qp_density.long_name,
+                   log_y=True)
     ax3.set_xlabel(f"{ds.t.long_name} ({ds.t.units})")
     ax3.set_ylabel(f"QP density ({ds.qp_density.units})")
     ax3b = ax3.twinx()
-    ax3b.semilogx(t, ds.T_qp[1:], "C1--", label="T_qp")
-    ax3b.semilogx(t, ds.T_phonon[1:], "C2:", label="T_phonon")
+    _positive_line(ax3b, tt, ds.T_qp.values[later], "C1--", label="T_qp")
+    _positive_line(ax3b, tt, ds.T_phonon.values[later], "C2:", label="T_phonon")
     ax3b.set_ylabel("effective temperature (K)")
     ax3b.legend(fontsize=7, loc="upper right")
     for name in ("electron_energy", "phonon_energy", "energy_escaped"):
-        ax4.semilogx(t, ds[name][1:], label=name.replace("_", " "))
+        _positive_line(ax4, tt, ds[name].values[later], "-", label=name.replace("_", " "),
+                       log_y=False)
     ax4.set_xlabel(f"{ds.t.long_name} ({ds.t.units})")
     ax4.set_ylabel(f"energy ({ds.phonon_energy.units})")
     ax4.legend(fontsize=7)
     fig.suptitle(f"{ds.attrs.get('material', '')} film, T_bath = {ds.attrs.get('T_bath_K')} K, "
                  f"gap {ds.attrs.get('gap_mode')}")
-    path = out_dir / "superconductor_evolution.png"
-    fig.savefig(path, dpi=110)
-    return [path]
+    return fig
 
 
-def _plot_dist(ax, x: xr.DataArray, y: xr.DataArray, label: str, ref: xr.DataArray) -> None:
-    ax.semilogy(x, y, label=label)
+def _sweep_evolution_figure(ds: xr.Dataset, points: list[tuple[str, xr.Dataset]]) -> Any:
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(10, 7.5), layout="constrained")
+    (ax1, ax2), (ax3, ax4) = fig.subplots(2, 2)
+    third = "energy_escaped" if _escapes(ds) else "phonon_energy"
+    for k, (label, point) in enumerate(points):
+        color = f"C{k % 10}"
+        t = point.t.values
+        ok = np.isfinite(point.qp_density.values)
+        ok &= (t > 0) if np.unique(t[ok][t[ok] > 0]).size > 1 else True
+        tt = t[ok]
+        _positive_line(ax1, tt, point.qp_density.values[ok], "-", color=color, label=label,
+                       log_y=True)
+        _positive_line(ax2, tt, point.T_qp.values[ok], "-", color=color, label=label)
+        _positive_line(ax2, tt, point.T_phonon.values[ok], ":", color=color)
+        _positive_line(ax3, tt, point[third].values[ok], "-", color=color, label=label,
+                       log_y=False)
+        last = int(np.flatnonzero(np.isfinite(point.qp_density.values))[-1])
+        f = _finite_along(point.f.isel(t=last), "E")
+        states = point.states.sel(E=f.E)
+        _plot_dist(ax4, f.E, f.where(states > 0), label, ds.f)
+    for ax, ylabel in ((ax1, f"QP density ({ds.qp_density.units})"),
+                       (ax2, "T_qp (—), T_phonon (···) (K)"),
+                       (ax3, f"{third.replace('_', ' ')} ({ds[third].units})")):
+        ax.set_xlabel(f"{ds.t.long_name} ({ds.t.units})")
+        ax.set_ylabel(ylabel)
+    ax4.set_title("at the last output time", fontsize=9)
+    ax1.legend(fontsize=7)
+    fig.suptitle(f"{ds.attrs.get('material', 'superconductor')}: sweep over "
+                 f"{', '.join(_swept(ds))}")
+    return fig
+
+
+def _steady_figure(ds: xr.Dataset, points: list[tuple[str, xr.Dataset]]) -> Any:
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(9, 3.6), layout="constrained")
+    ax1, ax2 = fig.subplots(1, 2)
+    for label, point in points:
+        lab = label or "steady state"
+        f = _finite_along(point.f, "E")
+        _plot_dist(ax1, f.E, f.where(point.states.sel(E=f.E) > 0), lab, ds.f)
+        n = _finite_along(point.n, "omega")
+        _plot_dist(ax2, n.omega, n, lab, ds.n)
+    if len(points) > 1:
+        ax1.legend(fontsize=7)
+    fig.suptitle(f"{ds.attrs.get('material', '')}: steady state under injection")
+    return fig
+
+
+def _positive_line(ax: Any, x: np.ndarray, y: np.ndarray, style: str, *, log_y: bool = False,
+                   **kw: Any) -> None:
+    """Draw the finite (and, on a log axis, positive) part of a line against time: a log time
+    axis when there are positive times (a partial result may hold t = 0 only)."""
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    ok = np.isfinite(x) & np.isfinite(y)
+    log_x = np.unique(x[ok][x[ok] > 0]).size > 1
+    if log_x:
+        ok &= x > 0
+    if log_y:
+        ok &= y > 0
+    if not ok.any():
+        return
+    ax.plot(x[ok], y[ok], style if ok.sum() > 1 else style + "o", **kw)
+    if log_x:
+        ax.set_xscale("log")
+    if log_y:
+        ax.set_yscale("log")
+
+
+def _plot_dist(ax: Any, x: xr.DataArray, y: xr.DataArray, label: str,
+               ref: xr.DataArray) -> None:
+    xv, yv = np.asarray(x.values, float), np.asarray(y.values, float)
+    ok = np.isfinite(xv) & np.isfinite(yv) & (yv > 0)
+    ax.semilogy(xv[ok], yv[ok], label=label)
     ax.set_xlabel(f"{x.long_name} ({x.units})")
     ax.set_ylabel(ref.long_name)
-    top = float(ref.max())
+    top = float(np.nanmax(ref.values)) if np.isfinite(ref.values).any() else 0.0
     if top > 0:
         ax.set_ylim(top * 1e-14, top * 3)
 
 
+# --------------------------------------------------------------------------------------------
+# summary
+
+
 def summary(ds: xr.Dataset) -> str:
-    """A few lines describing a result."""
+    """A few lines describing a result (one line per point of a sweep, up to ten)."""
+    swept = _swept(ds)
+    if swept:
+        lines = [f"superconductor sweep over {', '.join(swept)}: "
+                 f"{int(np.prod([ds.sizes[d] for d in swept]))} points"]
+        for label, point in _points(ds):
+            lines.append(f"  {label}: {_point_line(point)}")
+        return "\n".join(lines)
     a = ds.attrs
     head = (f"superconductor: {a.get('material')} at T_bath = {a.get('T_bath_K')} K, gap "
             f"{a.get('gap_mode')}, energy step {float(a.get('energy_step_ueV', 0)):.4g} µeV, "
             f"{ds.sizes['E']} QP bins, {ds.sizes['omega']} phonon energies")
     if "t" not in ds.dims:
-        return "\n".join([head, f"steady state in {a.get('iterations')} Newton iterations "
-                          f"(relative residual {float(a.get('residual', 0)):.2e}); "
-                          f"QP density {float(ds.qp_density):.4g} µm⁻³, "
-                          f"T_qp = {float(ds.T_qp):.4g} K, T_phonon = {float(ds.T_phonon):.4g} K"])
-    total = ds.electron_energy + ds.phonon_energy + ds.energy_escaped - ds.energy_injected
-    drift = float(abs(total - total[0]).max() / max(abs(float(total[0])), 1e-300))
-    done = "complete" if int(a.get("complete", 1)) else "PARTIAL (resume with --resume)"
-    return "\n".join([
-        head,
-        f"{a.get('method')}: t = 0 → {float(ds.t[-1]):.4g} ns, {ds.sizes['t']} outputs, {done}",
-        f"QP density {float(ds.qp_density[0]):.4g} → {float(ds.qp_density[-1]):.4g} µm⁻³; "
-        f"gap {float(ds.delta[0]):.5g} → {float(ds.delta[-1]):.5g} µeV",
-        f"energy: phonon {float(ds.phonon_energy[-1]):.4g}, escaped "
-        f"{float(ds.energy_escaped[-1]):.4g} µeV/µm³; bookkeeping drift {drift:.1e} (relative)",
-    ])
+        lines = [head, f"steady state in {a.get('iterations')} Newton iterations "
+                       f"(relative residual {float(a.get('residual', 0)):.2e}); "
+                       f"QP density {float(ds.qp_density):.4g} µm⁻³, "
+                       f"T_qp = {float(ds.T_qp):.4g} K, T_phonon = {float(ds.T_phonon):.4g} K"]
+        if "power_imbalance" in a:
+            lines.append(f"power balance: injected − escaping = "
+                         f"{float(a['power_imbalance']):.2e} µeV/(ns µm³) (bound "
+                         f"{float(a['power_imbalance_bound']):.2e})")
+    else:
+        done = "complete" if int(a.get("complete", 1)) else "PARTIAL (resume with --resume)"
+        lines = [
+            head,
+            f"{a.get('method')}: t = 0 → {float(ds.t[-1]):.4g} ns, {ds.sizes['t']} outputs, "
+            f"{done}",
+            f"QP density {float(ds.qp_density[0]):.4g} → {float(ds.qp_density[-1]):.4g} µm⁻³; "
+            f"gap {float(ds.delta[0]):.5g} → {float(ds.delta[-1]):.5g} µeV",
+            f"energy: phonon {float(ds.phonon_energy[-1]):.4g}, escaped "
+            f"{float(ds.energy_escaped[-1]):.4g} µeV/µm³; {_drift_text(ds)}",
+        ]
+    if a.get("check_failed"):
+        lines.append(f"CHECK FAILED: {a['check_failed']}")
+    return "\n".join(lines)
+
+
+def _drift_text(ds: xr.Dataset) -> str:
+    a = ds.attrs
+    if "bookkeeping_drift" in a:
+        text = (f"bookkeeping drift {float(a['bookkeeping_drift']):.1e} (relative; tolerance "
+                f"{float(a['bookkeeping_tolerance']):.1e})")
+    else:  # a partial result: no check yet
+        names = ("qp_energy", "phonon_energy", "energy_escaped", "energy_injected")
+        total = sum(ds[n].values for n in names) - (
+            ds["gap_exchange"].values if "gap_exchange" in ds else 0.0)
+        scale = max(float(np.max(sum(np.abs(ds[n].values) for n in names))), 1e-300)
+        text = f"bookkeeping drift {float(np.max(np.abs(total - total[0]))) / scale:.1e}"
+    if a.get("gap_mode") == "self-consistent":
+        u = (ds.electron_energy + ds.phonon_energy + ds.energy_escaped
+             - ds.energy_injected).values
+        text += (f"; mean-field energy drift {float(np.max(np.abs(u - u[0]))):.3g} µeV/µm³ "
+                 "(binning of f(ξ))")
+    return text
+
+
+def _point_line(point: xr.Dataset) -> str:
+    if "t" not in point.dims:
+        return (f"QP density {float(point.qp_density):.4g} µm⁻³, T_qp = "
+                f"{float(point.T_qp):.4g} K, T_phonon = {float(point.T_phonon):.4g} K")
+    ok = np.flatnonzero(np.isfinite(point.qp_density.values))
+    first, last = int(ok[0]), int(ok[-1])
+    t_last = float(point.t.values[last])
+    return (f"QP density {float(point.qp_density[first]):.4g} → "
+            f"{float(point.qp_density[last]):.4g} µm⁻³ at t = {t_last:.4g} ns, "
+            f"T_qp = {_num(point.T_qp.values[last])} K")
+
+
+def _num(value: float) -> str:
+    return f"{value:.4g}" if math.isfinite(value) else "nan"
 
 
 JOB = register_job(Job(
@@ -209,5 +522,7 @@ JOB = register_job(Job(
     run=run,
     plot=plot,
     summary=summary,
-    description="quasiparticle-phonon kinetics of a BCS superconductor (seed 003)",
+    description="quasiparticle-phonon kinetics of a BCS superconductor (M. Li, Documentation "
+                "for BoltzPhlow)",
+    resumable=True,
 ))

@@ -1,15 +1,37 @@
-"""The 0-D quasiparticle–phonon model of a BCS superconductor (seed 003 §1.1, §2.1–2.2).
+"""The 0-D quasiparticle–phonon model of a BCS superconductor.
+
+Physics from M. Li, *Documentation for BoltzPhlow and BTE approach to QP–phonon transport*
+(§1.1, §2.1–2.2; collision integrals Eqs. 33–40, energy bookkeeping Eqs. 6–10), after
+Chang & Scalapino and Kaplan et al.
 
 Units: energies µeV, times ns, temperatures K, volumes µm³.  Distributions: QP occupation
 ``f`` on the bins of an :class:`~boltzphlow.grids.energy.EnergyGrid`, phonon occupation ``n``
 on ``ω_J = J h``.  Energies and densities are per unit volume (µeV/µm³, 1/µm³).
+
+Input checks.  Every parameter that cannot give a meaningful run is refused before anything
+large is allocated or computed, with a :class:`ParameterError` (a ``ValueError``) whose
+``parameter`` names it; memory estimates refuse grids, dense Jacobians and output records
+that would not fit (:class:`~boltzphlow.errors.ResourceError`).  The names in messages are the
+model's own (``energy_step``) unless a caller maps them to its own keys with
+:func:`parameter_names` (the config job says ``grid.energy_step``).
+
+Energy bookkeeping.  Every integrator conserves the linear invariant
+``E_qp + E_ph + E_escaped − E_injected − E_gap`` exactly in exact arithmetic (the collisions
+conserve ``Σ N_i E_i f_i + Σ P_J ω_J n_J``; escape and injection are integrated into the
+accumulated energies; ``E_gap`` collects the QP energy changes of the self-consistent gap
+updates).  Its drift is therefore round-off, and a result is flagged
+(``attrs["check_failed"]``) when the drift exceeds the accuracy the integrator was asked for,
+``rtol · E_scale + atol · Σ|w|`` (``E_scale`` the largest sum of the magnitudes of the terms,
+``w`` the invariant's weights), i.e. when round-off, not the tolerance, decides the answer.
 """
 
 from __future__ import annotations
 
+import contextvars
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -17,10 +39,13 @@ import numpy as np
 import xarray as xr
 from scipy import optimize, special
 
-from boltzphlow.grids.energy import EnergyGrid
-from boltzphlow.integrate import integrate, steady_state
+from boltzphlow.errors import InputError, SolverError
+from boltzphlow.grids.energy import EnergyGrid, GridError, ceil_sig, floor_sig
+from boltzphlow.integrate import get_integrator, integrate, steady_state
 from boltzphlow.kinetics.superconductor import gap as gapmod
 from boltzphlow.kinetics.superconductor.collisions import (
+    DIRECT_ARRAYS,
+    JACOBIAN_MATRICES,
     CollisionOperator,
     Rates,
     phonon_mode_weights,
@@ -29,7 +54,54 @@ from boltzphlow.kinetics.superconductor.dos import bin_states, xi_of_energy
 from boltzphlow.kinetics.superconductor.materials import Material
 from boltzphlow.kinetics.superconductor.materials import material as load_material
 from boltzphlow.kinetics.superconductor.sources import Injection, PhotonHit, packet_weights
+from boltzphlow.resources import check_memory
 from boltzphlow.units import K_B
+
+#: Machine epsilon of float64.
+EPS = float(np.finfo(float).eps)
+
+#: Peak working memory of the FFT rates, in float64 arrays of the FFT length (measured 36).
+FFT_ARRAYS = 64
+#: Dense ``n × n`` arrays the steady-state Newton iteration holds besides the Jacobian.
+STEADY_MATRICES = 2
+
+_NAMES: contextvars.ContextVar[Mapping[str, str] | None] = contextvars.ContextVar(
+    "superconductor_parameter_names", default=None)
+
+
+@contextmanager
+def parameter_names(names: Mapping[str, str]) -> Iterator[None]:
+    """Within the block, messages name the model's parameters by ``names`` (e.g.
+    ``{"energy_step": "grid.energy_step"}``) and :class:`ParameterError` carries them."""
+    token = _NAMES.set(dict(names))
+    try:
+        yield
+    finally:
+        _NAMES.reset(token)
+
+
+def _p(name: str) -> str:
+    """The display name of model parameter ``name`` (see :func:`parameter_names`)."""
+    return (_NAMES.get() or {}).get(name, name)
+
+
+class ParameterError(ValueError):
+    """A model parameter that cannot give a meaningful run.
+
+    ``parameter`` is its name (mapped by :func:`parameter_names`), ``reason`` says why and
+    what would work; ``str()`` is ``"<parameter>: <reason>"``, one line.
+    """
+
+    def __init__(self, parameter: str, reason: str) -> None:
+        self.parameter = _p(parameter)
+        self.reason = " ".join(reason.split())
+        super().__init__(f"{self.parameter}: {self.reason}")
+
+
+def _finite(value: Any) -> bool:
+    """A real, finite number (not a bool)."""
+    return (isinstance(value, int | float | np.integer | np.floating)
+            and not isinstance(value, bool | np.bool_) and math.isfinite(value))
 
 
 def fermi(energy: np.ndarray, T: float) -> np.ndarray:
@@ -71,12 +143,15 @@ class _Problem:
     ``y = (f, n, e_out, e_in)``: the two last components accumulate the energy (per 4N0)
     carried to the bath by escaping phonons and received from it, so that the escaped energy
     is integrated with the same accuracy as the distributions (both rates are ≥ 0).
+    ``gap_work`` accumulates the QP energy (per 4N0, bin-centre energies) gained at the
+    self-consistent gap updates: the energy exchanged with the condensate.
     """
 
     model: QPPhononModel
     delta: float
     op: CollisionOperator = field(init=False)
     gap_updates: int = 0
+    gap_work: float = 0.0
 
     def __post_init__(self) -> None:
         m = self.model
@@ -107,15 +182,18 @@ class _Problem:
 
     def jacobian(self, y: np.ndarray) -> np.ndarray:
         f, n = self.split(y)
-        core = self.op.jacobian(f, n)
-        jac = np.zeros((y.size, y.size))
+        jac = self.op.jacobian(f, n, extra=y.size - self.nq - self.nph)
         k = self.nq + self.nph
-        jac[:k, :k] = core
         if self.inv_tau:
             idx = np.arange(self.nq, k)
             jac[idx, idx] -= self.inv_tau
             jac[k, self.nq:k] = self.escape_weight
         return jac
+
+    def energy_weights(self) -> np.ndarray:
+        """Weights ``w`` of the conserved energy ``wᵀy`` (per 4N0) at the current gap."""
+        m = self.model
+        return np.concatenate([self.op.N * m.E, self.op.P * m.omega, [1.0, -1.0]])
 
     def after_step(self, y: np.ndarray) -> np.ndarray:
         """Self-consistent gap: re-solve the gap equation and carry f(ξ) to the new bins."""
@@ -124,22 +202,24 @@ class _Problem:
         f = y[:self.nq]
         new_delta, f_new = self.model.update_gap(self.delta, f)
         if new_delta != self.delta:
+            before = self.op.qp_energy(f)
             self.delta = new_delta
             self.op = self.model.collision_operator(new_delta)
             self.source = self.model.injection_rate(self.op.N)
             self.gap_updates += 1
+            self.gap_work += self.op.qp_energy(f_new) - before
         out = y.copy()
         out[:self.nq] = f_new
         return out
 
 
 class QPPhononModel:
-    """Coupled QP and phonon kinetics of a BCS superconductor, seed 003 Eqs. 33–40.
+    """Coupled QP and phonon kinetics of a BCS superconductor (Li, Eqs. 33–40).
 
     Parameters
     ----------
     material
-        A :class:`Material` or a built-in name (``"Al"``).
+        A :class:`Material`, a built-in name (``"Al"``) or the path of a material file.
     T_bath
         Bath temperature (K): the phonon escape target and the default initial state.
     energy_step
@@ -154,13 +234,25 @@ class QPPhononModel:
     escape_time
         Phonon escape time to the bath (ns); ``None`` for a closed system.
     omega_max
-        Largest phonon energy (µeV).
+        Largest phonon energy (µeV); at least the pair energy ``2Δ + h`` of the lowest bins.
     dynes
         Dynes broadening Γ of the DOS (µeV), fixed gap only.
     photon
         Optional :class:`PhotonHit` included by :meth:`initial_state`.
     injection
         Optional continuous :class:`Injection`.
+
+    Raises
+    ------
+    ParameterError
+        For a parameter that cannot give a meaningful run (the message names it and says
+        what would work): ``T_bath`` at or above Tc with a fixed BCS gap, an ``energy_step``
+        too coarse for the gap, a source packet outside the grid or below the gap...
+    ResourceError
+        When the grid's working memory would not fit (``energy_step``, ``E_max``,
+        ``omega_max``).
+    InputError
+        For a material file that cannot be used.
     """
 
     def __init__(self, material: Material | str, T_bath: float, energy_step: float = 1.0,
@@ -168,19 +260,29 @@ class QPPhononModel:
                  delta: float | None = None, escape_time: float | None = None,
                  omega_max: float | None = None, dynes: float = 0.0,
                  photon: PhotonHit | None = None, injection: Injection | None = None) -> None:
-        mat = load_material(material) if isinstance(material, str) else material
-        if not isinstance(mat, Material):
-            raise ValueError("material must be a Material or the name of a built-in one")
-        if not (np.isfinite(T_bath) and T_bath >= 0):
-            raise ValueError(f"T_bath must be a temperature ≥ 0 K, got {T_bath}")
+        if isinstance(material, Material):
+            mat = material
+        elif isinstance(material, str):
+            try:
+                mat = load_material(material)
+            except InputError:
+                raise
+            except ValueError as exc:
+                raise ParameterError("material", str(exc)) from None
+        else:
+            raise ParameterError("material", "must be a Material, the name of a built-in one "
+                                             "or the path of a .toml file")
+        if not _finite(T_bath) or T_bath < 0:
+            raise ParameterError("T_bath", f"must be a temperature ≥ 0 K, got {T_bath}")
         if gap not in ("fixed", "self-consistent"):
-            raise ValueError(f"gap must be 'fixed' or 'self-consistent', got {gap!r}")
-        if escape_time is not None and not escape_time > 0:
-            raise ValueError(f"escape_time must be positive (ns) or None, got {escape_time}")
-        if not dynes >= 0:
-            raise ValueError(f"Dynes broadening must be ≥ 0, got {dynes}")
+            raise ParameterError("gap", f"must be 'fixed' or 'self-consistent', got {gap!r}")
+        if escape_time is not None and not (_finite(escape_time) and escape_time > 0):
+            raise ParameterError("escape_time", f"must be a positive time (ns) or None, got "
+                                                f"{escape_time}")
+        if not (_finite(dynes) and dynes >= 0):
+            raise ParameterError("dynes", f"Dynes broadening must be ≥ 0 µeV, got {dynes}")
         if dynes > 0 and gap != "fixed":
-            raise ValueError("Dynes broadening is supported with a fixed gap only")
+            raise ParameterError("dynes", "Dynes broadening is supported with a fixed gap only")
         self.material = mat
         self.T_bath = float(T_bath)
         self.gap_mode = gap
@@ -188,30 +290,81 @@ class QPPhononModel:
         self.dynes = float(dynes)
         if delta is None:
             if gap == "fixed" and T_bath >= mat.Tc:
-                raise ValueError(f"T_bath = {T_bath} K is not below Tc = {mat.Tc} K of "
-                                 f"{mat.name}: a fixed gap needs a superconductor")
+                raise ParameterError("T_bath", f"{T_bath:g} K is not below Tc = {mat.Tc:g} K of "
+                                               f"{mat.name}: a fixed BCS gap needs a "
+                                               f"superconductor (lower {_p('T_bath')} or give "
+                                               f"{_p('delta')})")
             delta = gapmod.bcs_gap(T_bath, mat.delta0, mat.debye_energy)
             if delta <= 0:
-                raise ValueError(f"the BCS gap vanishes at T_bath = {T_bath} K "
-                                 f"(BCS Tc of {mat.name} with Δ0 = {mat.delta0} µeV)")
-        elif not delta > 0:
-            raise ValueError(f"the gap must be positive, got {delta} µeV")
+                tc = gapmod.bcs_critical_temperature(mat.delta0, mat.debye_energy)
+                raise ParameterError("T_bath", f"{T_bath:g} K is not below the BCS Tc = "
+                                               f"{floor_sig(tc):g} K of {mat.name} (Δ0 = "
+                                               f"{mat.delta0:g} µeV): the gap vanishes")
+        elif not (_finite(delta) and delta > 0):
+            raise ParameterError("delta", f"the gap must be positive (µeV), got {delta}")
         self.delta = float(delta)
-        if not (energy_step > 0 and E_max > 0):
-            raise ValueError("energy_step and E_max must be positive (µeV)")
-        for name, src in (("photon", photon), ("injection", injection)):
-            if src is not None and src.epsilon0 + 3 * src.width > E_max:
-                raise ValueError(f"the {name} packet at {src.epsilon0:g} ± {src.width:g} µeV "
-                                 f"lies above the energy range E_max = {E_max:g} µeV: "
-                                 f"raise E_max to at least {src.epsilon0 + 3 * src.width:g}")
-            if src is not None and src.epsilon0 < self.delta:
-                raise ValueError(f"the {name} energy ε0 = {src.epsilon0:g} µeV is below the "
-                                 f"gap Δ = {self.delta:g} µeV")
+        if not (_finite(energy_step) and energy_step > 0):
+            raise ParameterError("energy_step", f"must be positive (µeV), got {energy_step}")
+        if not (_finite(E_max) and E_max > 0):
+            raise ParameterError("E_max", f"must be positive (µeV), got {E_max}")
+        if omega_max is not None and not (_finite(omega_max) and omega_max > 0):
+            raise ParameterError("omega_max", f"must be positive (µeV), got {omega_max}")
         e_min = 0.8 * self.delta if gap == "self-consistent" else (
             0.5 * self.delta if dynes > 0 else None)
-        self.grid = EnergyGrid.for_gap(self.delta, energy_step, E_max, omega_max, e_min)
+        names = {"step": "energy_step", "e_max": "E_max", "omega_max": "omega_max",
+                 "delta": "delta"}
+        try:
+            probe = EnergyGrid.for_gap(self.delta, energy_step, 4 * self.delta, None, e_min)
+            pair = probe.pair_offset * probe.step  # E_0 + E_0: the lowest recombination phonon
+            two_bins = (probe.first + 1.5) * probe.step
+            w_max = E_max if omega_max is None else omega_max
+            if E_max < two_bins or (omega_max is None and E_max < pair):
+                least = max(two_bins, pair if omega_max is None else 0.0)
+                raise GridError("e_max", f"{E_max:g} µeV leaves no room above the gap Δ = "
+                                         f"{self.delta:.5g} µeV"
+                                         f"{'' if E_max < two_bins else ' for pair phonons'}: "
+                                         f"use at least {ceil_sig(least):g} µeV")
+            if w_max < pair:
+                raise GridError("omega_max", f"{w_max:g} µeV is below the energy {pair:.6g} µeV "
+                                             f"of two QPs at the gap edge: no phonon could take "
+                                             f"up a recombination or break a pair; use at least "
+                                             f"{ceil_sig(pair):g} µeV")
+            self.grid = EnergyGrid.for_gap(self.delta, energy_step, E_max, omega_max, e_min)
+        except GridError as exc:
+            raise ParameterError(names.get(exc.parameter, exc.parameter), exc.reason) from None
+        g = self.grid
+        check_memory(8.0 * FFT_ARRAYS * (2 * g.n_qp + g.n_phonon + 2),
+                     f"the collision rates on {g.n_qp} QP bins and {g.n_phonon} phonon energies",
+                     [_p("energy_step"), _p("E_max")]
+                     + ([_p("omega_max")] if omega_max is not None else []))
         self.photon = photon
         self.injection = injection
+        for name, src in (("photon", photon), ("injection", injection)):
+            if src is not None:
+                self._check_source(name, src)
+        if photon is not None:
+            self.photon_deposit(self.thermal(self.T_bath), photon)  # raises if f would pass 1
+
+    def _check_source(self, name: str, src: PhotonHit | Injection) -> None:
+        """Refuse a source packet below the gap, beyond the grid or between its bins."""
+        top = src.epsilon0 + 3 * src.width
+        if src.epsilon0 < self.delta:
+            raise ParameterError(f"{name}.epsilon0", f"{src.epsilon0:g} µeV is below the gap "
+                                                     f"Δ = {self.delta:.5g} µeV: no QP states")
+        if top > self.grid.e_max:
+            raise ParameterError(f"{name}.epsilon0", f"the packet at {src.epsilon0:g} ± "
+                                                     f"{src.width:g} µeV (three widths) reaches "
+                                                     f"above {_p('E_max')} = "
+                                                     f"{self.grid.e_max:.6g} µeV: raise "
+                                                     f"{_p('E_max')} to at least "
+                                                     f"{ceil_sig(top + self.grid.step):g} µeV")
+        try:
+            packet_weights(self.E, self.states(), src.epsilon0, src.width)
+        except ValueError:
+            raise ParameterError(f"{name}.width", f"{src.width:g} µeV is too narrow for the "
+                                                  f"energy step {self.grid.step:.4g} µeV: the "
+                                                  f"packet holds no bin; use at least "
+                                                  f"{ceil_sig(self.grid.step):g} µeV") from None
 
     # ------------------------------------------------------------------ grids and basics
     @property
@@ -282,8 +435,10 @@ class QPPhononModel:
         df = np.divide(qps * w, N, out=np.zeros_like(w), where=N > 0)
         f = state.f + df
         if np.any(f > 1):
-            raise ValueError("the photon energy per volume is too large: the occupation would "
-                             "exceed 1 (increase the volume or the packet width)")
+            raise ParameterError("photon.energy", f"{photon.energy:g} µeV in {photon.volume:g} "
+                                                  f"µm³ is too much: the QP occupation of the "
+                                                  f"packet would exceed 1 (raise {_p('volume')} "
+                                                  f"or {_p('photon.width')})")
         return State(f=f, n=state.n.copy(), delta=state.delta)
 
     def initial_state(self, T: float | None = None) -> State:
@@ -305,12 +460,15 @@ class QPPhononModel:
     def rates(self, s: State, method: Literal["fft", "direct"] = "fft") -> Rates:
         """Collision rates (1/ns) of state ``s``: FFT (default) or direct quadrature."""
         self._check_state(s)
+        if method not in ("fft", "direct"):
+            raise ValueError(f"method must be 'fft' or 'direct', got {method!r}")
+        nq, M = self.grid.n_qp, self.grid.n_phonon
+        if method == "direct":  # before building anything
+            check_memory(8.0 * DIRECT_ARRAYS * nq * (nq + M), f"the direct quadrature ({nq} QP "
+                         f"bins, {M} phonon energies: O(N²) transition lists)",
+                         [_p("energy_step"), _p("E_max")])
         op = self.collision_operator(self._delta_of(s))
-        if method == "fft":
-            return op.rates(s.f, s.n)
-        if method == "direct":
-            return op.rates_direct(s.f, s.n)
-        raise ValueError(f"method must be 'fft' or 'direct', got {method!r}")
+        return op.rates(s.f, s.n) if method == "fft" else op.rates_direct(s.f, s.n)
 
     def energy(self, s: State) -> tuple[float, float]:
         """QP energy (Eq. 9) and phonon energy (Eq. 10) per volume, both in µeV/µm³."""
@@ -393,18 +551,77 @@ class QPPhononModel:
 
     def output_times(self, t_end: float, n_out: int = 101, spacing: str = "log",
                      t_first: float | None = None) -> np.ndarray:
-        """Output times: 0 then ``n_out − 1`` times up to ``t_end`` (log or linear spaced)."""
-        if not t_end > 0:
-            raise ValueError(f"t_end must be positive (ns), got {t_end}")
-        if n_out < 2:
-            raise ValueError("need at least two output times")
+        """Output times: 0 then ``n_out − 1`` times up to ``t_end`` (log or linear spaced).
+
+        The memory of the output records (``n_out`` states) is checked before anything is
+        allocated.
+        """
+        if not (_finite(t_end) and t_end > 0):
+            raise ParameterError("t_end", f"must be a positive time (ns), got {t_end}")
+        if isinstance(n_out, bool) or not isinstance(n_out, int | np.integer) or n_out < 2:
+            raise ParameterError("n_out", f"need a whole number of at least two output times, "
+                                          f"got {n_out!r}")
+        self.check_output_memory(int(n_out))
         if spacing == "linear":
             return np.linspace(0.0, t_end, n_out)
         if spacing != "log":
-            raise ValueError(f"spacing must be 'log' or 'linear', got {spacing!r}")
+            raise ParameterError("spacing", f"must be 'log' or 'linear', got {spacing!r}")
         t0 = t_first if t_first is not None else t_end * 1e-4
+        if not (_finite(t0) and 0 < t0 < t_end):
+            raise ParameterError("t_first", f"must lie between 0 and {_p('t_end')} = {t_end:g} "
+                                            f"ns, got {t0:g} ns")
         return np.concatenate([[0.0], np.geomspace(t0, t_end, n_out - 1)])
 
+    # ------------------------------------------------------------------ resources
+    def check_output_memory(self, n_out: int) -> None:
+        """Refuse output records of ``n_out`` states that would not fit in memory."""
+        per_row = self.grid.n_qp + self.grid.n_phonon + len(_VARS) + 1
+        check_memory(8.0 * 2 * n_out * per_row,  # the records and the result written from them
+                     f"the output records ({n_out} times x {per_row} values)",
+                     [_p("n_out"), _p("energy_step"), _p("E_max")])
+
+    def check_dense_memory(self, matrices: int, what: str) -> None:
+        """Refuse dense ``n × n`` work (the Jacobian plus ``matrices`` more) that would not fit."""
+        size = self.grid.n_qp + self.grid.n_phonon + 2
+        check_memory(8.0 * size**2 * (JACOBIAN_MATRICES + matrices),
+                     f"{what} ({size} x {size} dense matrices)",
+                     [_p("energy_step"), _p("E_max")]
+                     + ([_p("omega_max")] if self.grid.n_phonon * self.grid.step
+                        > self.grid.e_max + self.grid.step else []))
+
+    def _check_escape_resolvable(self, s0: State, duration: float, rtol: float) -> None:
+        """Refuse an escape time so short that round-off must swamp the energy bookkeeping.
+
+        Phonons escape at rate ``1/τ`` and bath phonons come back at the same rate: over a
+        run of length ``T`` the bath returns ``E_bath T/τ`` (``E_bath`` the thermal phonon
+        energy at ``T_bath``, exactly known) while the net escaped energy stays of the order
+        of the energy ``E_0`` in the film.  The net is the difference of the two gross flows,
+        so its round-off is at least ``ε E_bath T/τ``; when that exceeds ``rtol E_0`` no
+        integrator can keep the bookkeeping to the requested accuracy (measured: the drift is
+        1-3 ``ε E_bath T/(τ E_0)``, e.g. 0.72 at τ = 1e-15 ns over 1e4 ns), so such an
+        escape time is refused; the value suggested instead is ten times the bound, where the
+        measured drift stays below ``rtol``.
+        """
+        if self.escape_time is None or self.T_bath == 0 or duration <= 0:
+            return
+        weights = self.phonon_weights * self.omega
+        e_bath = float(weights @ bose(self.omega, self.T_bath))
+        power = 0.0 if self.injection is None else self.injection.power / (4 * self.N0)
+        e_qp = float(self.states(self._delta_of(s0)) @ (self.E * s0.f))
+        e_scale = e_qp + float(weights @ s0.n) + power * duration
+        shortest = EPS * e_bath * duration / (rtol * e_scale)
+        returned = e_bath * duration / self.escape_time / e_scale
+        if self.escape_time < shortest:
+            raise ParameterError("escape_time", f"{self.escape_time:g} ns is too short to "
+                                                f"account for the energy: over {duration:g} ns "
+                                                f"the bath sends back {returned:.2g} times the "
+                                                f"film's energy, and the net escaped "
+                                                f"energy is lost to round-off beyond "
+                                                f"{_p('rtol')} = {rtol:g}; use at least "
+                                                f"{ceil_sig(10 * shortest, 2):g} ns (or a "
+                                                f"shorter {_p('t_end')})")
+
+    # ------------------------------------------------------------------ dynamics
     def evolve(self, s0: State | None = None, t_end: float = 1000.0, *,
                method: str = "bdf", t_out: np.ndarray | None = None, n_out: int = 101,
                spacing: str = "log", resume: xr.Dataset | None = None,
@@ -426,7 +643,8 @@ class QPPhononModel:
         t_out, n_out, spacing
             Output times (default :meth:`output_times`).
         resume
-            A partial result of the same run: continue from its last record.
+            A partial result of the same run: continue from its last record.  Its grids,
+            output times and shapes must be those of this run (``ValueError`` otherwise).
         callback
             Called with the partial Dataset after every output time (checkpointing).
         progress
@@ -437,40 +655,70 @@ class QPPhononModel:
         xarray.Dataset
             ``f(t, E)``, ``n(t, omega)``, ``delta(t)``, ``qp_density(t)``, ``qp_energy(t)``,
             ``phonon_energy(t)``, ``energy_injected(t)``, ``energy_escaped(t)``,
-            ``T_qp(t)``, ``T_phonon(t)`` and more, with units.
+            ``T_qp(t)``, ``T_phonon(t)`` and more, with units.  ``attrs`` carry the energy
+            bookkeeping (``bookkeeping_drift``, ``bookkeeping_tolerance``, relative to the
+            energy scale) and ``check_failed`` when the drift exceeds the tolerance (module
+            docstring).
+
+        Raises
+        ------
+        ParameterError, ResourceError
+            Before anything is computed, for inputs that cannot work.
+        SolverError
+            When the integrator cannot continue (the message says what to change).
         """
-        times = self.output_times(t_end, n_out, spacing) if t_out is None else np.asarray(t_out)
+        if t_out is None:
+            times = self.output_times(t_end, n_out, spacing)
+        else:
+            times = np.asarray(t_out, dtype=float)
+            if times.ndim != 1 or times.size < 2 or not np.all(np.isfinite(times)) or np.any(
+                    np.diff(times) <= 0):
+                raise ParameterError("t_out", "output times must be an increasing sequence of "
+                                              "at least two finite times")
+            self.check_output_memory(times.size)
+        try:
+            scheme = get_integrator(method)
+        except ValueError as exc:
+            raise ParameterError("method", str(exc)) from None
+        if scheme.uses_jacobian:
+            self.check_dense_memory(scheme.dense_matrices,
+                                    f"the {scheme.name} integrator's dense Jacobian")
+        rtol = float(options.get("rtol", 1e-6))
+        atol = float(options.get("atol", 1e-14))
         started = time.perf_counter()
-        records: list[dict[str, Any]] = []
         dt0 = options.pop("dt0", None)
+        records = _Records(self, times.size)
         if resume is not None:
-            k0 = int(resume.sizes["t"]) - 1
-            if k0 >= times.size or not np.allclose(resume.t.values, times[:k0 + 1]):
-                raise ValueError("the result to resume does not match this run's output times")
-            records = _records_from_dataset(resume)
-            last = records[-1]
+            records.load(resume, times)
+            k0 = records.count - 1
+            last = records.last()
             s = State(f=last["f"], n=last["n"], delta=last["delta"])
             acc = [last["bath_outflow"] / (4 * self.N0), last["bath_inflow"] / (4 * self.N0)]
             dt0 = float(last["step_size"])
+            gap_work = last["gap_exchange"] / (4 * self.N0)
         else:
             k0 = 0
             s = self.initial_state() if s0 is None else s0
             self._check_state(s)
             acc = [0.0, 0.0]
+            gap_work = 0.0
+        self._check_escape_resolvable(s, float(times[-1] - times[k0]), rtol)
         problem = self.problem(self._delta_of(s))
+        problem.gap_work = gap_work
         if resume is None:
             if self.gap_mode == "self-consistent":
                 # the gap follows the QPs within ħ/Δ: start from the self-consistent gap of s
                 y = problem.after_step(np.concatenate([s.f, s.n, acc]))
                 s = State(f=y[:self.grid.n_qp], n=s.n, delta=problem.delta)
-            records.append(self._record(0.0, s, problem, dt0 or 0.0, acc))
+            records.add(self._record(float(times[0]), s, problem, dt0 or 0.0, acc))
 
         def on_output(k: int, t: float, y: np.ndarray, dt_next: float) -> None:
             f, n = problem.split(y)
             st = State(f=f, n=n, delta=problem.delta)
-            records.append(self._record(t, st, problem, dt_next, y[-2:]))
+            records.add(self._record(t, st, problem, dt_next, y[-2:]))
             if callback is not None:
-                callback(self._dataset(records, started, method, options, complete=False))
+                callback(records.dataset(time.perf_counter() - started, method, options,
+                                         complete=False))
             if progress is not None:
                 progress(k + k0, times.size - 1)
 
@@ -478,22 +726,39 @@ class QPPhononModel:
             res = integrate(problem, np.concatenate([s.f, s.n, acc]), times[k0:], method,
                             dt0=dt0 or None, callback=on_output, **options)
             if not res.success:
-                raise RuntimeError(f"time integration failed: {res.message}")
-        return self._dataset(records, started, method, options, complete=True)
+                raise SolverError(_integration_advice(scheme, res.message))
+        ds = records.dataset(time.perf_counter() - started, method, options, complete=True)
+        ds.attrs.update(self._bookkeeping(ds, problem, rtol, atol))
+        return ds
 
     def steady_state(self, s0: State | None = None, *, tol: float = 1e-10,
                      max_iter: int = 200) -> xr.Dataset:
         """Steady state under the continuous drive, by Newton with pseudo-transient continuation.
 
         Needs phonon escape (``escape_time``): a closed driven system has no steady state.
-        ``s0`` is the starting point (default the thermal state at ``T_bath``).
+        ``s0`` is the starting point (default the thermal state at ``T_bath``).  The power
+        balance (injected = escaping) is checked against the bound the convergence test
+        implies, ``tol · Σ w_i (γ_i y_i + φ)`` (every component's residual below ``tol`` of its
+        gross flux, ``w`` the energy weights); ``attrs["check_failed"]`` when it fails.
+
+        Raises
+        ------
+        ParameterError
+            Without escape, or with a self-consistent gap.
+        SolverError
+            When the Newton iteration does not converge.
         """
         if self.escape_time is None:
-            raise ValueError("a steady state under drive needs phonon escape: set escape_time")
+            raise ParameterError("escape_time", "a steady state under drive needs phonon "
+                                                "escape: set it")
         if self.gap_mode != "fixed":
-            raise ValueError("steady states are computed with a fixed gap")
+            raise ParameterError("gap", "steady states are computed with a fixed gap")
+        if not (_finite(tol) and 0 < tol < 1):
+            raise ParameterError("tol", f"must lie between 0 and 1, got {tol}")
+        self.check_dense_memory(STEADY_MATRICES, "the steady-state Newton iteration")
         started = time.perf_counter()
         s = self.thermal(self.T_bath) if s0 is None else s0
+        self._check_state(s)
         y0 = np.concatenate([s.f, s.n, [1.0, 1.0]])
         problem = self.problem()
         active = np.concatenate([problem.op.active, np.ones(self.grid.n_phonon, bool),
@@ -501,15 +766,61 @@ class QPPhononModel:
         res = steady_state(problem, y0, active, tol=tol, max_iter=max_iter,
                            diagonal_from=self.grid.n_qp)
         if not res.success:
-            raise RuntimeError(f"steady state not found: {res.message}")
+            raise SolverError(f"steady state not found: {res.message}; try a larger "
+                              f"{_p('tol')}, a coarser {_p('energy_step')}, or follow the "
+                              f"evolution to it (task 'evolve' with a long {_p('t_end')})")
         f, n = problem.split(res.y)
-        rec = self._record(0.0, State(f=f, n=n, delta=self.delta), problem, 0.0, [0.0, 0.0])
-        ds = self._dataset([rec], started, "newton-ptc", {"tol": tol}, complete=True)
+        records = _Records(self, 1)
+        records.add(self._record(0.0, State(f=f, n=n, delta=self.delta), problem, 0.0,
+                                 [0.0, 0.0]))
+        ds = records.dataset(time.perf_counter() - started, "newton-ptc", {"tol": tol},
+                             complete=True)
         ds = ds.isel(t=0, drop=True)
         ds.attrs.update(iterations=res.iterations, residual=res.residual)
         ds["injected_power"] = ((), 0.0 if self.injection is None else self.injection.power,
                                 {"units": "ueV/(ns*um^3)", "long_name": "injected power"})
+        ds.attrs.update(self._power_balance(ds, problem, res.y, tol, active))
         return ds
+
+    # ------------------------------------------------------------------ checks of results
+    def _bookkeeping(self, ds: xr.Dataset, problem: _Problem, rtol: float,
+                     atol: float) -> dict[str, Any]:
+        """Drift of the conserved energy against the tolerance the solver was asked for."""
+        qp, ph = ds.qp_energy.values, ds.phonon_energy.values
+        esc, inj = ds.energy_escaped.values, ds.energy_injected.values
+        gx = ds.gap_exchange.values
+        total = qp + ph + esc - inj - gx
+        scale = float(np.max(np.abs(qp) + np.abs(ph) + np.abs(esc) + np.abs(inj) + np.abs(gx)))
+        scale = scale if scale > 0 else 1.0
+        weights = 4 * self.N0 * float(np.abs(problem.energy_weights()).sum())
+        tolerance = rtol * scale + atol * weights
+        drift = float(np.max(np.abs(total - total[0]))) if np.all(np.isfinite(total)) \
+            else float("inf")
+        out: dict[str, Any] = {"bookkeeping_drift": drift / scale,
+                               "bookkeeping_tolerance": tolerance / scale,
+                               "bookkeeping_scale": scale}
+        if not drift <= tolerance:
+            out["check_failed"] = (f"energy bookkeeping drift {drift / scale:.2e} of the energy "
+                                   f"scale {scale:.4g} µeV/µm³ exceeds the tolerance "
+                                   f"{tolerance / scale:.2e} set by rtol = {rtol:g} and "
+                                   f"atol = {atol:g}")
+        return out
+
+    def _power_balance(self, ds: xr.Dataset, problem: _Problem, y: np.ndarray, tol: float,
+                       active: np.ndarray) -> dict[str, Any]:
+        """Injected against escaping power of a steady state, against the Newton bound."""
+        _, loss = problem.rhs_and_loss(y)
+        w = np.abs(problem.energy_weights())[active]
+        gross = (loss * y)[active]
+        floor = 1e-8 * float(np.max(gross)) if gross.size else 0.0
+        bound = 4 * self.N0 * max(tol, 64 * EPS) * float(w @ (gross + floor))
+        imbalance = abs(float(ds.injected_power) - float(ds.escape_power))
+        out: dict[str, Any] = {"power_imbalance": imbalance, "power_imbalance_bound": bound}
+        if not imbalance <= bound:
+            out["check_failed"] = (f"power balance: injected and escaping power differ by "
+                                   f"{imbalance:.3g} µeV/(ns µm³), more than the "
+                                   f"{bound:.3g} that tol = {tol:g} allows")
+        return out
 
     # ------------------------------------------------------------------ results
     def _record(self, t: float, s: State, problem: _Problem, dt_next: float,
@@ -524,17 +835,22 @@ class QPPhononModel:
         esc_power = scale * float(problem.escape_weight @ (s.n - problem.n_bath))
         injected = 0.0 if self.injection is None else self.injection.power * t
         tq, tp = self.effective_temperatures(s)
-        return {"t": t, "f": s.f.copy(), "n": s.n.copy(), "delta": d,
+        return {"t": t, "f": s.f, "n": s.n, "delta": d,
                 "qp_density": scale * op.qp_number(s.f), "qp_energy": qp_e,
                 "phonon_energy": ph_e, "electron_energy": u, "escape_power": esc_power,
                 "energy_injected": injected, "bath_outflow": out_e, "bath_inflow": in_e,
-                "energy_escaped": out_e - in_e, "T_qp": tq, "T_phonon": tp,
-                "step_size": dt_next}
+                "energy_escaped": out_e - in_e, "gap_exchange": scale * problem.gap_work,
+                "T_qp": tq, "T_phonon": tp, "step_size": dt_next}
 
-    def _dataset(self, records: list[dict[str, Any]], started: float, method: Any,
-                 options: dict[str, Any], complete: bool) -> xr.Dataset:
-        return _records_to_dataset(self, records, time.perf_counter() - started, method,
-                                   options, complete)
+
+def _integration_advice(scheme: Any, message: str) -> str:
+    """One line: which integrator failed where, and what to change."""
+    if scheme.adaptive:
+        hint = (f"try a smaller {_p('rtol')} or another {_p('method')} ('bdf' or 'rosenbrock' "
+                f"for stiff runs, 'relaxation' for positivity)")
+    else:
+        hint = f"try a smaller {_p('dt')}, a lower {_p('order')} or the 'bdf' {_p('method')}"
+    return f"time integration ({scheme.name}) failed, {message}; {hint}"
 
 
 _VARS = {
@@ -552,41 +868,116 @@ _VARS = {
     "bath_outflow": (("t",), "ueV/um^3", "energy carried to the bath by escaping phonons"),
     "bath_inflow": (("t",), "ueV/um^3", "energy received from the bath by phonons"),
     "energy_escaped": (("t",), "ueV/um^3", "net energy escaped to the bath (time integral)"),
+    "gap_exchange": (("t",), "ueV/um^3",
+                     "QP energy gained at the self-consistent gap updates (exchanged with the "
+                     "condensate; 0 for a fixed gap)"),
     "T_qp": (("t",), "K", "quasiparticle effective temperature (from the density)"),
     "T_phonon": (("t",), "K", "phonon effective temperature (from the energy)"),
     "step_size": (("t",), "ns", "integrator step size to continue with"),
 }
 
 
-def _records_to_dataset(model: QPPhononModel, records: list[dict[str, Any]], wall: float,
-                        method: Any, options: dict[str, Any], complete: bool) -> xr.Dataset:
-    data = {}
-    for name, (dims, units, long_name) in _VARS.items():
-        values = np.array([r[name] for r in records])
-        data[name] = (dims, values, {"units": units, "long_name": long_name})
-    coords = {
-        "t": ("t", np.array([r["t"] for r in records]), {"units": "ns", "long_name": "time"}),
-        "E": ("E", model.E, {"units": "ueV", "long_name": "quasiparticle energy"}),
-        "omega": ("omega", model.omega, {"units": "ueV", "long_name": "phonon energy"}),
-    }
-    ds = xr.Dataset(data, coords=coords)
-    ds["states"] = ("E", model.states(), {"units": "ueV", "long_name":
-                                          "states per bin per 4 N0 (bin-integrated DOS)"})
-    mat = model.material
-    ds.attrs.update(
-        model="superconductor", material=mat.name, Tc_K=mat.Tc, delta0_ueV=mat.delta0,
-        tau0_ns=mat.tau0, tau_pb_ns=mat.tau_pb, N0_per_ueV_um3=mat.N0,
-        debye_energy_ueV=mat.debye_energy, T_bath_K=model.T_bath, gap_mode=model.gap_mode,
-        energy_step_ueV=model.grid.step, escape_time_ns=model.escape_time or 0.0,
-        method=str(getattr(method, "name", method)), integrator_options=repr(options),
-        compute_time_s=wall, complete=int(complete))
-    return ds
+class _Records:
+    """Output records in arrays allocated once; datasets of the records so far are views.
+
+    A row is written once and never changed, so a Dataset handed to a checkpoint stays valid
+    while later rows are filled, and no record is copied per output (O(n_out) work, not
+    O(n_out²)).
+    """
+
+    def __init__(self, model: QPPhononModel, rows: int) -> None:
+        self.model = model
+        self.count = 0
+        sizes = {"t": rows, "E": model.grid.n_qp, "omega": model.grid.n_phonon}
+        self.t = np.empty(rows)
+        self.data = {name: np.empty([sizes[d] for d in dims]) for name, (dims, _, _)
+                     in _VARS.items()}
+
+    def add(self, rec: Mapping[str, Any]) -> None:
+        k = self.count
+        self.t[k] = rec["t"]
+        for name, array in self.data.items():
+            array[k] = rec[name]
+        self.count += 1
+
+    def last(self) -> dict[str, Any]:
+        k = self.count - 1
+        return {name: array[k] for name, array in self.data.items()} | {"t": self.t[k]}
+
+    def load(self, ds: xr.Dataset, times: np.ndarray) -> None:
+        """Fill the rows from a partial result, after checking that it belongs to this run."""
+        _check_resume(self.model, ds, times)
+        k = int(ds.sizes["t"])
+        self.t[:k] = ds.t.values
+        for name, array in self.data.items():
+            array[:k] = ds[name].values
+        self.count = k
+
+    def dataset(self, wall: float, method: Any, options: Mapping[str, Any],
+                complete: bool) -> xr.Dataset:
+        model, k = self.model, self.count
+        data = {name: (dims, self.data[name][:k], {"units": units, "long_name": long_name})
+                for name, (dims, units, long_name) in _VARS.items()}
+        coords = {
+            "t": ("t", self.t[:k], {"units": "ns", "long_name": "time"}),
+            "E": ("E", model.E, {"units": "ueV", "long_name": "quasiparticle energy"}),
+            "omega": ("omega", model.omega, {"units": "ueV", "long_name": "phonon energy"}),
+        }
+        ds = xr.Dataset(data, coords=coords)
+        ds["states"] = ("E", model.states(), {"units": "ueV", "long_name":
+                                              "states per bin per 4 N0 (bin-integrated DOS)"})
+        mat = model.material
+        ds.attrs.update(
+            model="superconductor", material=mat.name, Tc_K=mat.Tc, delta0_ueV=mat.delta0,
+            tau0_ns=mat.tau0, tau_pb_ns=mat.tau_pb, N0_per_ueV_um3=mat.N0,
+            debye_energy_ueV=mat.debye_energy, T_bath_K=model.T_bath, gap_mode=model.gap_mode,
+            energy_step_ueV=model.grid.step, escape_time_ns=model.escape_time or 0.0,
+            method=str(getattr(method, "name", method)), integrator_options=repr(dict(options)),
+            compute_time_s=wall, complete=int(complete))
+        return ds
 
 
-def _records_from_dataset(ds: xr.Dataset) -> list[dict[str, Any]]:
-    recs = []
-    for k in range(ds.sizes["t"]):
-        rec = {name: ds[name].values[k] for name in _VARS}
-        rec["t"] = float(ds.t.values[k])
-        recs.append(rec)
-    return recs
+def _check_resume(model: QPPhononModel, ds: xr.Dataset, times: np.ndarray) -> None:
+    """Refuse, in one line, resume data that do not belong to this run."""
+    what = "the result to resume"
+    found = ds.attrs.get("model", "superconductor")
+    if found != "superconductor":
+        raise ValueError(f"{what} holds a {found!r} result, not a superconductor run")
+    missing = [name for name in (*_VARS, "t", "E", "omega") if name not in ds.variables]
+    if missing:
+        raise ValueError(f"{what} lacks {', '.join(missing[:5])}"
+                         f"{' ...' if len(missing) > 5 else ''}: not a superconductor "
+                         "evolution of this version")
+    for name, (dims, _, _) in _VARS.items():
+        if tuple(ds[name].dims) != dims:
+            raise ValueError(f"{what}: {name} has dimensions {tuple(ds[name].dims)}, "
+                             f"expected {dims}")
+    for name, ours, unit in (("E", model.E, "QP bins"), ("omega", model.omega,
+                                                           "phonon energies")):
+        theirs = np.asarray(ds[name].values, dtype=float)
+        if theirs.shape != ours.shape:
+            raise ValueError(f"{what} has {theirs.size} {unit}, this config gives {ours.size}: "
+                             "it belongs to another grid")
+        if not np.allclose(theirs, ours, rtol=1e-12, atol=0.0):
+            raise ValueError(f"{what} has another {name} grid than this config (step "
+                             f"{_step(theirs):.6g} vs {model.grid.step:.6g} µeV, first "
+                             f"{theirs[0]:.6g} vs {ours[0]:.6g} µeV)")
+    k = int(ds.sizes["t"])
+    if k < 1:
+        raise ValueError(f"{what} holds no record")
+    if k > times.size:
+        raise ValueError(f"{what} has {k} output times, this config {times.size}")
+    if not np.allclose(ds.t.values, times[:k], rtol=1e-12, atol=0.0):
+        raise ValueError(f"{what} has other output times than this config (run.t_end, "
+                         "run.n_out, run.spacing or run.t_first differ)")
+    if ds.attrs.get("gap_mode", model.gap_mode) != model.gap_mode:
+        raise ValueError(f"{what} was computed with gap {ds.attrs['gap_mode']!r}, this config "
+                         f"says {model.gap_mode!r}")
+    last = {name: np.asarray(ds[name].values[k - 1], dtype=float) for name in _VARS}
+    if not all(np.all(np.isfinite(v)) for v in last.values()) or not last["step_size"] >= 0:
+        raise ValueError(f"{what} has non-finite values in its last record "
+                         f"(t = {float(ds.t.values[k - 1]):g} ns)")
+
+
+def _step(values: np.ndarray) -> float:
+    return float(values[1] - values[0]) if values.size > 1 else float("nan")

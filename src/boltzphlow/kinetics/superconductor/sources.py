@@ -1,7 +1,8 @@
 """Sources of nonequilibrium: a photon absorbed at t = 0 and continuous QP injection.
 
 Both deposit quasiparticles in a Gaussian packet of bins centred at ε0 (the injection packet
-of seed 003 §2.4, end), normalised so that the deposited energy is exact on the grid.
+of §2.4, end, of M. Li, *Documentation for BoltzPhlow*), normalised so that the deposited
+energy is exact on the grid.
 """
 
 from __future__ import annotations
