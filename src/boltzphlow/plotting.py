@@ -166,7 +166,8 @@ def plot_sweep_scalars(ds: Any, out_dir: str | Path, stem: str, *,
                 curve = curve.mean(extra)
             ys = np.asarray(curve.transpose(x).to_numpy(), dtype=float)
             ok = np.isfinite(ys)
-            ax.plot(xs[ok], ys[ok], "o-", ms=3, label=label or None)
+            ax.plot(xs[ok], ys[ok], "o-" if numeric_x else "o", ms=3 if numeric_x else 5,
+                    label=label or None)
         if not numeric_x:
             ax.set_xticks(xs, [str(v) for v in x_values.tolist()])
         ax.set_xlabel(_label(ds[x]))

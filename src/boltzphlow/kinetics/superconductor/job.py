@@ -259,10 +259,10 @@ def plot(ds: xr.Dataset, out_dir: Path, stem: str = "superconductor") -> list[Pa
     """Figures of a result: ``<stem>_evolution.png`` or ``<stem>_steady_state.png``.
 
     A single evolution shows distributions at a few times and the time traces; a sweep shows
-    the time traces of each swept point (up to ten, labelled by the swept values) and, when
-    the first swept key is numeric, ``<stem>_scalars.png``: the final values against the
-    swept keys (:func:`boltzphlow.plotting.plot_sweep_scalars`).  A steady state shows its
-    distributions (one curve per sweep point).  Failed points (NaN) are left out.
+    the time traces of each swept point (up to ten, labelled by the swept values) and
+    ``<stem>_scalars.png``: the final values against the swept keys
+    (:func:`boltzphlow.plotting.plot_sweep_scalars`).  A steady state shows its distributions
+    (one curve per sweep point).  Failed points (NaN) are left out.
     """
     from boltzphlow.plotting import plot_sweep_scalars, save_figure
 
@@ -286,7 +286,7 @@ def plot(ds: xr.Dataset, out_dir: Path, stem: str = "superconductor") -> list[Pa
         fig = _evolution_figure(ds)
         paths.append(save_figure(fig, out_dir, stem, "evolution"))
         scalars = None
-    if scalars is not None and ds[swept[0]].dtype.kind in "iuf" and any(
+    if scalars is not None and any(
             np.isfinite(scalars[n].values).any() for n in scalars.data_vars):
         scalars = scalars.assign_attrs(sweep_dims=json.dumps(swept))
         for name in swept:
