@@ -1,4 +1,4 @@
-"""Validation: Chern numbers and the anomalous Hall conductivity (seed 001 Eqs. 35, 37, 38)."""
+"""Validation: Chern numbers and the anomalous Hall conductivity (Valet & Raimondi, Eqs. 35-38)."""
 
 from __future__ import annotations
 

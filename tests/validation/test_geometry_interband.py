@@ -1,4 +1,5 @@
-"""Validation of the SU(N) geometry of seed 001: Eq. 13 and its sum rules, Eq. 12, Eqs. 14-15."""
+"""Validation of the SU(N) geometry of Valet & Raimondi, "Semiclassical kinetic theory for systems
+with non-trivial quantum geometry": Eq. 13 and its sum rules, Eq. 12, Eqs. 14-15."""
 
 from __future__ import annotations
 
