@@ -48,6 +48,17 @@ def test_builtin_cell_averages_are_exact_integrals(name):
     quad = band.cell_average(edges, "dos*v2" if name == "cosine-1d" else "dos") * 0.025
     if name != "cosine-1d":
         np.testing.assert_allclose(quad, exact, rtol=1e-9, atol=1e-14)
+    else:
+        # D v² = √(1−4ε²)/2π has the antiderivative (y√(1−y²) + arcsin y)/8π, y = 2ε
+        y = 2 * edges
+        exact_v2 = np.diff((y * np.sqrt(1 - y**2) + np.arcsin(y)) / (8 * np.pi))
+        # interior cells: smooth integrand, 8-point Gauss-Legendre is exact to round-off
+        np.testing.assert_allclose(quad[1:-1], exact_v2[1:-1], rtol=1e-12)
+        # edge cells: D v² ≈ √2·√(1∓y) · smooth, so the error is that of the same rule on ∫₀¹√x
+        x, w = np.polynomial.legendre.leggauss(8)
+        sqrt_rule_error = abs(0.5 * w @ np.sqrt(0.5 * (x + 1)) / (2 / 3) - 1)
+        np.testing.assert_allclose(quad[[0, -1]], exact_v2[[0, -1]], rtol=1.1 * sqrt_rule_error)
+        assert abs(quad[0] / exact_v2[0] - 1) > 0.9 * sqrt_rule_error  # the rule, not exact
     assert band.cumulative(np.array([0.5]))[0] == pytest.approx(1.0)
     assert np.all(np.isfinite(band.cell_average(edges)))
 

@@ -93,10 +93,19 @@ class TestHaldane:
             assert reduced == pytest.approx(full, abs=1e-12)
 
     def test_qi_wu_zhang_phases(self):
-        for m, chern in ((1.0, 1), (-1.0, -1), (3.0, 0)):
+        """Signed Chern number of the lower band from its four Dirac points.
+
+        d(k) = (sin kx, sin ky, m + cos kx + cos ky): near Γ, (π,π) the velocity tensor has
+        det +1 and masses m+2, m−2; near X, Y det −1 and mass m.  A Dirac point adds
+        sgn(det v) sgn(mass)/2 to the lower band (massive_dirac: its lower band carries
+        +v²δ/2E³, Valet & Raimondi Eq. 38), so C = [sgn(m+2) + sgn(m−2) − 2 sgn(m)]/2:
+        −1 for 0 < m < 2, +1 for −2 < m < 0, 0 for |m| > 2.
+        """
+        for m in (1.0, -1.0, 3.0, -3.0):
+            chern = (np.sign(m + 2) + np.sign(m - 2) - 2 * np.sign(m)) / 2
             h = bands.qi_wu_zhang(m)
             c = geo.chern_number(h, [0], (40, 40))
-            assert abs(c) == pytest.approx(abs(chern), abs=1e-10)
+            assert c == pytest.approx(chern, abs=1e-10)
             assert tr.anomalous_hall(h, 0.0, 0.0, (120, 120)) == pytest.approx(-c, abs=1e-8)
         assert geo.chern_number(bands.qi_wu_zhang(1.0), [0], (40, 40)) == pytest.approx(
             -geo.chern_number(bands.qi_wu_zhang(-1.0), [0], (40, 40)), abs=1e-10

@@ -219,8 +219,16 @@ def test_bin_integrated_dos_resolves_pair_breaking_near_2delta():
     assert order["bin"] >= 0.9
     assert 0.35 <= order["midpoint"] <= 0.65
     assert errors["bin"][-1] < errors["midpoint"][-1] / 10
-    # the first pair above 2Δ: midpoint DOS gives 2/π of the continuum rate πΔ
-    h = 0.01
-    e0 = delta + h / 2
-    midpoint_first = (h * e0 / math.sqrt(e0**2 - delta**2)) ** 2 * 2 / h
-    assert midpoint_first / (math.pi * delta) == pytest.approx(2 / math.pi, rel=1e-3)
+    # The first pair above 2Δ against the quadrature of the continuum rate over its ω bin
+    # [2Δ, 2Δ+h]. Near threshold the rate is πΔ(1 + (ω−2Δ)/4Δ), so its bin average is
+    # πΔ(1 + h/8Δ); the midpoint pair N₀²(1+Δ²/E₀²)/h with E₀ = Δ+h/2 is 2Δ(1 + h/4Δ + O(h²)).
+    # Their ratio is 2/π (1 + h/8Δ) up to O((h/Δ)²).
+    g = EnergyGrid.for_gap(delta, 0.1, delta + 10.0)
+    h, e0 = g.step, g.energies[0]
+    midpoint_first = (h * e0 / math.sqrt(e0**2 - delta**2)) ** 2 * (1 + delta**2 / e0**2) / h
+    continuum = integrate.quad(_pair_breaking_integrand, 2 * delta, 2 * delta + h,
+                               args=(delta,), epsabs=0, epsrel=1e-12)[0] / h
+    assert continuum == pytest.approx(math.pi * delta * (1 + h / (8 * delta)),
+                                      rel=(h / delta) ** 2)
+    assert midpoint_first / continuum == pytest.approx(2 / math.pi * (1 + h / (8 * delta)),
+                                                       rel=(h / delta) ** 2)

@@ -33,8 +33,8 @@ def _final(problem, y0, method, t_end, **opts):
 
 ORDER_CASES = {
     # method: (options, step sizes in ns) in the asymptotic, above-round-off range
-    "rk45": ({"fixed_step": True}, [0.2, 0.15, 0.1]),
-    "dop853": ({"fixed_step": True}, [0.4, 0.3, 0.2]),
+    "rk45": ({"fixed_step": True}, [0.1, 0.08, 0.0625, 0.05]),
+    "dop853": ({"fixed_step": True}, [0.25, 0.2, 0.16]),
     "rosenbrock": ({"fixed_step": True}, [0.1, 0.05, 0.025]),
     "relaxation-1": ({"order": 1}, [0.01, 0.005, 0.0025]),
     "relaxation-2": ({"order": 2}, [0.02, 0.01, 0.005]),
@@ -42,28 +42,62 @@ ORDER_CASES = {
 }
 
 
-@pytest.mark.parametrize("case", sorted(ORDER_CASES))
+def _explicit_rk_local_orders(method: str, steps: list[float]) -> tuple[np.ndarray, np.ndarray]:
+    """Local orders log(e_i/e_{i+1})/log(h_i/h_{i+1}) over 2 ns at fixed steps, against
+    adaptive DOP853 at rtol 1e-13 (within 4e-15 of fixed-step DOP853 at 0.01 and 0.005 ns:
+    the round-off floor).  RK45 starts from the relaxed state y(2 ns), DOP853 from y(0)."""
+    _, problem, y0 = _small_problem()
+    if method == "rk45":
+        y0 = _final(problem, y0, "rk45", 2.0, rtol=1e-10, atol=1e-14)
+    ref = _final(problem, y0, "dop853", 2.0, rtol=1e-13, atol=1e-20)
+    errors = np.array([np.max(np.abs(_final(problem, y0, method, 2.0, dt=h, fixed_step=True)
+                                     - ref)) for h in steps])
+    h = np.asarray(steps)
+    assert errors.min() > 30 * 4e-15  # round-off moves a local order by < 0.15
+    return np.sqrt(h[:-1] * h[1:]), np.log(errors[:-1] / errors[1:]) / np.log(h[:-1] / h[1:])
+
+
+@pytest.mark.parametrize("case", [
+    pytest.param(c, marks=pytest.mark.slow) if c in ("relaxation-2", "relaxation-3") else c
+    for c in sorted(ORDER_CASES)])  # the two marked take 7-8 s each
 def test_observed_order_matches_nominal_order(case):
-    """Fixed steps, error at t = 4 ns against fixed-step DOP853 at h = 0.02 ns (its own error
-    there is ~(0.1)^8 of the smallest error measured), slope of log error vs log h."""
+    """Fixed steps, slope of log error vs log h against the nominal order.
+
+    RK45 and DOP853 as wrapped here advance with their high-order solution (SciPy's local
+    extrapolation, in fixed-step mode too): nominal orders 5 and 8.  Their errors approach
+    h^p only for h·|λ_max| ≪ 1 (|λ_max| ≈ 6.6/ns for this problem); the relative size of the
+    next error term is ∝ h, so the local orders drift linearly in h towards p.  From the hot
+    packet at t = 0 RK45 shows 6.4-6.8 for h = 0.06-0.2 ns (the initial transient); from the
+    relaxed state its local orders are 5.54, 5.44, 5.36 at h = 0.089, 0.071, 0.056 and
+    extrapolate linearly to 5.06 at h = 0.  DOP853's asymptotic range lies below round-off
+    (its error is 2e-14 at h = 0.125 ns against a 2e-15 floor): local orders 8.17 and 8.34 in
+    the usable window, so its band is [p − 0.3, p + 0.5].  The other schemes: error at
+    t = 4 ns against fixed-step DOP853 at h = 0.02 ns (its own error there is ~(0.1)^8 of the
+    smallest error measured)."""
     method, _, order_arg = case.partition("-")
     opts, steps = ORDER_CASES[case]
     nominal = int(order_arg) if order_arg else INTEGRATORS[method].order
+    if method == "rk45":
+        h_mid, local = _explicit_rk_local_orders(method, steps)
+        assert np.all(np.diff(local) < 0)  # drifting down towards p as h → 0
+        slope, extrapolated = np.polyfit(h_mid, local, 1)
+        assert abs(extrapolated - nominal) <= 0.3
+        return
+    if method == "dop853":
+        h_mid, local = _explicit_rk_local_orders(method, steps)
+        assert np.all((nominal - 0.3 <= local) & (local <= nominal + 0.5))
+        return
     _, problem, y0 = _small_problem()
     ref = _final(problem, y0, "dop853", 4.0, dt=0.02, fixed_step=True)
     errors = [np.max(np.abs(_final(problem, y0, method, 4.0, dt=h, **opts) - ref))
               for h in steps]
     observed = np.polyfit(np.log(steps), np.log(errors), 1)[0]
-    if method in ("rk45", "dop853"):
-        # explicit high order: the asymptotic range is squeezed between the stability limit
-        # and round-off, and the next error term still shows (observed 6.7 and 8.3)
-        assert nominal - 0.3 <= observed <= nominal + 2
-    else:
-        assert abs(observed - nominal) <= 0.3
+    assert abs(observed - nominal) <= 0.3
 
 
 def test_every_registered_integrator_has_an_order_test_or_tolerance_test():
-    covered = {c.partition("-")[0] for c in ORDER_CASES} | {"bdf"}
+    variable = {name for name, cls in INTEGRATORS.items() if cls.order is None}  # bdf
+    covered = {c.partition("-")[0] for c in ORDER_CASES} | variable
     assert covered == set(INTEGRATORS)
 
 

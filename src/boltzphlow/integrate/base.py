@@ -12,7 +12,9 @@ Writing a new scheme
 Subclass :class:`Integrator` and
 
 * set the class attributes ``name`` (registry key), ``order`` (nominal order of
-  convergence, checked by the test-suite for every registered scheme) and ``citation``;
+  convergence, checked by the test-suite for every registered scheme; ``None`` for a
+  variable-order scheme whose error only the tolerances control, checked for proportionality
+  to ``rtol`` instead) and ``citation``;
 * implement :meth:`Integrator.advance` ``(y, t0, t1, dt) -> Advance``: take steps from
   ``t0`` to exactly ``t1`` starting with step ``dt``, calling ``problem.after_step(y)``
   after every accepted step (it may modify ``y``: e.g. a self-consistent gap update) and
@@ -136,7 +138,7 @@ class Integrator(ABC):
     """
 
     name: ClassVar[str] = ""
-    order: ClassVar[int] = 0
+    order: ClassVar[int | None] = 0
     adaptive: ClassVar[bool] = True
     citation: ClassVar[str] = ""
     #: Whether the scheme evaluates the problem's dense Jacobian.

@@ -78,9 +78,14 @@ class DOP853(_SciPyScheme):
 
 @register
 class BDF(_SciPyScheme):
-    """SciPy's variable-order (1–5) BDF with the analytic Jacobian; for long stiff runs."""
+    """SciPy's variable-order (1–5) BDF with the analytic Jacobian; for long stiff runs.
 
-    name, order, scipy_method, uses_jacobian = "bdf", 1, "BDF", True
+    No fixed order (``order = None``): SciPy switches between orders 1 and 5 as it goes, so
+    the error is controlled by the tolerances only (proportional to ``rtol``), not by a
+    step size.
+    """
+
+    name, order, scipy_method, uses_jacobian = "bdf", None, "BDF", True
     dense_matrices = 3  # SciPy keeps J and the LU of I − cJ (plus the matrix being factored)
     citation = "L. F. Shampine, M. W. Reichelt, SIAM J. Sci. Comput. 18, 1 (1997)"
 
