@@ -196,3 +196,33 @@ def toy_examples(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, toy_job: Job) 
     (folder / "toy_example.toml").write_text(TOY_TOML, encoding="utf-8")
     monkeypatch.setattr(config_module, "_examples_dir", lambda: folder)
     return folder
+
+
+@pytest.fixture
+def figures(monkeypatch: pytest.MonkeyPatch) -> dict[Path, list[str]]:
+    """Every figure saved during the test (in order): its path and what
+    :func:`boltzphlow.plotting.figure_problems` says of it (``[]`` when every axes holds data).
+
+    Use :func:`figure_names` for the file names and :func:`assert_figures_hold_data`.
+    """
+    from boltzphlow import plotting
+
+    saved: dict[Path, list[str]] = {}
+    monkeypatch.setattr(plotting, "SAVE_HOOKS", [
+        *plotting.SAVE_HOOKS,
+        lambda fig, path: saved.setdefault(Path(path), plotting.figure_problems(fig))])
+    return saved
+
+
+def figure_names(figures: dict[Path, list[str]]) -> list[str]:
+    """File names of the figures recorded by the ``figures`` fixture, in order."""
+    return [path.name for path in figures]
+
+
+def assert_figures_hold_data(figures: dict[Path, list[str]]) -> None:
+    """Assert that figures were saved and that every axes of each holds finite data."""
+    __tracebackhide__ = True
+    assert figures, "no figure was saved"
+    bad = {path.name: problems for path, problems in figures.items() if problems}
+    assert not bad, bad
+

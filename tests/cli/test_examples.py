@@ -18,6 +18,7 @@ from boltzphlow import plotting, results
 from boltzphlow.cli import main
 from boltzphlow.config import list_examples, read_toml
 from boltzphlow.testing import assert_has_metadata
+from conftest import assert_figures_hold_data
 
 #: ``--set`` overrides that make each model's examples small.  A dotted key is applied only to
 #: examples that have its table (adding a table may switch on a task); a top-level key always.
@@ -51,20 +52,9 @@ def small_grid(name: str) -> list[str]:
     return [arg for key, value in overrides.items() for arg in ("--set", f"{key}={value}")]
 
 
-@pytest.fixture
-def figures(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Path, list[str]]]:
-    """``(path, figure_problems(fig))`` of every figure saved during the test."""
-    saved: list[tuple[Path, list[str]]] = []
-    hooks = [*plotting.SAVE_HOOKS,
-             lambda fig, path: saved.append((Path(path), plotting.figure_problems(fig)))]
-    monkeypatch.setattr(plotting, "SAVE_HOOKS", hooks)
-    return saved
-
-
-def _check_figures(figures: list[tuple[Path, list[str]]], folder: Path, stem: str) -> None:
-    assert figures, "no figure was saved"
-    for path, problems in figures:
-        assert problems == [], f"{path.name}: {problems}"
+def _check_figures(figures: dict[Path, list[str]], folder: Path, stem: str) -> None:
+    assert_figures_hold_data(figures)
+    for path in figures:
         assert path.parent == folder and path.name.startswith(f"{stem}_"), path
         assert path.is_file() and path.stat().st_size > 0
 

@@ -17,7 +17,6 @@ from scipy.special import expit
 
 import boltzphlow.bands as bands
 import boltzphlow.transport as tr
-from boltzphlow import plotting
 from boltzphlow.cli import main
 from boltzphlow.config import list_examples, load_config, read_toml
 from boltzphlow.errors import InputError, ResourceError
@@ -26,6 +25,7 @@ from boltzphlow.geometry.job import ResolutionWarning
 from boltzphlow.jobs import SilentContext, get_job
 from boltzphlow.results import finalize, load, save
 from boltzphlow.testing import assert_has_metadata, assert_results_identical
+from conftest import assert_figures_hold_data
 
 GEOMETRY_EXAMPLES = sorted(name for name in list_examples()
                            if read_toml(name).get("model") == "geometry")
@@ -59,19 +59,6 @@ def _run(name: str, tmp_path, *extra: str) -> object:
     return load(tmp_path / f"{name}.nc")
 
 
-@pytest.fixture
-def figures():
-    """Every figure saved during the test, as ``(path, figure_problems(fig))``."""
-    seen: list[tuple[object, list[str]]] = []
-
-    def hook(fig, path):
-        seen.append((path, plotting.figure_problems(fig)))
-
-    plotting.SAVE_HOOKS.append(hook)
-    yield seen
-    plotting.SAVE_HOOKS.remove(hook)
-
-
 def _one_error_line(capsys) -> str:
     err = capsys.readouterr().err
     lines = err.strip().splitlines()
@@ -96,8 +83,8 @@ def test_example_runs_end_to_end_with_metadata_and_plots(name, tmp_path, capsys,
     assert ds.attrs["tasks_done"] == ds.attrs["tasks"]
     pngs = sorted(tmp_path.glob(f"{name}_*.png"))  # named by the config, not by the model
     assert pngs, out
-    assert sorted(path for path, _ in figures) == pngs
-    assert all(problems == [] for _, problems in figures), figures
+    assert sorted(figures) == pngs
+    assert_figures_hold_data(figures)
     for png in pngs:
         assert png.stat().st_size > 1000
         assert f"wrote {png}" in out
@@ -560,7 +547,8 @@ def test_sweep_results_are_drawn_with_data_in_every_axes(tmp_path, figures):
     kinds = sorted(path.name for path in paths)
     assert kinds == ["haldane_sweep_ahc.png", "haldane_sweep_bands.png",
                      "haldane_sweep_berry_curvature.png", "haldane_sweep_sweep.png"]
-    assert len(figures) == 4 and all(problems == [] for _, problems in figures), figures
+    assert len(figures) == 4
+    assert_figures_hold_data(figures)
     text = get_job("geometry").summary(ds)
     assert text.startswith("geometry sweep: 2 of 3 points finished")
     assert "[haldane.m = 0.2 t]" in text and "[haldane.m = 1 t]" in text
@@ -581,4 +569,5 @@ def test_sweep_command_plots_and_records_a_failed_point(tmp_path, capsys, figure
     assert ds["failed"].values.tolist() == [0, 1, 0]
     assert sorted(p.name for p in tmp_path.glob("*.png")) == [
         "sweep_ahc.png", "sweep_bands.png", "sweep_berry_curvature.png", "sweep_sweep.png"]
-    assert len(figures) == 4 and all(problems == [] for _, problems in figures), figures
+    assert len(figures) == 4
+    assert_figures_hold_data(figures)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import boltzphlow as bp
-from boltzphlow import plotting, results
+from boltzphlow import results
 from boltzphlow.cli import main
 from boltzphlow.config import list_examples, load_config
 from boltzphlow.jobs import SilentContext, get_job
@@ -17,6 +17,7 @@ from boltzphlow.kinetics.photoexcited import model as model_module
 from boltzphlow.kinetics.photoexcited.job import PhotoexcitedConfig, config_keys
 from boltzphlow.sweep import parse_values
 from boltzphlow.testing import assert_results_identical
+from conftest import assert_figures_hold_data, figure_names
 
 PHOTO_EXAMPLES = sorted(name for name in list_examples() if name.startswith("photoexcited_"))
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "photoexcited.md"
@@ -24,16 +25,6 @@ DOCS = Path(__file__).resolve().parents[2] / "docs" / "photoexcited.md"
 #: Small grids for the examples (the settings a user may pass with --set).
 SMALL = ["--set", "points_per_omega=40", "--set", "run.t_end=0.5", "--set", "run.n_out=3",
          "--set", "p_band.mesh=8", "--set", "p_band.bins=40"]
-
-
-@pytest.fixture
-def figures(monkeypatch):
-    """Every figure saved during the test, with what :func:`figure_problems` says of it."""
-    seen: dict[str, list[str]] = {}
-    monkeypatch.setattr(plotting, "SAVE_HOOKS",
-                        [lambda fig, path: seen.setdefault(Path(path).name,
-                                                           plotting.figure_problems(fig))])
-    return seen
 
 
 def run_cli(args: list[str], capsys) -> tuple[int, str, str]:
@@ -71,8 +62,8 @@ def test_every_example_runs_and_plots_data(name, tmp_path, capsys, figures):
     assert (tmp_path / f"{name}.nc").is_file()
     pngs = sorted(path.name for path in tmp_path.glob("*.png"))
     assert pngs and all(png.startswith(f"{name}_") for png in pngs)
-    assert set(figures) == set(pngs)
-    assert all(problems == [] for problems in figures.values()), figures
+    assert set(figure_names(figures)) == set(pngs)
+    assert_figures_hold_data(figures)
 
 
 def test_run_fig1a_writes_result_and_plot(tmp_path, capsys):
@@ -119,8 +110,8 @@ def test_sweeps_plot_their_data(example, args, kinds, tmp_path, capsys, figures)
                               "--workers", "1", "-q", "-o", str(tmp_path / "s.nc")], capsys)
     assert code == 0, err
     assert "plotting failed" not in err
-    assert sorted(figures) == sorted(f"s_{kind}.png" for kind in kinds)
-    assert all(problems == [] for problems in figures.values()), figures
+    assert sorted(figure_names(figures)) == sorted(f"s_{kind}.png" for kind in kinds)
+    assert_figures_hold_data(figures)
     for kind in kinds:
         assert (tmp_path / f"s_{kind}.png").is_file()
 
@@ -134,7 +125,7 @@ def test_plot_draws_sweep_results_with_failed_points(tmp_path, figures):
     paths = get_job("photoexcited").plot(ds, tmp_path, "mine")
     assert sorted(p.name for p in paths) == ["mine_sweep_distributions.png",
                                              "mine_sweep_sigma.png"]
-    assert all(problems == [] for problems in figures.values())
+    assert_figures_hold_data(figures)
 
 
 @pytest.mark.parametrize(("setting", "message"), [

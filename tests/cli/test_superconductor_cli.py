@@ -15,27 +15,13 @@ import numpy as np
 import pytest
 
 from boltzphlow.cli import main
-from boltzphlow.plotting import SAVE_HOOKS, figure_problems
 from boltzphlow.results import load
 from boltzphlow.testing import assert_has_metadata
+from conftest import assert_figures_hold_data, figure_names
 
 FAST = ["--set", "grid.energy_step=6", "--set", "run.n_out=31"]
 SMALL = ["--set", "grid.energy_step=8", "--set", "grid.E_max=600", "--set", "run.t_end=20 ns",
          "--set", "photon.epsilon0=450 ueV", "--set", "photon.energy=0.2 eV"]
-
-
-@pytest.fixture
-def figures():
-    """Names of the figures written during the test; each must hold finite data."""
-    seen = []
-
-    def hook(fig, path):
-        seen.append(path.name)
-        assert figure_problems(fig) == [], path.name
-
-    SAVE_HOOKS.append(hook)
-    yield seen
-    SAVE_HOOKS.remove(hook)
 
 
 def _one_error_line(capsys) -> str:
@@ -51,7 +37,8 @@ def test_default_run_writes_result_plot_and_summary(tmp_path, capsys, figures):
     ds = load(tmp_path / "al_photon_hit.nc")
     assert_has_metadata(ds)
     assert int(ds.attrs["complete"]) == 1 and ds.attrs["model"] == "superconductor"
-    assert figures == ["al_photon_hit_evolution.png"]
+    assert figure_names(figures) == ["al_photon_hit_evolution.png"]
+    assert_figures_hold_data(figures)
     assert (tmp_path / "al_photon_hit_evolution.png").stat().st_size > 10_000
     assert "bookkeeping drift" in out and "QP density" in out
     assert "check_failed" not in ds.attrs
@@ -140,7 +127,8 @@ def test_sweep_of_the_issue_draws_every_point(tmp_path, capsys, figures):
     out = tmp_path / "sweep.nc"
     assert main(["sweep", "al_closed_relaxation", "--vary", "T_bath=100mK,150mK,200mK",
                  "--workers", "1", "-q", "-o", str(out), *SMALL]) == 0
-    assert figures == ["sweep_evolution.png", "sweep_scalars.png"]
+    assert figure_names(figures) == ["sweep_evolution.png", "sweep_scalars.png"]
+    assert_figures_hold_data(figures)
     text = capsys.readouterr().out
     assert "T_bath = 0.15" in text
 

@@ -24,6 +24,7 @@ from boltzphlow.kinetics.superconductor import gap as gapmod
 from boltzphlow.kinetics.superconductor import job as scjob
 from boltzphlow.kinetics.superconductor.model import ParameterError, parameter_names
 from boltzphlow.units import K_B
+from conftest import assert_figures_hold_data, figure_names
 
 AL = bp.superconductor.material("Al")
 
@@ -475,25 +476,11 @@ def _sweep(raw: dict, vary: dict):
     return sweep(raw, vary, workers=1, report=lambda line: None)
 
 
-@pytest.fixture
-def figure_check():
-    from boltzphlow.plotting import SAVE_HOOKS, figure_problems
-
-    seen = []
-
-    def hook(fig, path):
-        seen.append(path.name)
-        assert figure_problems(fig) == [], path.name
-
-    SAVE_HOOKS.append(hook)
-    yield seen
-    SAVE_HOOKS.remove(hook)
-
-
-def test_plots_are_named_by_stem_and_hold_data(tmp_path, figure_check):
+def test_plots_are_named_by_stem_and_hold_data(tmp_path, figures):
     ds = _run(_raw())
     paths = scjob.plot(ds, tmp_path, "my_run")
-    assert [p.name for p in paths] == ["my_run_evolution.png"] == figure_check
+    assert [p.name for p in paths] == ["my_run_evolution.png"] == figure_names(figures)
+    assert_figures_hold_data(figures)
     inj = _raw(task="steady-state", photon=None, escape_time=2.0,
                injection={"power": 1e-15, "epsilon0": 450.0})
     paths = scjob.plot(_run(inj), tmp_path, "ss")
@@ -502,7 +489,7 @@ def test_plots_are_named_by_stem_and_hold_data(tmp_path, figure_check):
 
 
 @pytest.mark.slow
-def test_sweep_results_are_drawn_with_failed_points_left_out(tmp_path, figure_check):
+def test_sweep_results_are_drawn_with_failed_points_left_out(tmp_path, figures):
     """The issue's `sweep al_closed_relaxation --vary T_bath=...` on a small grid, with one
     point failing (T_bath above Tc): per-point traces and final values, NaN points skipped."""
     raw = _raw(solver={"method": "relaxation", "order": 2, "dt": 0.5})
@@ -517,6 +504,7 @@ def test_sweep_results_are_drawn_with_failed_points_left_out(tmp_path, figure_ch
     ss = _sweep(inj, {"injection.power": [1e-16, 1e-15], "material": ["Al", "Xx"]})
     names = [p.name for p in scjob.plot(ss, tmp_path, "ss_sweep")]
     assert names == ["ss_sweep_steady_state.png", "ss_sweep_scalars.png"]
+    assert_figures_hold_data(figures)
 
 
 def _schema_keys(model, prefix=""):
