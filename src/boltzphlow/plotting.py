@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-__all__ = ["SAVE_HOOKS", "SWEEP_BOOKKEEPING", "figure_path", "figure_problems",
+__all__ = ["SAVE_HOOKS", "SWEEP_BOOKKEEPING", "axis_label", "figure_path", "figure_problems",
            "plot_sweep_scalars", "save_figure", "sweep_dims"]
 
 #: Callables ``hook(fig, path)`` run by :func:`save_figure` before writing (tests use it to
@@ -170,8 +170,8 @@ def plot_sweep_scalars(ds: Any, out_dir: str | Path, stem: str, *,
                     label=label or None)
         if not numeric_x:
             ax.set_xticks(xs, [str(v) for v in x_values.tolist()])
-        ax.set_xlabel(_label(ds[x]))
-        ax.set_ylabel(_label(var))
+        ax.set_xlabel(axis_label(ds[x]))
+        ax.set_ylabel(axis_label(var))
         if rest and len(curves) > 1:
             ax.legend(fontsize=7)
     for ax in axes[len(names):]:
@@ -179,7 +179,9 @@ def plot_sweep_scalars(ds: Any, out_dir: str | Path, stem: str, *,
     return save_figure(fig, out_dir, stem, kind)
 
 
-def _label(da: Any) -> str:
-    units = da.attrs.get("units", "")
-    name = da.attrs.get("long_name", da.name)
-    return f"{name} ({units})" if units and units != "1" else str(name)
+def axis_label(da: Any, name: str | None = None) -> str:
+    """``"long name (units)"`` of a variable (``name`` instead of its long name if given); no
+    parentheses for a dimensionless ``"1"``."""
+    text = name or str(da.attrs.get("long_name", da.name))
+    units = str(da.attrs.get("units", ""))
+    return text if units in ("", "1") else f"{text} ({units})"

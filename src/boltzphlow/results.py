@@ -227,14 +227,20 @@ def load(path: str | Path) -> xr.Dataset:
     boltzphlow.errors.InputError
         If ``path`` is not a readable NetCDF4/HDF5 file or its data are corrupted.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no such result file: {str(path)!r}")
+    path = _existing(path)
     try:
         ds = xr.load_dataset(path, engine=_ENGINE, **_DECODE)
     except _READ_ERRORS as exc:
         raise _unreadable(path, exc) from None
     return ds.drop_encoding()
+
+
+def _existing(path: str | Path) -> Path:
+    """``path`` as a Path; ``FileNotFoundError`` if it is not a file."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no such result file: {str(path)!r}")
+    return path
 
 
 def load_result(path: str | Path) -> xr.Dataset:
@@ -256,9 +262,7 @@ def open_result(path: str | Path) -> Iterator[xr.Dataset]:
     FileNotFoundError, boltzphlow.errors.InputError
         As :func:`load_result`.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no such result file: {str(path)!r}")
+    path = _existing(path)
     try:
         ds = xr.open_dataset(path, engine=_ENGINE, **_DECODE)
     except _READ_ERRORS as exc:

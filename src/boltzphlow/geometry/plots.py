@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from boltzphlow.plotting import axis_label as _label
 from boltzphlow.plotting import plot_sweep_scalars, save_figure, sweep_dims
 
 __all__ = ["plot_ahc", "plot_all", "plot_bands", "plot_berry_curvature", "plot_chiral",
@@ -38,13 +39,6 @@ MAX_CURVES = 8
 MAX_MAPS = 6
 
 Points = list[tuple[str, xr.Dataset]]
-
-
-def _label(var: xr.DataArray, name: str | None = None) -> str:
-    """``"long name (units)"`` (no parentheses for dimensionless ``"1"``)."""
-    text = name or str(var.attrs.get("long_name", var.name))
-    units = str(var.attrs.get("units", ""))
-    return text if units in ("", "1") else f"{text} ({units})"
 
 
 def _chern_value(value: float) -> str:

@@ -16,6 +16,7 @@ fixed the step is chosen so that ``2Δ/h`` is an integer and the gap edge is a b
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -38,19 +39,20 @@ class GridError(ValueError):
 def floor_sig(value: float, digits: int = 4) -> float:
     """``value`` rounded down to ``digits`` significant digits (a printed upper bound that
     holds)."""
-    if not (value > 0 and math.isfinite(value)):
-        return value
-    scale = 10.0 ** (math.floor(math.log10(value)) - digits + 1)
-    return math.floor(value / scale) * scale
+    return _round_sig(value, digits, math.floor)
 
 
 def ceil_sig(value: float, digits: int = 4) -> float:
     """``value`` rounded up to ``digits`` significant digits (a printed lower bound that
     holds)."""
+    return _round_sig(value, digits, math.ceil)
+
+
+def _round_sig(value: float, digits: int, rounding: Callable[[float], int]) -> float:
     if not (value > 0 and math.isfinite(value)):
         return value
     scale = 10.0 ** (math.floor(math.log10(value)) - digits + 1)
-    return math.ceil(value / scale) * scale
+    return rounding(value / scale) * scale
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ from boltzphlow.kinetics.photoexcited.model import (
     evolution_memory,
     periodic_limit,
 )
+from boltzphlow.plotting import axis_label as _label
 from boltzphlow.plotting import save_figure, sweep_dims
 from boltzphlow.resources import check_memory
 from boltzphlow.schema import ConfigModel
@@ -514,12 +515,6 @@ def _plot_distributions_swept(ds: xr.Dataset, swept: list[str], out_dir: Path, s
     for ax in axes[n:]:
         ax.set_visible(False)
     return save_figure(fig, out_dir, stem, "sweep_distributions")
-
-
-def _label(da: xr.DataArray) -> str:
-    units = da.attrs.get("units", "")
-    name = da.attrs.get("long_name", da.name)
-    return f"{name} ({units})" if units and units != "1" else str(name)
 
 
 # --------------------------------------------------------------------------------------------
