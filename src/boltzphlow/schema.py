@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import types
 import typing
+from collections.abc import Iterator
 from functools import cache
 from typing import Any
 
@@ -29,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
 
 from boltzphlow.units import field_unit
 
-__all__ = ["ConfigModel", "accepts_bool"]
+__all__ = ["ConfigModel", "accepts_bool", "config_fields"]
 
 
 class ConfigModel(BaseModel):
@@ -99,3 +100,20 @@ def accepts_bool(annotation: Any) -> bool:
     if origin in (typing.Union, types.UnionType):
         return any(accepts_bool(arg) for arg in typing.get_args(annotation))
     return False
+
+
+def config_fields(schema: type[BaseModel], prefix: str = "") -> Iterator[tuple[str, Any]]:
+    """``(dotted key, FieldInfo)`` of every value key of a config schema, tables entered.
+
+    A field whose type is (or may be) a table is replaced by the keys of that table
+    (``grid.energy_step``); the order is the schema's.
+    """
+    for name, field in schema.model_fields.items():
+        key = f"{prefix}{name}"
+        table = next((t for t in (field.annotation, *typing.get_args(field.annotation))
+                      if isinstance(t, type) and issubclass(t, BaseModel)), None)
+        if table is None:
+            yield key, field
+        else:
+            yield from config_fields(table, f"{key}.")
+

@@ -34,7 +34,7 @@ from boltzphlow.kinetics.photoexcited.model import (
 from boltzphlow.plotting import axis_label as _label
 from boltzphlow.plotting import save_figure, sweep_dims
 from boltzphlow.resources import check_memory
-from boltzphlow.schema import ConfigModel
+from boltzphlow.schema import ConfigModel, config_fields
 
 Finite = FiniteFloat
 
@@ -154,13 +154,7 @@ def config_keys(schema: type[BaseModel] = PhotoexcitedConfig, prefix: str = ""
     ``docs/photoexcited.md`` lists them; a test keeps the two in step.
     """
     rows = []
-    for name, field in schema.model_fields.items():
-        key = f"{prefix}{name}"
-        table = next((t for t in (field.annotation, *getattr(field.annotation, "__args__", ()))
-                      if isinstance(t, type) and issubclass(t, BaseModel)), None)
-        if table is not None:
-            rows.extend(config_keys(table, f"{key}."))
-            continue
+    for key, field in config_fields(schema, prefix):
         extra = field.json_schema_extra or {}
         default = "required" if field.is_required() else _format_default(field.default)
         rows.append((key, str(extra.get("unit", "")), default, field.description or ""))
