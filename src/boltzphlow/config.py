@@ -31,13 +31,11 @@ import math
 import re
 import stat
 import tomllib
-import types
-import typing
 from collections.abc import Mapping, Sequence
 from importlib.resources import files
 from importlib.resources.abc import Traversable
 from pathlib import Path
-from typing import Any, get_args
+from typing import Any
 
 import numpy as np
 import xarray as xr
@@ -45,6 +43,7 @@ from pydantic import BaseModel, ValidationError
 
 from boltzphlow.errors import shorten
 from boltzphlow.jobs import Job, available_jobs, get_job
+from boltzphlow.schema import field_at, table_of
 
 __all__ = ["DEFAULT_EXAMPLE", "MAX_CONFIG_BYTES", "MAX_NESTING", "MAX_SWEEP_VALUES",
            "ConfigError", "apply_overrides", "config_from_result", "config_stem",
@@ -413,15 +412,8 @@ def _reason(error: Mapping[str, Any], schema: type[BaseModel], key: str) -> str:
 
 def _known_keys(schema: type[BaseModel], parents: Sequence[str]) -> list[str]:
     """Field names of the (sub)model at dotted path ``parents`` of ``schema``, if one is found."""
-    model: Any = schema
-    for part in parents:
-        field = model.model_fields.get(part)
-        candidates = (field.annotation, *get_args(field.annotation)) if field else ()
-        model = next((c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)),
-                     None)
-        if model is None:
-            return []
-    return list(model.model_fields)
+    model = table_of(field_at(schema, ".".join(parents))) if parents else schema
+    return [] if model is None else list(model.model_fields)
 
 
 # --------------------------------------------------------------------------------------------
@@ -433,26 +425,7 @@ def is_config_key(schema: type[BaseModel], dotted: str) -> bool:
 
     Tables are entered through optional and union annotations (``PumpConfig | None``).
     """
-    model: Any = schema
-    parts = dotted.split(".")
-    for depth, part in enumerate(parts):
-        if not (isinstance(model, type) and issubclass(model, BaseModel)):
-            return False
-        if part not in model.model_fields:
-            return False
-        if depth < len(parts) - 1:
-            model = _field_type(model, part)
-    return True
-
-
-def _field_type(schema: type[BaseModel], name: str) -> Any:
-    """The table (model) type of field ``name``, looking through unions; else its annotation."""
-    annotation = schema.model_fields[name].annotation
-    union = typing.get_origin(annotation) in (typing.Union, types.UnionType)
-    for arg in (typing.get_args(annotation) if union else (annotation,)):
-        if isinstance(arg, type) and issubclass(arg, BaseModel):
-            return arg
-    return annotation
+    return field_at(schema, dotted) is not None
 
 
 def parse_sweep_values(spec: Any) -> list[Any]:

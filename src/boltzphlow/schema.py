@@ -30,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
 
 from boltzphlow.units import field_unit
 
-__all__ = ["ConfigModel", "accepts_bool", "config_fields"]
+__all__ = ["ConfigModel", "accepts_bool", "config_fields", "field_at", "table_of"]
 
 
 class ConfigModel(BaseModel):
@@ -110,10 +110,30 @@ def config_fields(schema: type[BaseModel], prefix: str = "") -> Iterator[tuple[s
     """
     for name, field in schema.model_fields.items():
         key = f"{prefix}{name}"
-        table = next((t for t in (field.annotation, *typing.get_args(field.annotation))
-                      if isinstance(t, type) and issubclass(t, BaseModel)), None)
+        table = table_of(field)
         if table is None:
             yield key, field
         else:
             yield from config_fields(table, f"{key}.")
+
+
+def table_of(field: Any) -> type[BaseModel] | None:
+    """The table (config model) a field holds, looking through ``Optional`` and unions
+    (``PumpConfig | None``); ``None`` for a value field."""
+    annotation = getattr(field, "annotation", None)
+    return next((t for t in (annotation, *typing.get_args(annotation))
+                 if isinstance(t, type) and issubclass(t, BaseModel)), None)
+
+
+def field_at(schema: type[BaseModel], dotted: str) -> Any:
+    """The pydantic ``FieldInfo`` of a dotted key (``"grid.energy_step"``); ``None`` if the
+    schema has no such key."""
+    model: type[BaseModel] | None = schema
+    field = None
+    for part in dotted.split("."):
+        if model is None or part not in model.model_fields:
+            return None
+        field = model.model_fields[part]
+        model = table_of(field)
+    return field
 

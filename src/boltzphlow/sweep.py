@@ -86,6 +86,7 @@ from boltzphlow.config import (
 )
 from boltzphlow.errors import ResourceError
 from boltzphlow.jobs import Job, SilentContext
+from boltzphlow.schema import field_at
 
 __all__ = ["MAX_SWEEP_POINTS", "RESULT_SCHEMA_VERSION", "is_config_key", "parse_values",
            "point_key", "sweep", "sweep_points"]
@@ -153,23 +154,6 @@ def sweep_points(raw: Mapping[str, Any], vary: Mapping[str, Sequence[Any]]
     return points
 
 
-def _field_info(schema: type[BaseModel], dotted: str) -> Any:
-    """The pydantic ``FieldInfo`` of a (dotted) config key (see :func:`is_config_key`)."""
-    import types
-    import typing
-
-    model: Any = schema
-    field = None
-    for part in dotted.split("."):
-        field = model.model_fields[part]
-        annotation = field.annotation
-        union = typing.get_origin(annotation) in (typing.Union, types.UnionType)
-        members = typing.get_args(annotation) if union else (annotation,)
-        model = next((m for m in members if isinstance(m, type) and issubclass(m, BaseModel)),
-                     None)
-    return field
-
-
 def _attribute(config: Any, dotted: str) -> Any:
     """The validated value of a (dotted) key in a config model (``None`` if a table is)."""
     for part in dotted.split("."):
@@ -195,7 +179,7 @@ def _axis(schema: type[BaseModel], name: str, raw_values: Sequence[Any],
     """Coordinate values and attributes of one swept key (see the module docstring)."""
     from boltzphlow.units import field_unit
 
-    field = _field_info(schema, name)
+    field = field_at(schema, name)
     numeric = all(isinstance(v, int | float | np.integer | np.floating)
                   and not isinstance(v, bool | np.bool_) for v in validated)
     if numeric:
