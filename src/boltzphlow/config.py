@@ -500,16 +500,18 @@ def _parse_sweep_string(spec: str) -> list[Any]:
     return values
 
 
-def validate_sweep(table: Any, job: Job) -> dict[str, list[Any]]:
+def validate_sweep(table: Any, job: Job, label: str = "sweep.{}") -> dict[str, list[Any]]:
     """Check a config's ``[sweep]`` table against ``job``'s schema; return ``{key: values}``.
 
     Nested tables give dotted keys (TOML ``pump.zeta0 = [1, 2]`` is ``"pump.zeta0"``).
+    ``label`` names a key in messages (``"--vary {}"`` for command-line grids).
 
     Raises
     ------
     ConfigError
-        ``sweep.<key>: ...`` for a key that is not a config key of the model (``model`` and
-        ``sweep`` cannot be swept) or values that :func:`parse_sweep_values` refuses.
+        ``sweep.<key>: ...`` (see ``label``) for a key that is not a config key of the model
+        (``model`` and ``sweep`` cannot be swept) or values that :func:`parse_sweep_values`
+        refuses.
     """
     if not isinstance(table, Mapping):
         raise ConfigError("sweep", f"expected a table of key = values, got {shorten(table)}")
@@ -521,12 +523,12 @@ def validate_sweep(table: Any, job: Job) -> dict[str, list[Any]]:
             stack.extend((f"{key}.{name}", value) for name, value in reversed(spec.items()))
             continue
         if key in ("model", "sweep") or not is_config_key(job.config_model, key):
-            raise ConfigError(f"sweep.{key}", f"not a config key of model {job.name!r}")
+            raise ConfigError(label.format(key), f"not a config key of model {job.name!r}")
         try:
             grid[key] = parse_sweep_values(spec)
         except ValueError as exc:
             reason = exc.reason if isinstance(exc, ConfigError) else str(exc)
-            raise ConfigError(f"sweep.{key}", reason) from None
+            raise ConfigError(label.format(key), reason) from None
     return grid
 
 

@@ -496,19 +496,8 @@ def _grid(job: Job, raw: Mapping[str, Any], vary: Mapping[str, Any] | None
           ) -> tuple[dict[str, list[Any]], dict[str, str]]:
     """``({key: raw values}, {key: how messages name it})`` from ``vary`` or ``[sweep]``."""
     if vary:
-        grid: dict[str, list[Any]] = {}
-        labels = {}
-        for name, spec in vary.items():
-            label = labels[name] = f"--vary {name}"
-            if name in ("model", "sweep") or not is_config_key(job.config_model, name):
-                raise ConfigError(label, f"not a config key of model {job.name!r}")
-            try:
-                grid[name] = parse_sweep_values(spec)
-            except ConfigError as exc:
-                raise ConfigError(label, exc.reason) from None
-            except ValueError as exc:
-                raise ConfigError(label, str(exc)) from None
-        return grid, labels
+        grid = validate_sweep(dict(vary), job, label="--vary {}")
+        return grid, {name: f"--vary {name}" for name in grid}
     table = raw.get("sweep")
     if not table:
         raise ValueError("nothing to sweep: give vary (--vary key=values) or a [sweep] table")
