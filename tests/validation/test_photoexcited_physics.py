@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import boltzphlow as bp
+from boltzphlow import stats
 from boltzphlow.kinetics.photoexcited.model import PhotoexcitedMetal, Pump
 
 pe = bp.photoexcited
@@ -23,11 +24,11 @@ def fermi_with_number(model: PhotoexcitedMetal, number: float) -> np.ndarray:
     lo, hi = -1.0, 1.0
     for _ in range(200):
         mid = 0.5 * (lo + hi)
-        if model.number(pe.fermi(model.eps, mid, model.T)) < number:
+        if model.number(stats.fermi(model.eps, mid, model.T)) < number:
             lo = mid
         else:
             hi = mid
-    return pe.fermi(model.eps, 0.5 * (lo + hi), model.T)
+    return stats.fermi(model.eps, 0.5 * (lo + hi), model.T)
 
 
 # ------------------------------------------------------------------------------ conservation
@@ -58,7 +59,7 @@ def test_st_in_alone_relaxes_to_the_bath_fermi_function_with_the_same_number(T):
     m = PhotoexcitedMetal("semi-elliptic", mu=0.05, T=T, omega_p=0.25, zeta=0.0,
                           gamma_eph=0.0, gamma_in=1.0, points_per_omega=50)
     rng = np.random.default_rng(5)
-    f0 = np.clip(pe.fermi(m.eps, -0.1, 0.15) + 0.1 * rng.uniform(-1, 1, m.n_cells), 0, 1)
+    f0 = np.clip(stats.fermi(m.eps, -0.1, 0.15) + 0.1 * rng.uniform(-1, 1, m.n_cells), 0, 1)
     ss = m.steady_state(f0=f0)
     assert float(ss["number"]) == pytest.approx(m.number(f0), abs=50 * EPS)
     if T > 0:

@@ -12,7 +12,8 @@ import xarray as xr
 
 import boltzphlow as bp
 from boltzphlow.integrate import INTEGRATORS, integrate
-from boltzphlow.kinetics.superconductor.model import bose, fermi
+from boltzphlow.stats import bose, fermi
+from boltzphlow.units import K_B
 
 AL = bp.superconductor.material("Al")
 
@@ -157,12 +158,12 @@ def test_closed_system_relaxes_to_the_thermal_state_of_its_energy():
     total = float(ds.qp_energy[0] + ds.phonon_energy[0]) / (4 * sn.N0)
 
     def energy(T: float) -> float:
-        return op.qp_energy(fermi(m.E, T)) + op.phonon_energy(bose(m.omega, T))
+        return op.qp_energy(fermi(m.E, 0.0, K_B * T)) + op.phonon_energy(bose(m.omega, K_B * T))
 
     from scipy import optimize
 
     t_star = optimize.brentq(lambda T: energy(T) - total, 0.5, 3.0, xtol=1e-14)
-    f_th, n_th = fermi(m.E, t_star), bose(m.omega, t_star)
+    f_th, n_th = fermi(m.E, 0.0, K_B * t_star), bose(m.omega, K_B * t_star)
     big_f, big_n = f_th > 1e-12, n_th > 1e-12
     dev_f = np.max(np.abs(ds.f.values[:, big_f] / f_th[big_f] - 1), axis=1)
     dev_n = np.max(np.abs(ds.n.values[:, big_n] / n_th[big_n] - 1), axis=1)

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
-from scipy.special import expit
 
 from boltzphlow.bands.hamiltonian import Hamiltonian
 from boltzphlow.geometry.berry import DEGENERACY_TOL, band_geometry
 from boltzphlow.grids.kmesh import DEFAULT_CHUNK, KMesh, integrate_adaptive
+from boltzphlow.stats import fermi, minus_dfermi
 
 #: Above this many chemical potentials a T > 0 Fermi sum is binned instead of exact.
 DIRECT_MU_LIMIT = 16
@@ -29,20 +29,6 @@ def check_temperature(temperature: float) -> float:
     if not np.isfinite(t) or t < 0:
         raise ValueError(f"temperature must be finite and >= 0, got {temperature}")
     return t
-
-
-def fermi(energy: np.ndarray, mu: float | np.ndarray, temperature: float) -> np.ndarray:
-    """Fermi-Dirac occupation ``1 / (exp((ε - μ)/T) + 1)`` (a step ``ε < μ`` at T = 0)."""
-    x = np.asarray(energy) - mu
-    if temperature == 0:
-        return (x < 0).astype(float) + 0.5 * (x == 0)
-    return expit(-x / temperature)
-
-
-def minus_dfermi(energy: np.ndarray, mu: float | np.ndarray, temperature: float) -> np.ndarray:
-    """``-∂f/∂ε = f (1 - f) / T`` (needs T > 0)."""
-    f = expit(-(np.asarray(energy) - mu) / temperature)
-    return f * (1.0 - f) / temperature
 
 
 class FermiSum:

@@ -25,13 +25,11 @@ from boltzphlow.kinetics.photoexcited.dos import (
 from boltzphlow.kinetics.photoexcited.model import (
     PhotoexcitedMetal,
     Pump,
-    bose,
-    fermi,
     periodic_limit,
     phonon_temperature,
 )
 
 __all__ = ["BUILTIN_BANDS", "DOS_FILE_MAX_BYTES", "TRANSPORT_MODELS", "Band",
-           "PhotoexcitedMetal", "Pump", "as_band", "bose", "cosine_1d", "fermi", "linear_ramp",
+           "PhotoexcitedMetal", "Pump", "as_band", "cosine_1d", "linear_ramp",
            "p_band", "periodic_limit", "phonon_temperature", "read_dos_file", "semi_elliptic",
            "sqrt_edge"]

@@ -41,6 +41,7 @@ from boltzphlow.errors import SolverError, shorten
 from boltzphlow.kinetics.photoexcited import collisions as coll
 from boltzphlow.kinetics.photoexcited.dos import TRANSPORT_MODELS, Band, as_band
 from boltzphlow.resources import check_memory
+from boltzphlow.stats import bose, fermi
 
 Array = np.ndarray
 DosInput = Band | str | Callable[[Array], Array] | tuple[Array, Array]
@@ -92,21 +93,6 @@ def model_memory(n_cells: int, first_shift: int, last_shift: int) -> float:
 def evolution_memory(n_out: int, state_size: int, runs: int = 1) -> float:
     """Estimated bytes of the states and results of an evolution with ``n_out`` outputs."""
     return BYTES_PER_OUTPUT_VALUE * float(n_out) * (state_size + 16) * runs
-
-
-def fermi(eps: Array, mu: float, T: float) -> Array:
-    """Fermi–Dirac ``1/(e^{(ε−μ)/T} + 1)`` (a step at T = 0, ½ at ε = μ)."""
-    eps = np.asarray(eps, float)
-    if T == 0:
-        return np.where(eps < mu, 1.0, np.where(eps > mu, 0.0, 0.5))
-    return special.expit((mu - eps) / T)
-
-
-def bose(omega: float, T: float) -> float:
-    """Bose–Einstein ``b = 1/(e^{ω/T} − 1)`` (0 at T = 0)."""
-    if T == 0 or omega / T > 700:
-        return 0.0
-    return float(1.0 / math.expm1(omega / T))
 
 
 def phonon_temperature(omega_p: float, occupation: float) -> float:
@@ -385,8 +371,8 @@ class PhotoexcitedMetal:
             self.shifts, self.shift_weights = m + k, w / w.sum()
         else:
             self.shifts, self.shift_weights = np.array([m]), np.array([1.0])
-        self.bose_shifts = np.array([bose(s * h, self.T) for s in self.shifts])
-        self.b = bose(self.omega_p, self.T)
+        self.bose_shifts = bose(self.shifts * h, self.T)
+        self.b = float(bose(self.omega_p, self.T))
 
         self._el = coll.phonon_pairs(self.dos, self.shifts, self.shift_weights,
                                      self.gamma_eph, self.bose_shifts)

@@ -17,12 +17,10 @@ from boltzphlow.kinetics.superconductor.model import (
     ParameterError,
     QPPhononModel,
     State,
-    bose,
-    fermi,
 )
 from boltzphlow.kinetics.superconductor.sources import Injection, PhotonHit
 
 __all__ = ["BCS_RATIO", "CollisionOperator", "Injection", "Material", "ParameterError",
            "PhotonHit",
            "QPPhononModel", "Rates", "State", "TermRates", "available_materials",
-           "bcs_critical_temperature", "bcs_gap", "bose", "fermi", "material"]
+           "bcs_critical_temperature", "bcs_gap", "material"]

@@ -37,8 +37,9 @@ from typing import Any, Literal
 
 import numpy as np
 import xarray as xr
-from scipy import optimize, special
+from scipy import optimize
 
+from boltzphlow import stats
 from boltzphlow.errors import InputError, SolverError
 from boltzphlow.grids.energy import EnergyGrid, GridError, ceil_sig, floor_sig
 from boltzphlow.integrate import get_integrator, integrate, steady_state
@@ -104,22 +105,6 @@ def _finite(value: Any) -> bool:
             and not isinstance(value, bool | np.bool_) and math.isfinite(value))
 
 
-def fermi(energy: np.ndarray, T: float) -> np.ndarray:
-    """Fermi–Dirac occupation ``1/(e^{E/k_BT} + 1)`` (0 at T = 0)."""
-    if T == 0:
-        return np.zeros_like(np.asarray(energy, float))
-    return special.expit(-np.asarray(energy, float) / (K_B * T))  # accurate for E ≫ k_BT
-
-
-def bose(omega: np.ndarray, T: float) -> np.ndarray:
-    """Bose–Einstein occupation ``1/(e^{ω/k_BT} − 1)`` (0 at T = 0)."""
-    if T == 0:
-        return np.zeros_like(np.asarray(omega, float))
-    x = np.asarray(omega) / (K_B * T)
-    with np.errstate(over="ignore"):
-        return 1.0 / np.expm1(np.minimum(x, 700.0))
-
-
 @dataclass
 class State:
     """Distributions on a model's grids: ``f`` on ``m.E`` and ``n`` on ``m.omega``.
@@ -157,7 +142,7 @@ class _Problem:
         m = self.model
         self.op = m.collision_operator(self.delta)
         self.nq, self.nph = m.grid.n_qp, m.grid.n_phonon
-        self.n_bath = bose(m.omega, m.T_bath)
+        self.n_bath = stats.bose(m.omega, K_B * m.T_bath)
         self.inv_tau = 0.0 if m.escape_time is None else 1.0 / m.escape_time
         self.source = m.injection_rate(self.op.N)
         self.escape_weight = self.op.P * m.omega * self.inv_tau  # (P_J ω_J / τ_esc)
@@ -424,7 +409,8 @@ class QPPhononModel:
             delta = gapmod.bcs_gap(T, self.material.delta0, self.material.debye_energy)
             if delta <= 0:
                 raise ValueError(f"T = {T} K is above the BCS Tc: no superconducting state")
-        return State(f=fermi(self.E, T), n=bose(self.omega, T), delta=delta)
+        return State(f=stats.fermi(self.E, 0.0, K_B * T), n=stats.bose(self.omega, K_B * T),
+                     delta=delta)
 
     def photon_deposit(self, state: State, photon: PhotonHit) -> State:
         """``state`` plus the QPs of an absorbed photon (energy exact on the grid)."""
@@ -540,8 +526,8 @@ class QPPhononModel:
             except ValueError:
                 return float("nan")
 
-        tq = solve(lambda T: float(N @ fermi(self.E, T)), nqp)
-        tp = solve(lambda T: float((P * self.omega) @ bose(self.omega, T)), eph)
+        tq = solve(lambda T: float(N @ stats.fermi(self.E, 0.0, K_B * T)), nqp)
+        tp = solve(lambda T: float((P * self.omega) @ stats.bose(self.omega, K_B * T)), eph)
         return tq, tp
 
     # ------------------------------------------------------------------ dynamics
@@ -605,7 +591,7 @@ class QPPhononModel:
         if self.escape_time is None or self.T_bath == 0 or duration <= 0:
             return
         weights = self.phonon_weights * self.omega
-        e_bath = float(weights @ bose(self.omega, self.T_bath))
+        e_bath = float(weights @ stats.bose(self.omega, K_B * self.T_bath))
         power = 0.0 if self.injection is None else self.injection.power / (4 * self.N0)
         e_qp = float(self.states(self._delta_of(s0)) @ (self.E * s0.f))
         e_scale = e_qp + float(weights @ s0.n) + power * duration
