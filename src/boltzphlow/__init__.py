@@ -15,15 +15,17 @@ import sys
 import types
 from typing import Any
 
-__all__ = ["__version__", "bands", "geometry", "integrate", "photoexcited", "superconductor",
-           "sweep", "transport"]
+__all__ = ["__version__", "bands", "geometry", "integrate", "kspace", "observables",
+           "photoexcited", "stats", "superconductor", "sweep"]
 
 #: Public subpackages and the modules they are (imported on first use).
 _SUBPACKAGES = {
     "bands": "boltzphlow.bands",
     "geometry": "boltzphlow.geometry",
     "integrate": "boltzphlow.integrate",
-    "transport": "boltzphlow.transport",
+    "kspace": "boltzphlow.kspace",
+    "observables": "boltzphlow.observables",
+    "stats": "boltzphlow.stats",
     "photoexcited": "boltzphlow.kinetics.photoexcited",
     "superconductor": "boltzphlow.kinetics.superconductor",
 }

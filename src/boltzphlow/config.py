@@ -42,7 +42,7 @@ import xarray as xr
 from pydantic import BaseModel, ValidationError
 
 from boltzphlow.errors import shorten
-from boltzphlow.jobs import Job, available_jobs, get_job
+from boltzphlow.jobs import Job, get_job, job_names
 from boltzphlow.schema import field_at, table_of
 
 __all__ = ["DEFAULT_EXAMPLE", "MAX_CONFIG_BYTES", "MAX_NESTING", "MAX_SWEEP_VALUES",
@@ -351,7 +351,7 @@ def validate_config(raw: Mapping[str, Any]) -> tuple[Job, BaseModel]:
 def _job_of(raw: Mapping[str, Any]) -> Job:
     """The job named by ``raw["model"]``."""
     name = raw.get("model")
-    known = ", ".join(sorted(available_jobs())) or "none"
+    known = ", ".join(job_names()) or "none"
     if name is None:
         raise ConfigError("model", f"missing; say which model to run (known: {known})")
     if not isinstance(name, str):

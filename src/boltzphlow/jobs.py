@@ -3,7 +3,9 @@
 A *job* is what ``boltzphlow run CONFIG.toml`` executes.  The TOML file names it with its
 top-level key ``model = "<name>"``; everything else in the file is validated by the job's
 pydantic ``config_model`` (which must forbid unknown keys).  A new physics family adds one
-:class:`Job` with :func:`register_job` and nothing else in the CLI changes.
+app module defining a :class:`Job` and names it in the entry-point group ``boltzphlow.jobs``
+of its package (``[project.entry-points."boltzphlow.jobs"] name = "module:JOB"``); nothing in
+the CLI changes, and a third-party package can add a job the same way.
 
 Contract for ``Job.run(config, context) -> xarray.Dataset``
 
@@ -105,40 +107,54 @@ class Job:
     resumable: bool = False
 
 
+#: The entry-point group in which packages register their jobs (``name = "module:JOB"``).
+ENTRY_POINT_GROUP = "boltzphlow.jobs"
+
 _JOBS: dict[str, Job] = {}
 
 
 def register_job(job: Job) -> Job:
-    """Register ``job`` under ``job.name`` (re-registering the same name replaces it)."""
+    """Register ``job`` under ``job.name`` for this process (tests, notebooks); installed
+    packages register through the entry-point group :data:`ENTRY_POINT_GROUP` instead."""
     _JOBS[job.name] = job
     return job
 
 
 def get_job(name: str) -> Job:
-    """Return the job registered as ``name``; ``KeyError`` listing the known names otherwise."""
-    _load_builtin_jobs()
-    try:
+    """Return the job ``name``: registered in this process, or found among the entry points
+    (only that one is imported); ``KeyError`` listing the known names otherwise."""
+    if name in _JOBS:
         return _JOBS[name]
-    except KeyError:
-        known = ", ".join(sorted(_JOBS)) or "none"
-        raise KeyError(f"unknown model {name!r} (known: {known})") from None
+    points = _entry_points()
+    if name in points:
+        return _load(name, points[name])
+    known = ", ".join(sorted(set(_JOBS) | set(points))) or "none"
+    raise KeyError(f"unknown model {name!r} (known: {known})")
+
+
+def job_names() -> list[str]:
+    """Names of every available job, without importing any of them."""
+    return sorted(set(_JOBS) | set(_entry_points()))
 
 
 def available_jobs() -> dict[str, Job]:
-    """All registered jobs by name."""
-    _load_builtin_jobs()
-    return dict(_JOBS)
+    """All available jobs by name (imports every app)."""
+    return {name: get_job(name) for name in job_names()}
 
 
-def _load_builtin_jobs() -> None:
-    """Import the modules that register the built-in jobs (kept lazy: imports are heavy)."""
-    import importlib
+def _entry_points() -> dict[str, Any]:
+    from importlib.metadata import entry_points
 
-    for module in _BUILTIN_JOB_MODULES:
-        importlib.import_module(module)
+    return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
 
 
-#: Modules whose import registers a built-in job.  A new physics family appends its module here.
-_BUILTIN_JOB_MODULES: list[str] = ["boltzphlow.kinetics.superconductor.job",
-                                   "boltzphlow.geometry.job",
-                                   "boltzphlow.kinetics.photoexcited.job"]
+def _load(name: str, entry_point: Any) -> Job:
+    """Import an entry point's job, check it and register it."""
+    job = entry_point.load()
+    if not isinstance(job, Job):
+        raise TypeError(f"entry point {name!r} of {ENTRY_POINT_GROUP} ({entry_point.value}) "
+                        f"is a {type(job).__name__}, not a boltzphlow.jobs.Job")
+    if job.name != name:
+        raise TypeError(f"entry point {name!r} of {ENTRY_POINT_GROUP} ({entry_point.value}) "
+                        f"holds the job {job.name!r}: the names must agree")
+    return register_job(job)

@@ -26,11 +26,13 @@ from collections.abc import Iterator
 from functools import cache
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, create_model, field_validator
 
-from boltzphlow.units import field_unit
+from boltzphlow.parameters import MISSING, Parameter, parameters_of
+from boltzphlow.units import Quantity, field_unit
 
-__all__ = ["ConfigModel", "accepts_bool", "config_fields", "field_at", "table_of"]
+__all__ = ["ConfigModel", "accepts_bool", "config_fields", "config_model", "field_at",
+           "key_rows", "table_of"]
 
 
 class ConfigModel(BaseModel):
@@ -137,3 +139,70 @@ def field_at(schema: type[BaseModel], dotted: str) -> Any:
         model = table_of(field)
     return field
 
+
+
+def config_model(source: type, name: str | None = None, *, doc: str | None = None,
+                 exclude: tuple[str, ...] = (), defaults: dict[str, Any] | None = None,
+                 base: type[ConfigModel] | None = None) -> type[ConfigModel]:
+    """A config table derived from a model's :func:`~boltzphlow.parameters.parameter` fields.
+
+    Every parameter of the dataclass ``source`` becomes a key with the same name, type,
+    default, bounds and meaning (``description``), and its unit in ``json_schema_extra``; a
+    ``quantity`` parameter becomes a :func:`~boltzphlow.units.Quantity` field that takes other
+    units.  This is how an app states its config without copying the model.
+
+    Parameters
+    ----------
+    source
+        Dataclass with parameter fields.
+    name
+        Class name of the table (default ``<source>Config``).
+    doc
+        Docstring (default the source's first docstring line).
+    exclude
+        Parameters the config does not expose (the app sets them).
+    defaults
+        Defaults that differ in the config (e.g. a larger grid for the command line).
+    base
+        Config class to derive from (default :class:`ConfigModel`); it may add validators or
+        keys that are not model parameters.
+    """
+    fields: dict[str, Any] = {}
+    for key, par in parameters_of(source).items():
+        if key in exclude:
+            continue
+        default = (defaults or {}).get(key, par.default)
+        fields[key] = _config_field(par, default)
+    text = doc if doc is not None else (source.__doc__ or "").strip().split("\n")[0]
+    model = create_model(name or f"{source.__name__}Config", __base__=base or ConfigModel,
+                         __doc__=text, __module__=source.__module__, **fields)
+    return model
+
+
+def _config_field(par: Parameter, default: Any) -> tuple[Any, Any]:
+    """``(annotation, FieldInfo)`` of one parameter."""
+    annotation = par.annotation
+    bounds = {k: v for k, v in (("ge", par.ge), ("gt", par.gt), ("le", par.le), ("lt", par.lt))
+              if v is not None}
+    if par.quantity:
+        optional = type(None) in typing.get_args(annotation)
+        q = Quantity(par.unit, positive=par.gt == 0, nonnegative=par.ge == 0)
+        annotation = q | None if optional else q
+        bounds = {k: v for k, v in bounds.items() if v != 0}
+    extra: dict[str, Any] = {"unit": par.unit}
+    kwargs: dict[str, Any] = {"description": par.doc, "json_schema_extra": extra, **bounds}
+    if par.allow_inf:
+        kwargs["allow_inf_nan"] = True
+    return annotation, Field(... if default is MISSING else default, **kwargs)
+
+
+def key_rows(schema: type[BaseModel]) -> list[tuple[str, str, str, str]]:
+    """``(dotted key, unit, default, meaning)`` of every key of a config schema, in order:
+    the one source of ``boltzphlow keys`` and of the docs' key tables."""
+    rows = []
+    for key, field in config_fields(schema):
+        unit = field_unit(field) or (field.json_schema_extra or {}).get("unit", "") \
+            if isinstance(field.json_schema_extra, dict | type(None)) else ""
+        default = "required" if field.is_required() else repr(field.default)
+        rows.append((key, str(unit or "-"), default, field.description or ""))
+    return rows

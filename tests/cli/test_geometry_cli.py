@@ -16,12 +16,12 @@ import xarray as xr
 from scipy.special import expit
 
 import boltzphlow.bands as bands
-import boltzphlow.transport as tr
+import boltzphlow.observables as tr
+from boltzphlow.apps import geometry as geometry_job
+from boltzphlow.apps.geometry import ResolutionWarning
 from boltzphlow.cli import main
 from boltzphlow.config import list_examples, load_config, read_toml
 from boltzphlow.errors import InputError, ResourceError
-from boltzphlow.geometry import job as geometry_job
-from boltzphlow.geometry.job import ResolutionWarning
 from boltzphlow.jobs import SilentContext, get_job
 from boltzphlow.results import finalize, load, save
 from boltzphlow.testing import assert_has_metadata, assert_results_identical
@@ -199,7 +199,7 @@ SMALL_MESH = {"haldane": 12, "qi_wu_zhang": 8, "massive_dirac": 100, "rashba_2de
               "weyl_lattice": 8, "p_band": 8}
 
 
-@pytest.mark.filterwarnings("ignore::boltzphlow.geometry.job.ResolutionWarning")
+@pytest.mark.filterwarnings("ignore::boltzphlow.apps.geometry.ResolutionWarning")
 @pytest.mark.parametrize("hamiltonian", sorted(set(geometry_job.MODEL_KINDS) - {"wannier90"}))
 def test_every_built_in_model_runs_its_default_path_and_mu_range(hamiltonian, tmp_path):
     dim, lattice = geometry_job.MODEL_KINDS[hamiltonian]

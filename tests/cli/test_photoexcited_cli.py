@@ -10,11 +10,11 @@ import pytest
 
 import boltzphlow as bp
 from boltzphlow import results
+from boltzphlow.apps.photoexcited import PhotoexcitedConfig, config_keys
 from boltzphlow.cli import main
 from boltzphlow.config import list_examples, load_config
 from boltzphlow.jobs import SilentContext, get_job
 from boltzphlow.kinetics.photoexcited import model as model_module
-from boltzphlow.kinetics.photoexcited.job import PhotoexcitedConfig, config_keys
 from boltzphlow.sweep import parse_values
 from boltzphlow.testing import assert_results_identical
 from conftest import assert_figures_hold_data, figure_names
@@ -277,7 +277,7 @@ def test_every_config_key_is_documented_with_unit_and_default():
 
 
 def test_a_number_drift_beyond_the_tolerance_flags_the_result(monkeypatch):
-    from boltzphlow.kinetics.photoexcited import job as job_module
+    from boltzphlow.apps import photoexcited as job_module
 
     config = PhotoexcitedConfig.model_validate({"model": "photoexcited", "points_per_omega": 20})
     assert "check_failed" not in get_job("photoexcited").run(config, SilentContext()).attrs

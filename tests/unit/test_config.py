@@ -417,7 +417,7 @@ def test_parse_sweep_values_refuses_malformed_specs(spec):
 
 
 def test_sweep_keys_go_through_optional_tables():
-    from boltzphlow.kinetics.superconductor.job import SuperconductorConfig
+    from boltzphlow.apps.superconductor import SuperconductorConfig
 
     assert is_config_key(SuperconductorConfig, "photon.energy")
     assert is_config_key(SuperconductorConfig, "grid.energy_step")

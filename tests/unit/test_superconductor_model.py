@@ -13,6 +13,7 @@ import pytest
 from scipy import special
 
 import boltzphlow as bp
+from boltzphlow.apps import superconductor as scjob
 from boltzphlow.config import ConfigError, validate_config
 from boltzphlow.errors import InputError, ResourceError, SolverError
 from boltzphlow.grids.energy import EnergyGrid
@@ -21,7 +22,6 @@ from boltzphlow.integrate.base import SMALL_DENSE, dense_threads
 from boltzphlow.integrate.schemes import Rosenbrock
 from boltzphlow.jobs import SilentContext
 from boltzphlow.kinetics.superconductor import gap as gapmod
-from boltzphlow.kinetics.superconductor import job as scjob
 from boltzphlow.kinetics.superconductor.model import ParameterError, parameter_names
 from boltzphlow.units import K_B
 from conftest import assert_figures_hold_data, figure_names

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import boltzphlow.bands as bands
-import boltzphlow.transport as tr
+import boltzphlow.observables as tr
 
 
 def observed_order(sizes, errors) -> float:

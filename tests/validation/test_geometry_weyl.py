@@ -8,7 +8,7 @@ from scipy.special import expit
 
 import boltzphlow.bands as bands
 import boltzphlow.geometry as geo
-import boltzphlow.transport as tr
+import boltzphlow.observables as tr
 
 
 def node_antiderivative(energy: float, mu: float, temp: float) -> float:

@@ -1,6 +1,6 @@
 """The Bloch-Hamiltonian interface and its two implementations: tight-binding and continuum.
 
-Units (all of :mod:`boltzphlow.bands`, :mod:`boltzphlow.geometry`, :mod:`boltzphlow.transport`):
+Units (all of :mod:`boltzphlow.bands`, :mod:`boltzphlow.geometry`, :mod:`boltzphlow.observables`):
 ħ = e = 1; lengths in units of the lattice constant (the one the model's lattice vectors are
 written in), wave vectors in inverse lattice constants, energies in the model's hopping unit.
 

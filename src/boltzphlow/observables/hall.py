@@ -13,7 +13,7 @@ import numpy as np
 from boltzphlow.bands.hamiltonian import Hamiltonian
 from boltzphlow.geometry.berry import DEGENERACY_TOL
 from boltzphlow.grids.kmesh import DEFAULT_CHUNK, KMesh
-from boltzphlow.transport._kspace import FermiSum, geometry_blocks, integrate_states
+from boltzphlow.observables._kspace import FermiSum, geometry_blocks, integrate_states
 
 __all__ = ["anomalous_hall"]
 
@@ -67,7 +67,7 @@ def anomalous_hall(
         Chemical potential(s).  An array is handled in one pass over the mesh: at T = 0 by
         sorting the states among the μ (cost independent of their number), at T > 0 exactly
         for up to 16 values and on a fine energy grid beyond (see
-        :class:`~boltzphlow.transport._kspace.FermiSum`).
+        :class:`~boltzphlow.observables._kspace.FermiSum`).
     T
         Temperature k_B T (energy units); 0 gives the step function.
     mesh

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from boltzphlow.bands.hamiltonian import Hamiltonian
-from boltzphlow.transport.density import _field, curvature_and_moment
+from boltzphlow.observables.density import _field, curvature_and_moment
 
 __all__ = ["velocity_and_force"]
 

@@ -19,7 +19,7 @@ import numpy as np
 from boltzphlow.bands.hamiltonian import Hamiltonian, check_hermitian
 from boltzphlow.geometry.berry import DEGENERACY_TOL, _components, band_geometry
 from boltzphlow.grids.kmesh import DEFAULT_CHUNK, KMesh
-from boltzphlow.transport._kspace import FermiSum
+from boltzphlow.observables._kspace import FermiSum
 
 __all__ = ["charge_density", "equilibrium_density", "spin_density"]
 

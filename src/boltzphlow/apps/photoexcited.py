@@ -22,7 +22,7 @@ import numpy as np
 import xarray as xr
 from pydantic import BaseModel, Field, FiniteFloat
 
-from boltzphlow.jobs import Job, RunContext, register_job
+from boltzphlow.jobs import Job, RunContext
 from boltzphlow.kinetics.photoexcited.dos import Band, p_band, read_dos_file
 from boltzphlow.kinetics.photoexcited.model import (
     NUMBER_DRIFT_TOLERANCE,
@@ -562,7 +562,7 @@ def _resolution_warning(ds: xr.Dataset, swept: list[str]) -> str:
             f"points_per_omega >= {need}")
 
 
-JOB = register_job(Job(
+JOB = Job(
     name="photoexcited",
     config_model=PhotoexcitedConfig,
     run=run,
@@ -571,4 +571,4 @@ JOB = register_job(Job(
     description="electrons with a pumped phonon mode: negative conductivity "
                 "(Chiriacò, Millis, Aleiner)",
     resumable=True,
-))
+)

@@ -53,11 +53,11 @@ from boltzphlow.errors import InputError, ResourceError, SolverError, shorten
 from boltzphlow.geometry.berry import berry_curvature, berry_flux, chern_number
 from boltzphlow.geometry.resolution import Spectrum, minimum_mesh, scan_spectrum
 from boltzphlow.grids.kmesh import DEFAULT_CHUNK
-from boltzphlow.jobs import Job, RunContext, register_job
+from boltzphlow.jobs import Job, RunContext
+from boltzphlow.observables import anomalous_hall, chiral_anomaly, chiral_magnetic
+from boltzphlow.observables._kspace import FERMI_CUTOFF
 from boltzphlow.resources import check_memory
 from boltzphlow.schema import ConfigModel
-from boltzphlow.transport import anomalous_hall, chiral_anomaly, chiral_magnetic
-from boltzphlow.transport._kspace import FERMI_CUTOFF
 from boltzphlow.units import Quantity
 
 __all__ = ["GeometryConfig", "ResolutionWarning", "build_hamiltonian", "high_symmetry_points",
@@ -1210,7 +1210,7 @@ def summary(ds: xr.Dataset) -> str:
 
     A sweep result gets one header line and the summary of each of its first points.
     """
-    from boltzphlow.geometry.plots import sweep_points
+    from boltzphlow.apps.geometry_plots import sweep_points
 
     points = sweep_points(ds)
     if points is None:
@@ -1303,12 +1303,12 @@ def _closest(values: np.ndarray, target: float) -> float:
 
 def plot(ds: xr.Dataset, out_dir: Path, stem: str) -> list[Path]:
     """Figures of a result or a sweep, ``<stem>_<kind>.png`` (see :mod:`.plots`)."""
-    from boltzphlow.geometry.plots import plot_all
+    from boltzphlow.apps.geometry_plots import plot_all
 
     return plot_all(ds, Path(out_dir), stem)
 
 
-JOB = register_job(Job(
+JOB = Job(
     name="geometry",
     config_model=GeometryConfig,
     run=run,
@@ -1317,4 +1317,4 @@ JOB = register_job(Job(
     description="Bloch bands and quantum geometry: AHC, Chern numbers, Berry curvature, CME "
                 "(Valet and Raimondi)",
     resumable=True,
-))
+)

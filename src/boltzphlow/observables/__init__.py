@@ -9,15 +9,15 @@ Units: ħ = e = 1, lattice constant 1; conductivities in e²/h (2D) and e²/(h·
 
 from __future__ import annotations
 
-from boltzphlow.transport.chiral import (
+from boltzphlow.observables.chiral import (
     ChiralAnomalyResult,
     ChiralMagneticResult,
     chiral_anomaly,
     chiral_magnetic,
 )
-from boltzphlow.transport.density import charge_density, equilibrium_density, spin_density
-from boltzphlow.transport.hall import anomalous_hall
-from boltzphlow.transport.semiclassical import velocity_and_force
+from boltzphlow.observables.density import charge_density, equilibrium_density, spin_density
+from boltzphlow.observables.hall import anomalous_hall
+from boltzphlow.observables.semiclassical import velocity_and_force
 
 __all__ = [
     "ChiralAnomalyResult",

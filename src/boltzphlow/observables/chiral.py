@@ -14,7 +14,7 @@ import numpy as np
 from boltzphlow.bands.hamiltonian import Hamiltonian
 from boltzphlow.geometry.berry import DEGENERACY_TOL
 from boltzphlow.grids.kmesh import DEFAULT_CHUNK, KMesh
-from boltzphlow.transport._kspace import integrate_states
+from boltzphlow.observables._kspace import integrate_states
 
 __all__ = ["ChiralAnomalyResult", "ChiralMagneticResult", "chiral_anomaly", "chiral_magnetic"]
 

@@ -19,7 +19,7 @@ import numpy as np
 import xarray as xr
 from pydantic import Field, ValidationInfo, field_validator
 
-from boltzphlow.jobs import Job, RunContext, register_job
+from boltzphlow.jobs import Job, RunContext
 from boltzphlow.kinetics.superconductor.model import (
     ParameterError,
     QPPhononModel,
@@ -516,7 +516,7 @@ def _num(value: float) -> str:
     return f"{value:.4g}" if math.isfinite(value) else "nan"
 
 
-JOB = register_job(Job(
+JOB = Job(
     name="superconductor",
     config_model=SuperconductorConfig,
     run=run,
@@ -525,4 +525,4 @@ JOB = register_job(Job(
     description="quasiparticle-phonon kinetics of a BCS superconductor (M. Li, Documentation "
                 "for BoltzPhlow)",
     resumable=True,
-))
+)
