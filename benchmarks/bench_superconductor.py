@@ -31,10 +31,10 @@ import time  # noqa: E402
 import numpy as np  # noqa: E402
 
 import boltzphlow as bp  # noqa: E402
+from boltzphlow.apps.superconductor import build_model  # noqa: E402
 from boltzphlow.config import load_config  # noqa: E402
 from boltzphlow.grids.energy import EnergyGrid  # noqa: E402
 from boltzphlow.kinetics.superconductor.collisions import CollisionOperator  # noqa: E402
-from boltzphlow.kinetics.superconductor.job import build_model  # noqa: E402
 from boltzphlow.units import K_B  # noqa: E402
 
 

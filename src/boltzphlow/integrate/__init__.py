@@ -7,6 +7,7 @@ from boltzphlow.integrate.base import (
     IntegrationResult,
     Integrator,
     OdeProblem,
+    SolverStats,
     get_integrator,
     integrate,
     register,
@@ -14,4 +15,5 @@ from boltzphlow.integrate.base import (
 from boltzphlow.integrate.steady import SteadyStateResult, steady_state
 
 __all__ = ["INTEGRATORS", "Integrator", "IntegrationError", "IntegrationResult", "OdeProblem",
-           "SteadyStateResult", "get_integrator", "integrate", "register", "steady_state"]
+           "SolverStats", "SteadyStateResult", "get_integrator", "integrate", "register",
+           "steady_state"]

@@ -101,6 +101,49 @@ class Counters:
     rejected: int = 0
 
 
+@dataclass
+class SolverStats:
+    """What a solver did, stored as data in a result's attributes (never as a ``repr``).
+
+    Every time integration and steady-state solve reports one; :meth:`attrs` flattens it into
+    NetCDF attributes ``solver_status``, ``solver_message``, ``solver_nfev`` ... and
+    ``solver_option_<name>`` for each option (numbers, strings or booleans as themselves,
+    ``None`` as the string ``"none"``).
+    """
+
+    method: str
+    success: bool
+    message: str
+    nfev: int = 0
+    njev: int = 0
+    nlu: int = 0
+    steps: int = 0
+    rejected: int = 0
+    iterations: int = 0
+    linear_iterations: int = 0
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def attrs(self, prefix: str = "solver_") -> dict[str, Any]:
+        """Flat NetCDF attributes (``status`` is ``"success"`` or ``"failed"``)."""
+        out: dict[str, Any] = {
+            f"{prefix}method": self.method,
+            f"{prefix}status": "success" if self.success else "failed",
+            f"{prefix}message": self.message,
+        }
+        for name in ("nfev", "njev", "nlu", "steps", "rejected", "iterations",
+                     "linear_iterations"):
+            out[f"{prefix}{name}"] = int(getattr(self, name))
+        for key, value in self.options.items():
+            if value is None:
+                value = "none"
+            elif isinstance(value, bool):
+                value = int(value)
+            elif not isinstance(value, int | float | str):
+                value = str(value)
+            out[f"{prefix}option_{key}"] = value
+        return out
+
+
 class CountingProblem:
     """Wraps an :class:`OdeProblem` and counts right-hand side and Jacobian evaluations."""
 
