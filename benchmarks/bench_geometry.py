@@ -42,7 +42,7 @@ import boltzphlow.bands as bands  # noqa: E402
 import boltzphlow.observables as tr  # noqa: E402
 from boltzphlow.geometry.berry import band_geometry  # noqa: E402
 from boltzphlow.grids.kmesh import KMesh, integrate_adaptive  # noqa: E402
-from boltzphlow.observables._kspace import FermiSum  # noqa: E402
+from boltzphlow.kspace import FermiSum  # noqa: E402
 
 
 def timed(func, repeat: int) -> tuple[float, float, object]:

@@ -9,7 +9,7 @@ from scipy.special import expit
 import boltzphlow.bands as bands
 import boltzphlow.geometry as geo
 import boltzphlow.observables as tr
-from boltzphlow import stats
+from boltzphlow import kspace, stats
 
 RNG = np.random.default_rng(5)
 
@@ -149,7 +149,7 @@ class TestFermiSum:
     )
     def test_modes_agree_with_the_direct_sum(self, temp, n_mu, kernel, mode, rtol):
         mu = np.linspace(-2.0, 2.0, n_mu)
-        acc = tr._kspace.FermiSum(mu, temp, kernel)
+        acc = kspace.FermiSum(mu, temp, kernel)
         assert acc.mode == mode
         for part in np.array_split(np.arange(len(self.energies)), 3):  # chunk by chunk
             acc.add(self.energies[part], self.weights[part])

@@ -164,6 +164,22 @@ class KMesh:
             If an operation is not an integer d x d matrix or does not map the mesh onto
             itself (e.g. a C3 rotation on a mesh with unequal axes).
         """
+        reps, weights = self.irreducible_indices(operations)
+        return self.fractional()[reps], weights
+
+    def irreducible_indices(
+        self, operations: Sequence[np.ndarray]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Flat (C-order) indices of the irreducible points and their weights.
+
+        The representative of each orbit is its point of smallest flat index; see
+        :meth:`irreducible` (which returns their reduced coordinates) for the parameters.
+
+        Returns
+        -------
+        indices, weights
+            ``(M,)`` int64 indices, ascending, and weights (multiplicity / n_points).
+        """
         ops = self.check_symmetry(operations)
         shape = np.asarray(self.shape)
         n = self.indices()
@@ -172,8 +188,7 @@ class KMesh:
             image = np.mod(self._doubled_images(n, m) // 2, shape)
             canonical = np.minimum(canonical, np.ravel_multi_index(image.T, self.shape))
         reps, counts = np.unique(canonical, return_counts=True)
-        return self.fractional()[reps], counts / self.n_points
-
+        return reps.astype(np.int64), counts / self.n_points
 
     def _doubled_images(self, n: np.ndarray, m: np.ndarray) -> np.ndarray:
         """``2 n'`` with ``f' = f @ M``, ``f = (n + s)/N``: ``n' = N ((n + s)/N) @ M - s``.

@@ -14,13 +14,14 @@ import numpy as np
 from boltzphlow.bands.hamiltonian import Hamiltonian
 from boltzphlow.geometry.berry import DEGENERACY_TOL
 from boltzphlow.grids.kmesh import DEFAULT_CHUNK, KMesh
-from boltzphlow.observables._kspace import integrate_states
+from boltzphlow.kspace import fermi_integral
 
 __all__ = ["ChiralAnomalyResult", "ChiralMagneticResult", "chiral_anomaly", "chiral_magnetic"]
 
 
-def _v_dot_omega(e: np.ndarray, om: np.ndarray, vel: np.ndarray) -> np.ndarray:
-    return (vel * om).sum(axis=-1)[..., None]
+def _v_dot_omega(states) -> np.ndarray:
+    """``v_n·Ω_n`` of every state (a KStates or BandChunk), with a last axis of length 1."""
+    return (states.velocity * states.berry_curvature).sum(axis=-1)[..., None]
 
 
 def _check_3d(h: Hamiltonian, what: str) -> None:
@@ -78,11 +79,13 @@ def chiral_magnetic(
     O(h) there (an error of ~0.1 on a 60³ mesh), so by default ``refine=6`` levels of
     adaptive refinement (:func:`~boltzphlow.grids.kmesh.integrate_adaptive`, Dörfler
     fraction ``refine_fraction=0.2``) are done, which bring it to ~1e-3 at ~3x the cost of
-    the plain mesh (``refine=0`` for the plain, chunked mesh sum).
+    the plain mesh (``refine=0`` for the plain, chunked mesh sum over the
+    :class:`~boltzphlow.kspace.KStates` below ``max μ + 40 k_B T``; see
+    :func:`~boltzphlow.kspace.fermi_integral`).
     """
     _check_3d(h, "the chiral magnetic effect")
     mu_arr = np.asarray(mu, dtype=float)
-    per_band = integrate_states(
+    per_band = fermi_integral(
         h,
         mesh,
         _v_dot_omega,
@@ -149,11 +152,12 @@ def chiral_anomaly(
     ``dα_n/dμ = -Φ_n / 2π`` with α of :func:`chiral_magnetic`, and for a lattice
     ``Φ_0 / 2π = Σ_nodes χ f(E_node - μ) = -Φ_1 / 2π``.  Adaptive refinement as in
     :func:`chiral_magnetic` (default 6 levels): nodes near the Fermi level are singular points
-    of the integrand.
+    of the integrand.  The plain mesh sum (``refine=0``) visits only the states within
+    ``40 k_B T`` of the μ (:class:`~boltzphlow.kspace.KStates` of the Fermi-surface window).
     """
     _check_3d(h, "the chiral anomaly")
     mu_arr = np.asarray(mu, dtype=float)
-    flux = integrate_states(
+    flux = fermi_integral(
         h,
         mesh,
         _v_dot_omega,

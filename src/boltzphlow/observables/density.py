@@ -16,10 +16,10 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from boltzphlow.bands.hamiltonian import Hamiltonian, check_hermitian
-from boltzphlow.geometry.berry import DEGENERACY_TOL, _components, band_geometry
+from boltzphlow.bands.hamiltonian import Hamiltonian
+from boltzphlow.geometry.berry import DEGENERACY_TOL
 from boltzphlow.grids.kmesh import DEFAULT_CHUNK, KMesh
-from boltzphlow.observables._kspace import FermiSum
+from boltzphlow.kspace import FermiSum, KStates, band_chunks
 
 __all__ = ["charge_density", "equilibrium_density", "spin_density"]
 
@@ -36,33 +36,6 @@ def _field(h: Hamiltonian, magnetic_field: float | Sequence[float] | np.ndarray)
             f"for a {h.dim}D model"
         )
     return b
-
-
-def curvature_and_moment(
-    hk: np.ndarray, dhk: np.ndarray, tol: float = DEGENERACY_TOL
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Energies ``(M, N)``, band curvature ``Ω^n_n`` and ``m̃^n`` (``(M, N, C)``) per k.
-
-    ``m̃^n = ½ Σ_{m≠n} (ε^n - ε^m) Ω^n_m = -Σ_{m≠n} Im(v^i_nm v^j_mn)/(ε^n - ε^m)`` so that
-    Eq. 12 reads ``ε̄^n = ε^n + e B·m̃^n``.  Two-band models: ``m̃ = |d| Ω_↑`` for both bands.
-    """
-    check_hermitian(hk)
-    n = hk.shape[-1]
-    if n == 2:
-        e, om, _ = band_geometry(hk, dhk, degeneracy_tol=tol, check=False)
-        mt = 0.5 * (e[:, 1] - e[:, 0])[:, None] * om[:, 1]
-        return e, om, np.stack([mt, mt], axis=1)
-    e, u = np.linalg.eigh(hk)
-    v = np.conj(np.swapaxes(u, -1, -2))[:, None] @ dhk @ u[:, None]
-    gap = e[:, :, None] - e[:, None, :]
-    far = np.abs(gap) > tol
-    inv = np.where(far, 1.0 / np.where(far, gap, 1.0), 0.0)
-    om, mt = [], []
-    for i, j in _components(dhk.shape[1]):
-        im = (v[:, i] * np.swapaxes(v[:, j], -1, -2)).imag
-        om.append(-2.0 * (im * inv**2).sum(-1))
-        mt.append(-(im * inv).sum(-1))
-    return e, np.stack(om, -1), np.stack(mt, -1)
 
 
 def equilibrium_density(
@@ -83,19 +56,22 @@ def equilibrium_density(
               n_F(\bar\varepsilon^n),\qquad
         \bar\varepsilon^n = \varepsilon^n + e\,\mathbf B\cdot\tilde{\mathbf m}^n\ \text{(Eq. 12)}
 
-    exact to first order in B.  ``charge`` is the carrier charge e (seed: e < 0 for
-    electrons).  In a gap, ``∂n/∂B_z = σ_xy / (2π e)`` with σ_xy of Eq. 35 in e²/h: the
-    Středa formula.  Returns the density per unit area (2D) or volume (3D).
+    exact to first order in B, with ``m̃^n = -m^n`` the orbital moment of
+    :class:`~boltzphlow.kspace.KStates` (every state of the mesh, built chunk by chunk;
+    degenerate bands averaged as in :mod:`boltzphlow.geometry.berry`).  ``charge`` is the
+    carrier charge e (seed: e < 0 for electrons).  In a gap, ``∂n/∂B_z = σ_xy / (2π e)``
+    with σ_xy of Eq. 35 in e²/h: the Středa formula.  Returns the density per unit area
+    (2D) or volume (3D).
     """
     b = _field(h, magnetic_field)
     mu_arr = np.asarray(mu, dtype=float)
-    mesh = h.mesh(mesh)
     acc = FermiSum(mu_arr.reshape(-1), T)
-    for blk in h.mesh_blocks(mesh, chunk_size):
-        e, om, mt = curvature_and_moment(blk.h, blk.dh, degeneracy_tol)
-        ebar = e + charge * (mt @ b)
-        weight = (1.0 - charge * (om @ b)) * blk.weight[:, None] / (2 * np.pi) ** h.dim
-        acc.add(ebar, weight)
+    # every state: the orbital-moment shift moves energies across any window on ε
+    for states in KStates.chunks(h, mesh, chunk_size=chunk_size, orbital_moment=True,
+                                 degeneracy_tol=degeneracy_tol):
+        ebar = states.energy - charge * (states.orbital_moment @ b)
+        weight = (1.0 - charge * (states.berry_curvature @ b)) * states.weight
+        acc.add(ebar, weight / (2 * np.pi) ** h.dim)
     out = acc.result()[:, 0]
     return float(out[0]) if mu_arr.ndim == 0 else out.reshape(mu_arr.shape)
 
@@ -121,12 +97,17 @@ def _two_band_parts(hk: np.ndarray, dhk: np.ndarray):
     return d0, delta, u, dd0, du
 
 
-def _occupations(h: Hamiltonian, distribution: Distribution, k: np.ndarray) -> np.ndarray:
-    e = np.linalg.eigvalsh(h.hamiltonian(k))
+def _occupations(distribution: Distribution, k: np.ndarray, e: np.ndarray) -> np.ndarray:
+    """``distribution(k, e)`` checked to have the shape ``(M, N)`` of the energies."""
     f = np.asarray(distribution(k, e), dtype=float)
     if f.shape != e.shape:
         raise ValueError(f"distribution(k, energies) must return shape {e.shape}, got {f.shape}")
     return f
+
+
+def _energies(h: Hamiltonian, k: np.ndarray) -> np.ndarray:
+    """Band energies at Cartesian ``k``, ``(M, N)``."""
+    return np.linalg.eigvalsh(h.hamiltonian(k))
 
 
 def _gradient(h: Hamiltonian, distribution: Distribution, k: np.ndarray, step: float) -> np.ndarray:
@@ -135,8 +116,8 @@ def _gradient(h: Hamiltonian, distribution: Distribution, k: np.ndarray, step: f
     for i in range(h.dim):
         dk = np.zeros(h.dim)
         dk[i] = step
-        plus = _occupations(h, distribution, k + dk).sum(-1)
-        minus = _occupations(h, distribution, k - dk).sum(-1)
+        plus = _occupations(distribution, k + dk, _energies(h, k + dk)).sum(-1)
+        minus = _occupations(distribution, k - dk, _energies(h, k - dk)).sum(-1)
         out.append((plus - minus) / (2 * step))
     return np.stack(out, -1)
 
@@ -180,10 +161,9 @@ def charge_density(
         raise ValueError(f"method must be 'vr' or 'wave-packet', got {method!r}")
     b = _field(h, magnetic_field)
     total = 0.0
-    for blk in h.mesh_blocks(h.mesh(mesh), chunk_size):
-        _, om, _ = band_geometry(blk.h, blk.dh)
-        omega = charge * (om[:, 1] @ b)  # Ω = e B·Ω_↑
-        f = _occupations(h, distribution, blk.k)
+    for blk in band_chunks(h, mesh, chunk_size=chunk_size):
+        omega = charge * (blk.berry_curvature[:, 1] @ b)  # Ω = e B·Ω_↑
+        f = _occupations(distribution, blk.k, blk.energy)
         f_dn, f_up = f[:, 0], f[:, 1]
         if method == "vr":
             rho_up = (1 - omega / 2) * f_up + (omega / 2) * f_dn
@@ -233,15 +213,13 @@ def spin_density(
     if ef.shape != (h.dim,):
         raise ValueError(f"electric_field must have {h.dim} components, got {ef.shape}")
     total = np.zeros(3)
-    for blk in h.mesh_blocks(h.mesh(mesh), chunk_size):
-        check_hermitian(blk.h)
-        _, delta, u, dd0, du = _two_band_parts(blk.h, blk.dh)
-        f = _occupations(h, distribution, blk.k)
+    for blk in band_chunks(h, mesh, chunk_size=chunk_size, curvature=method == "wave-packet"):
+        _, delta, u, dd0, du = _two_band_parts(blk.hamiltonian, blk.dh_dk)
+        f = _occupations(distribution, blk.k, blk.energy)
         f_dn, f_up = f[:, 0], f[:, 1]
         dens = (f_up - f_dn)[:, None] * u
         if method == "wave-packet":
-            _, om, _ = band_geometry(blk.h, blk.dh)
-            omega = charge * (om[:, 1] @ b)
+            omega = charge * (blk.berry_curvature[:, 1] @ b)
             dens = dens - (omega * (f_up + f_dn))[:, None] * u
         else:
             grad_f = _gradient(h, distribution, blk.k, step)

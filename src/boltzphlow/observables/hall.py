@@ -13,7 +13,7 @@ import numpy as np
 from boltzphlow.bands.hamiltonian import Hamiltonian
 from boltzphlow.geometry.berry import DEGENERACY_TOL
 from boltzphlow.grids.kmesh import DEFAULT_CHUNK, KMesh
-from boltzphlow.observables._kspace import FermiSum, geometry_blocks, integrate_states
+from boltzphlow.kspace import FermiSum, KStates, fermi_integral, fermi_window
 
 __all__ = ["anomalous_hall"]
 
@@ -57,7 +57,9 @@ def anomalous_hall(
             f(\varepsilon_n - \mu)\,\Omega^n_{xy}(\mathbf k)
 
     returned in units of e²/h (2D) or e²/(h·a) (3D): ``σ = -(2π)^{1-d} Σ_k w_k Σ_n f Ω``.
-    An insulator whose filled bands have total Chern number C gives ``σ_xy = -C``.
+    An insulator whose filled bands have total Chern number C gives ``σ_xy = -C``.  The sum
+    runs over the states of :class:`~boltzphlow.kspace.KStates` below ``max μ + 40 k_B T``
+    (:func:`~boltzphlow.kspace.fermi_window`), built chunk by chunk.
 
     Parameters
     ----------
@@ -67,7 +69,7 @@ def anomalous_hall(
         Chemical potential(s).  An array is handled in one pass over the mesh: at T = 0 by
         sorting the states among the μ (cost independent of their number), at T > 0 exactly
         for up to 16 values and on a fine energy grid beyond (see
-        :class:`~boltzphlow.observables._kspace.FermiSum`).
+        :class:`~boltzphlow.kspace.FermiSum`).
     T
         Temperature k_B T (energy units); 0 gives the step function.
     mesh
@@ -94,10 +96,10 @@ def anomalous_hall(
     mesh = h.mesh(mesh)
     prefactor = -sign * (2 * np.pi) ** (1 - h.dim)
     if refine > 0:
-        per_band = integrate_states(
+        per_band = fermi_integral(
             h,
             mesh,
-            lambda e, om, vel: om[..., index : index + 1],
+            lambda states: states.berry_curvature[..., index : index + 1],
             mu_arr.reshape(-1),
             T,
             refine=refine,
@@ -108,14 +110,16 @@ def anomalous_hall(
         total = per_band.sum(axis=1)[:, 0]
     else:
         acc = FermiSum(mu_arr.reshape(-1), T)
-        for w, e, om, _ in geometry_blocks(
+        for states in KStates.chunks(
             h,
             mesh,
+            fermi_window(acc.mu, acc.t),
             chunk_size=chunk_size,
             use_symmetry=use_symmetry,
+            orbital_moment=False,
             degeneracy_tol=degeneracy_tol,
         ):
-            acc.add(e, om[..., index] * w[:, None])
+            acc.add(states.energy, states.berry_curvature[:, index] * states.weight)
         total = acc.result()[:, 0]
     sigma = prefactor * total
     if mu_arr.ndim == 0:

@@ -21,7 +21,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from boltzphlow.bands.hamiltonian import Hamiltonian
-from boltzphlow.observables.density import _field, curvature_and_moment
+from boltzphlow.kspace import band_chunk
+from boltzphlow.observables.density import _field
 
 __all__ = ["velocity_and_force"]
 
@@ -38,7 +39,9 @@ def velocity_and_force(
     """Velocity ``v^n`` and force ``F^n`` of Eq. 29 for every band at Cartesian ``k``.
 
     2D models are embedded in 3D (``Ω = Ω_xy ẑ``, ``B = B_z ẑ``, E in the plane).  The
-    gradient of ``ε̄`` is taken by central differences with ``step`` (error ~ step²).
+    gradient of ``ε̄ = ε - e m·B`` (the energies, curvature and orbital moment ``m`` of
+    :func:`~boltzphlow.kspace.band_chunk`) is taken by central differences with ``step``
+    (error ~ step²).
 
     Returns
     -------
@@ -57,8 +60,8 @@ def velocity_and_force(
 
     def ebar(q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         hk, dhk = h.hamiltonian_and_velocity(q)
-        e, om, mt = curvature_and_moment(hk, dhk)
-        return e + charge * (mt @ b), om
+        bands = band_chunk(q, np.ones(len(q)), np.arange(len(q)), hk, dhk, orbital_moment=True)
+        return bands.energy - charge * (bands.orbital_moment @ b), bands.berry_curvature
 
     _, om = ebar(kk)
     grad = []

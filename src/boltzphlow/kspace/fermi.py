@@ -1,15 +1,26 @@
-"""Shared machinery of the k-space observables: chunked band geometry and Fermi sums over many μ."""
+"""Fermi sums over the states of a k-mesh for many chemical potentials at once.
+
+``S(μ) = Σ_states w · K(ε - μ)`` with ``K`` the Fermi function or ``-∂f/∂ε`` of
+:mod:`boltzphlow.stats`, accumulated chunk by chunk with bounded memory
+(:class:`FermiSum`), and the k-space integral ``∫ d^dk Σ_n K(ε_n - μ) g_n(k)`` built on it
+(:func:`fermi_integral`), on the plain mesh (through :class:`~boltzphlow.kspace.KStates`
+chunks restricted to the energy window where ``K`` is not 0) or with adaptive refinement.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
 from boltzphlow.bands.hamiltonian import Hamiltonian
-from boltzphlow.geometry.berry import DEGENERACY_TOL, band_geometry
+from boltzphlow.geometry.berry import DEGENERACY_TOL
 from boltzphlow.grids.kmesh import DEFAULT_CHUNK, KMesh, integrate_adaptive
+from boltzphlow.kspace.states import BandChunk, EnergyWindow, KStates, band_chunk
 from boltzphlow.stats import fermi, minus_dfermi
+
+__all__ = ["BINS_PER_T", "DIRECT_MU_LIMIT", "FERMI_CUTOFF", "FermiSum", "check_temperature",
+           "fermi_integral", "fermi_window"]
 
 #: Above this many chemical potentials a T > 0 Fermi sum is binned instead of exact.
 DIRECT_MU_LIMIT = 16
@@ -31,12 +42,28 @@ def check_temperature(temperature: float) -> float:
     return t
 
 
+def fermi_window(mu: float | Sequence[float] | np.ndarray, temperature: float,
+                 kernel: str = "f") -> EnergyWindow:
+    """The energies where the kernel of a Fermi sum is not exactly 0.
+
+    ``kernel="f"`` (a Fermi-sea sum): ``(-inf, max μ + 40 k_B T]``; ``kernel="-df"`` (a
+    Fermi-surface sum): ``[min μ - 40 k_B T, max μ + 40 k_B T]``.  :class:`FermiSum` treats
+    the Fermi function beyond :data:`FERMI_CUTOFF` k_B T as exactly 0 or 1, so restricting the
+    states to this window changes no sum by more than e^-40 of its terms.
+    """
+    mu = np.atleast_1d(np.asarray(mu, dtype=float))
+    cut = FERMI_CUTOFF * check_temperature(temperature)
+    upper = float(mu.max()) + cut
+    return EnergyWindow(-np.inf if kernel == "f" else float(mu.min()) - cut, upper)
+
+
 class FermiSum:
     """Accumulates ``S(μ) = Σ_states w · K(ε - μ)`` for many μ at once, chunk by chunk.
 
-    ``K`` is the Fermi function (``kernel="f"``) or ``-∂f/∂ε`` (``kernel="-df"``); beyond
-    :data:`FERMI_CUTOFF` k_B T from μ it is taken as exactly 1 or 0 (relative error e^-40).
-    Memory is bounded whatever the number of μ and the temperature:
+    ``K`` is the Fermi function (``kernel="f"``) or ``-∂f/∂ε`` (``kernel="-df"``) of
+    :mod:`boltzphlow.stats`; beyond :data:`FERMI_CUTOFF` k_B T from μ it is taken as exactly
+    1 or 0 (relative error e^-40).  Memory is bounded whatever the number of μ and the
+    temperature:
 
     * T = 0, ``K = f`` (``"step"``): exact; each state is binned by ``searchsorted`` among the
       sorted μ and a cumulative sum gives all μ (cost ``O(M log P)`` per chunk).
@@ -51,6 +78,15 @@ class FermiSum:
       exact; per chunk the states are sorted, a cumulative sum gives those below ``μ - 40T``
       and only the states within ``±40T`` of each μ are summed (in blocks of at most
       :data:`WINDOW_BLOCK` terms).
+
+    Parameters
+    ----------
+    mu
+        Chemical potentials, shape ``(P,)`` (or a scalar), energy units.
+    temperature
+        ``k_B T`` in the same unit; 0 allowed for ``kernel="f"`` only.
+    kernel
+        ``"f"`` or ``"-df"``.
     """
 
     def __init__(self, mu: np.ndarray, temperature: float, kernel: str = "f") -> None:
@@ -92,10 +128,19 @@ class FermiSum:
                 self.grid_w = np.zeros((self.n_grid, ncomp))
 
     def add(self, energies: np.ndarray, weights: np.ndarray) -> None:
-        """Add states with ``energies`` (any shape S) and ``weights`` (shape S or S + (C,))."""
-        e = np.asarray(energies, dtype=float).reshape(-1)
-        w = np.asarray(weights, dtype=float).reshape(e.size, -1)
+        """Add states with ``energies`` (any shape S) and ``weights`` (shape S or S + (C,)).
+
+        An empty set of states is allowed (it fixes the number of components C).
+        """
+        e = np.asarray(energies, dtype=float)
+        w = np.asarray(weights, dtype=float)
+        if w.ndim == e.ndim:
+            w = w[..., None]
+        w = w.reshape(e.size, w.shape[-1])
+        e = e.reshape(-1)
         self._ensure(w.shape[1])
+        if e.size == 0:
+            return
         if self.mode == "step":
             idx = np.searchsorted(self.sorted_mu, e, side="right")
             for c in range(w.shape[1]):
@@ -173,36 +218,13 @@ class FermiSum:
         return out
 
 
-def geometry_blocks(
+StateWeight = Callable[[BandChunk | KStates], np.ndarray]
+
+
+def fermi_integral(
     h: Hamiltonian,
     mesh: KMesh | Sequence[int],
-    *,
-    chunk_size: int = DEFAULT_CHUNK,
-    use_symmetry: bool = False,
-    curvature: bool = True,
-    degeneracy_tol: float = DEGENERACY_TOL,
-) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
-    """Yield ``(weight, energies, omega, velocities)`` chunk by chunk over a mesh.
-
-    ``weight`` sums to the k-volume over the mesh.  With ``use_symmetry`` only the points
-    irreducible under the model's declared symmetry are evaluated (valid for integrands
-    invariant under it).
-    """
-    mesh = h.mesh(mesh) if hasattr(h, "mesh") else mesh
-    if use_symmetry and h.symmetry:
-        frac, w = mesh.irreducible(h.symmetry)
-        blocks = h.points_blocks(frac, w, chunk_size)
-    else:
-        blocks = h.mesh_blocks(mesh, chunk_size)
-    for b in blocks:
-        e, om, vel = band_geometry(b.h, b.dh, degeneracy_tol=degeneracy_tol, curvature=curvature)
-        yield b.weight, e, om, vel
-
-
-def integrate_states(
-    h: Hamiltonian,
-    mesh: KMesh | Sequence[int],
-    state_weight: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray],
+    state_weight: StateWeight,
     mu: np.ndarray,
     temperature: float,
     *,
@@ -212,31 +234,40 @@ def integrate_states(
     refine: int = 0,
     refine_fraction: float = 0.5,
     degeneracy_tol: float = DEGENERACY_TOL,
+    orbital_moment: bool = False,
 ) -> np.ndarray:
-    """``∫ d^dk Σ_n K(ε_n - μ) g_n(k)`` for all μ, shape ``(P, N, C)`` (per band).
+    r"""``∫ d^dk Σ_n K(ε_n - μ) g_n(k)`` for all μ, shape ``(P, N, C)`` (per band).
 
-    ``state_weight(energies, omega, velocities) -> (M, N, C)`` gives ``g_n``.  With
+    ``state_weight(states) -> states.energy.shape + (C,)`` gives ``g_n`` from the arrays of a
+    :class:`~boltzphlow.kspace.KStates` (``energy``, ``velocity``, ``berry_curvature``,
+    ``orbital_moment``, ``band`` ...; one row per state) or of a dense
+    :class:`~boltzphlow.kspace.BandChunk` (the same names, one ``(M, N, ...)`` row per
+    k-point), so one function serves both.
+
+    On the plain mesh (``refine=0``) only the states of :func:`fermi_window` are built, chunk
+    by chunk (:meth:`KStates.chunks`), and summed by one :class:`FermiSum` per band.  With
     ``refine > 0`` the integral is done by :func:`~boltzphlow.grids.kmesh.integrate_adaptive`
-    (``refine`` levels), which refines the cells that dominate the error (Fermi-surface
-    steps, Weyl nodes, near gap closings).
+    (``refine`` levels, Dörfler fraction ``refine_fraction``), which refines the cells that
+    dominate the error (Fermi-surface steps, Weyl nodes, near gap closings).
     """
     mesh = h.mesh(mesh)
+    mu_arr = np.atleast_1d(np.asarray(mu, dtype=float))
+    t = FermiSum(mu_arr, temperature, kernel).t  # checks μ, T and the kernel first
+    n_bands = h.n_bands
     if refine > 0:
-        mu_arr = np.atleast_1d(np.asarray(mu, dtype=float))
-        t = FermiSum(mu_arr, temperature, kernel).t  # checks μ, T and the kernel first
+        kern = fermi if kernel == "f" else minus_dfermi
 
         def integrand(frac: np.ndarray) -> np.ndarray:
             k = h.k_cartesian(frac)
             hk, dhk = h.hamiltonian_and_velocity(k)
-            e, om, vel = band_geometry(hk, dhk, degeneracy_tol=degeneracy_tol)
-            g = state_weight(e, om, vel)  # (M, N, C)
-            out = np.empty((len(frac), len(mu_arr), e.shape[1], g.shape[2]))
-            for n in range(e.shape[1]):
+            chunk = band_chunk(k, np.zeros(len(k)), np.zeros(len(k), dtype=np.int64), hk, dhk,
+                               orbital_moment=orbital_moment, degeneracy_tol=degeneracy_tol)
+            g = state_weight(chunk)  # (M, N, C)
+            out = np.empty((len(frac), len(mu_arr), n_bands, g.shape[2]))
+            for n in range(n_bands):
                 # per point: K(e_n - mu_p) g_n  -> (M, P, C), written in place
-                kern = (fermi if kernel == "f" else minus_dfermi)(
-                    e[:, n, None], mu_arr[None, :], t
-                )
-                np.multiply(kern[:, :, None], g[:, n, None, :], out=out[:, :, n, :])
+                factor = kern(chunk.energy[:, n, None], mu_arr[None, :], t)
+                np.multiply(factor[:, :, None], g[:, n, None, :], out=out[:, :, n, :])
             return out.reshape(len(frac), -1)  # (M, P*N*C)
 
         res = integrate_adaptive(
@@ -247,14 +278,14 @@ def integrate_states(
             fraction=refine_fraction,
             chunk_size=chunk_size,
         )
-        return res.value.reshape(len(mu_arr), h.n_bands, -1) * h.k_volume
-    acc: list[FermiSum] = []
-    for w, e, om, vel in geometry_blocks(
-        h, mesh, chunk_size=chunk_size, use_symmetry=use_symmetry, degeneracy_tol=degeneracy_tol
+        return res.value.reshape(len(mu_arr), n_bands, -1) * h.k_volume
+    acc = [FermiSum(mu_arr, t, kernel) for _ in range(n_bands)]
+    for states in KStates.chunks(
+        h, mesh, fermi_window(mu_arr, t, kernel), chunk_size=chunk_size,
+        use_symmetry=use_symmetry, orbital_moment=orbital_moment, degeneracy_tol=degeneracy_tol,
     ):
-        g = state_weight(e, om, vel) * w[:, None, None]
-        if not acc:
-            acc = [FermiSum(mu, temperature, kernel) for _ in range(e.shape[1])]
+        g = state_weight(states) * states.weight[:, None]
         for n, a in enumerate(acc):
-            a.add(e[:, n], g[:, n])
+            sel = states.band == n
+            a.add(states.energy[sel], g[sel])
     return np.stack([a.result() for a in acc], axis=1)
