@@ -33,7 +33,7 @@ GEOMETRY_EXAMPLES = sorted(name for name in list_examples()
 
 def _small(raw: dict) -> list[str]:
     """``--set`` overrides that shrink every mesh and grid of a geometry config."""
-    dim = geometry_job.MODEL_KINDS[raw["hamiltonian"]][0]
+    dim = bands.MODEL_KINDS[raw["hamiltonian"]].dim
     base = [24] * dim if raw["hamiltonian"] != "massive_dirac" else [400, 400]
     sets = [f"mesh={base}"]
     if "ahc" in raw:
@@ -200,9 +200,10 @@ SMALL_MESH = {"haldane": 12, "qi_wu_zhang": 8, "massive_dirac": 100, "rashba_2de
 
 
 @pytest.mark.filterwarnings("ignore::boltzphlow.apps.geometry.ResolutionWarning")
-@pytest.mark.parametrize("hamiltonian", sorted(set(geometry_job.MODEL_KINDS) - {"wannier90"}))
+@pytest.mark.parametrize("hamiltonian", sorted(set(bands.MODEL_KINDS) - {"wannier90"}))
 def test_every_built_in_model_runs_its_default_path_and_mu_range(hamiltonian, tmp_path):
-    dim, lattice = geometry_job.MODEL_KINDS[hamiltonian]
+    kind = bands.MODEL_KINDS[hamiltonian]
+    dim, lattice = kind.dim, kind.lattice
     text = (f'model = "geometry"\nhamiltonian = "{hamiltonian}"\n'
             f"mesh = {[SMALL_MESH[hamiltonian]] * dim}\n"
             "[bands]\nn_points = 20\n[ahc]\nn_mu = 5\n"
@@ -250,6 +251,7 @@ def test_resumed_run_equals_an_uninterrupted_one(tmp_path):
     assert_results_identical(resumed, load(save(full, tmp_path / "full.nc")))
 
 
+@pytest.mark.slow
 def test_info_and_plot_commands_read_a_geometry_result(tmp_path, capsys):
     _run("weyl_cme", tmp_path)
     capsys.readouterr()
@@ -328,6 +330,53 @@ def test_bad_input_is_a_one_line_error(example, overrides, message, tmp_path, ca
     line = _one_error_line(capsys)
     assert message in line, line
     assert not (tmp_path / f"{example}.nc").exists()
+
+
+def test_model_tables_are_derived_from_the_band_models():
+    """One source of truth: every parameter a model of boltzphlow.bands declares is a key of
+    its table with the same default, unit, meaning and bounds; the model is built from them."""
+    from boltzphlow.parameters import parameters_of
+    from boltzphlow.schema import field_at, key_rows
+
+    rows = {key: (unit, meaning) for key, unit, _, meaning in key_rows(geometry_job.GeometryConfig)}
+    for name, kind in bands.MODEL_KINDS.items():
+        if kind.parameters is None:
+            continue
+        declared = parameters_of(kind.parameters)
+        table = geometry_job.GeometryConfig.model_fields[name].annotation.__args__[0]
+        assert list(table.model_fields) == list(declared)
+        for key, par in declared.items():
+            field = field_at(geometry_job.GeometryConfig, f"{name}.{key}")
+            assert field.default == par.default
+            assert rows[f"{name}.{key}"] == (par.unit, par.doc)
+            if par.gt is not None:
+                with pytest.raises(ValueError, match=f"{name}.{key}"):
+                    geometry_job.GeometryConfig(model="geometry", hamiltonian=name,
+                                                bands={}, **{name: {key: par.gt}})
+            # numbers are bounded (energies and wave vectors are cubed), with or without units
+            with pytest.raises(ValueError, match=rf"{name}.{key}\n.*(at most|magnitude above) "
+                                                 r"1e\+100"):
+                geometry_job.GeometryConfig(model="geometry", hamiltonian=name, bands={},
+                                            **{name: {key: 1e101}})
+        config = geometry_job.GeometryConfig(model="geometry", hamiltonian=name, bands={})
+        k = np.random.default_rng(0).normal(size=(3, kind.dim))
+        np.testing.assert_array_equal(
+            geometry_job.build_hamiltonian(config).hamiltonian(k), kind.build().hamiltonian(k))
+
+
+def test_the_key_tables_of_the_docs_are_generated_from_the_schema():
+    from pathlib import Path
+
+    from boltzphlow.schema import key_rows, markdown_keys, update_key_blocks
+
+    docs = Path(__file__).parents[2] / "docs" / "geometry.md"
+    text = docs.read_text(encoding="utf-8")
+    assert "<!-- keys: geometry -->" in text
+    generated = update_key_blocks(text, lambda name: markdown_keys(get_job(name).config_model))
+    assert generated == text, ("docs/geometry.md: key tables out of date; run `python -m "
+                               "boltzphlow keys geometry --markdown --write docs/geometry.md`")
+    for key, *_ in key_rows(geometry_job.GeometryConfig):
+        assert f"| `{key}` |" in text
 
 
 def test_config_without_a_task_is_an_error(tmp_path, capsys):

@@ -484,3 +484,155 @@ def test_continuum_model_k_box():
     np.testing.assert_allclose(np.unique(k[:, 0]), [-1.5, -0.5, 0.5, 1.5])
     assert isinstance(d, bands.Hamiltonian)
     assert isinstance(bands.haldane(), bands.Hamiltonian)
+
+
+# --------------------------------------------------------------------------------------------
+# Brillouin zones, high-symmetry points, k-paths (bands.paths) and the model registry
+
+
+def _lattices() -> dict[str, tuple[np.ndarray, dict]]:
+    """Reciprocal lattice and point set of each lattice of the built-in models."""
+    from boltzphlow.bands import paths
+
+    return {"square": (bands.qi_wu_zhang().reciprocal, paths.SQUARE),
+            "hexagonal": (bands.haldane().reciprocal, paths.HEXAGONAL),
+            "simple cubic": (bands.weyl_lattice().reciprocal, paths.SIMPLE_CUBIC),
+            "fcc": (bands.p_band_model().reciprocal, paths.FCC)}
+
+
+def _shortest_distance_to_other_lattice_points(k: np.ndarray, recip: np.ndarray) -> float:
+    """min over G ≠ 0 of |k - G| (reciprocal vectors with coefficients -2..2)."""
+    d = recip.shape[0]
+    grid = np.stack(np.meshgrid(*[np.arange(-2, 3)] * d, indexing="ij"), -1).reshape(-1, d)
+    g = grid[np.any(grid != 0, axis=1)] @ recip
+    return float(np.linalg.norm(k - g, axis=1).min())
+
+
+class TestBrillouinZone:
+    @pytest.mark.parametrize("lattice", ["square", "hexagonal", "simple cubic", "fcc"])
+    def test_named_points_other_than_gamma_lie_on_the_zone_boundary(self, lattice):
+        """Bragg plane: |k| = min_G |k - G|, the definition of the zone boundary."""
+        recip, points = _lattices()[lattice]
+        for name, k in points.items():
+            k = np.asarray(k)
+            other = _shortest_distance_to_other_lattice_points(k, recip)
+            if name == "G":
+                assert other == pytest.approx(np.linalg.norm(recip, axis=1).min(), rel=1e-12)
+            else:
+                assert np.linalg.norm(k) == pytest.approx(other, rel=1e-12), name
+
+    @pytest.mark.parametrize("lattice, n_vertices", [("square", 4), ("hexagonal", 6),
+                                                     ("simple cubic", 8), ("fcc", 24)])
+    def test_zone_vertices_count_and_volume(self, lattice, n_vertices):
+        from scipy.spatial import ConvexHull
+
+        recip, _ = _lattices()[lattice]
+        vertices = bands.brillouin_zone(recip)
+        assert len(vertices) == n_vertices
+        # the zone tiles k-space: its volume is that of the reciprocal cell
+        assert ConvexHull(vertices).volume == pytest.approx(abs(np.linalg.det(recip)),
+                                                            rel=1e-12)
+        for k in vertices:  # every vertex is as close to Γ as to its nearest other point
+            assert np.linalg.norm(k) == pytest.approx(
+                _shortest_distance_to_other_lattice_points(k, recip), rel=1e-10)
+
+    def test_hexagonal_zone_corners_are_k_and_k_prime_and_counter_clockwise(self):
+        vertices = bands.brillouin_zone(bands.haldane().reciprocal)
+        np.testing.assert_allclose(np.linalg.norm(vertices, axis=1), 4 * np.pi / 3, rtol=1e-12)
+        angles = np.arctan2(vertices[:, 1], vertices[:, 0])
+        assert np.all(np.diff(angles) > 0)
+        k = np.array(bands.paths.HEXAGONAL["K"])
+        assert np.min(np.linalg.norm(vertices - k, axis=1)) < 1e-12
+
+    def test_graphene_limit_is_gapless_at_k_and_k_prime(self):
+        """Haldane with t2 = m = 0 is graphene: Dirac points at the named K and K'."""
+        h = bands.haldane(t2=0.0, m=0.0)
+        points = bands.high_symmetry_points("haldane")
+        e = np.linalg.eigvalsh(h.hamiltonian(np.array([points["K"], points["K'"],
+                                                         points["M"]])))
+        np.testing.assert_allclose(e[:2, 1] - e[:2, 0], 0.0, atol=1e-12)
+        assert e[2, 1] - e[2, 0] == pytest.approx(2.0, rel=1e-12)  # |t1 (1 + 2 cos π)| · 2
+
+
+class TestPaths:
+    def test_sample_path_spreads_points_by_length_and_keeps_the_corners(self):
+        corners = np.array([[0.0, 0.0], [np.pi, 0.0], [np.pi, np.pi], [0.0, 0.0]])
+        ticks, distance, k = bands.sample_path(corners, 5)
+        total = 2 * np.pi + np.sqrt(2) * np.pi
+        np.testing.assert_allclose(ticks, [0, np.pi, 2 * np.pi, total], rtol=1e-15)
+        assert len(distance) == 5 + 4 - 2
+        np.testing.assert_allclose(distance, np.sort(np.r_[np.linspace(0, total, 5),
+                                                             np.pi, 2 * np.pi]), rtol=1e-15)
+        for tick, corner in zip(ticks, corners, strict=True):  # corners exactly on the path
+            np.testing.assert_allclose(k[np.argmin(abs(distance - tick))], corner, atol=1e-15)
+        # every point is at its distance from the start along the segments
+        steps = np.linalg.norm(np.diff(k, axis=0), axis=1)
+        np.testing.assert_allclose(np.cumsum(steps), distance[1:], rtol=1e-13)
+
+    def test_coinciding_corners_and_unknown_names_are_errors(self):
+        with pytest.raises(ValueError, match="all points coincide"):
+            bands.path_ticks(np.zeros((3, 2)))
+        with pytest.raises(ValueError, match=r"unknown point 'X' \(known: G, K, K', M\)"):
+            bands.path_corners(["G", "X"], bands.high_symmetry_points("haldane"))
+
+    def test_path_corners_labels_and_coordinates(self):
+        h = bands.haldane()
+        labels, corners = bands.path_corners(
+            ["G", [0.5, 0.0], "K"], bands.high_symmetry_points("haldane"),
+            lambda f: f @ h.reciprocal)
+        assert labels == ["Γ", "(0.5, 0)", "K"]
+        np.testing.assert_allclose(corners[1], 0.5 * h.reciprocal[0], rtol=1e-15)
+        np.testing.assert_allclose(corners[2], [4 * np.pi / 3, 0.0], rtol=1e-15)
+
+
+class TestRegistry:
+    @pytest.mark.parametrize("name", sorted(bands.MODEL_KINDS))
+    def test_kind_describes_its_model(self, name):
+        kind = bands.MODEL_KINDS[name]
+        known = kind.points(None)
+        assert "G" in known and all(len(k) == kind.dim for k in known.values())
+        assert set(kind.default_path) <= set(known)
+        if kind.parameters is None:  # read from a file
+            with pytest.raises(ValueError, match="read from a file"):
+                kind.model(None)
+            return
+        h = kind.model(kind.parameters())
+        assert (h.dim, h.periodic) == (kind.dim, kind.lattice)
+        assert len(kind.default_path) >= 2
+
+    @pytest.mark.parametrize("name", sorted(set(bands.MODEL_KINDS) - {"wannier90"}))
+    def test_parameters_are_declared_once(self, name):
+        """The builder's defaults are the dataclass's, and every parameter says its unit and
+        meaning (the source of the geometry job's config keys and docs)."""
+        import dataclasses
+        import inspect
+
+        from boltzphlow.parameters import parameters_of
+
+        kind = bands.MODEL_KINDS[name]
+        declared = parameters_of(kind.parameters)
+        signature = inspect.signature(kind.build).parameters
+        assert list(declared) == list(signature)
+        for key, par in declared.items():
+            assert signature[key].default == par.default, key
+            assert par.unit and par.doc, key
+        k = RNG.normal(size=(4, kind.dim))
+        default = kind.build().hamiltonian(k)
+        np.testing.assert_array_equal(kind.model(kind.parameters()).hamiltonian(k), default)
+        changed = dataclasses.replace(kind.parameters(), **{next(iter(declared)): 0.37})
+        assert not np.allclose(kind.model(changed).hamiltonian(k), default)
+
+    def test_weyl_points_follow_the_nodes(self):
+        params = bands.WeylLatticeParameters(k0=1.1, b0=0.2)
+        h = bands.MODEL_KINDS["weyl_lattice"].model(params)
+        points = bands.high_symmetry_points("weyl_lattice", params)
+        np.testing.assert_array_equal(points["W1"], h.nodes[0].k)
+        np.testing.assert_array_equal(points["W2"], h.nodes[1].k)
+        e = np.linalg.eigvalsh(h.hamiltonian(np.array([points["W1"], points["W2"]])))
+        np.testing.assert_allclose(e[:, 1] - e[:, 0], 0.0, atol=1e-12)
+
+    def test_box_points_scale_with_k_max(self):
+        params = bands.Rashba2degParameters(k_max=2.5)
+        points = bands.high_symmetry_points("rashba_2deg", params)
+        np.testing.assert_array_equal(points["M"], [2.5, 2.5])
+        np.testing.assert_array_equal(bands.high_symmetry_points("rashba_2deg")["X"], [1, 0])

@@ -22,8 +22,13 @@ def test_continuum_midpoint_rule_is_second_order():
     d = bands.massive_dirac(v, delta, k_max)
     exact = -np.arctan(k_max**2 / (delta * np.sqrt(2 * k_max**2 + delta**2))) / np.pi
     sizes = np.array([10, 20, 40, 80, 160])
-    errors = [tr.anomalous_hall(d, 0.0, 0.0, (n, n)) - exact for n in sizes]
-    assert observed_order(sizes, errors) == pytest.approx(2.0, abs=0.05)
+    errors = np.array([tr.anomalous_hall(d, 0.0, 0.0, (n, n)) - exact for n in sizes])
+    # the O(h⁴) term lowers the order by O(h²): 9e-3 from N = 10 to 20 (measured), 4x less per
+    # halving of h, so the fit over all sizes is within 1e-2 of 2 and the finest pair within 1e-3
+    assert observed_order(sizes, errors) == pytest.approx(2.0, abs=1e-2)
+    pairwise = np.log2(errors[:-1] / errors[1:])
+    assert np.all(np.diff(np.abs(pairwise - 2.0)) < 0)
+    assert pairwise[-1] == pytest.approx(2.0, abs=1e-3)
 
 
 def test_lattice_rectangle_rule_converges_exponentially_at_finite_temperature():

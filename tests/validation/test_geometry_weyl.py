@@ -46,6 +46,7 @@ class TestChiralMagnetic:
         a0 = sum(n.chirality * node_antiderivative(n.energy, mu, temp) for n in self.w.nodes)
         return np.array([a0, -a0])
 
+    @pytest.mark.slow
     def test_acceptance_call(self):
         res = tr.chiral_magnetic(self.w, mu=0.0, T=0.01, mesh=(60, 60, 60))
         coarser = tr.chiral_magnetic(self.w, mu=0.0, T=0.01, mesh=(60, 60, 60), refine=4)

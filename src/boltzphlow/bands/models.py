@@ -26,10 +26,17 @@ from itertools import permutations, product
 import numpy as np
 
 from boltzphlow.bands.hamiltonian import ContinuumModel, TightBinding
+from boltzphlow.parameters import parameter
 
 __all__ = [
     "PAULI",
+    "HaldaneParameters",
+    "MassiveDiracParameters",
+    "PBandParameters",
+    "QiWuZhangParameters",
+    "Rashba2degParameters",
     "WeylLattice",
+    "WeylLatticeParameters",
     "WeylNode",
     "haldane",
     "massive_dirac",
@@ -45,6 +52,84 @@ PAULI = np.array(
 )
 
 
+# --------------------------------------------------------------------------------------------
+# Parameters of the built-in models, declared once: the builders below take their defaults
+# from these, and the ``geometry`` app derives its config tables from them.  Units: energies
+# in the model's energy unit ("energy"), wave vectors in 1/a, angles in radians.
+
+
+@dataclass(frozen=True)
+class MassiveDiracParameters:
+    """2D massive Dirac model on the k-box [-k_max, k_max]² (Valet and Raimondi, Eq. 37)."""
+
+    v: float = parameter(1.0, unit="energy·a", doc="Dirac velocity")
+    delta: float = parameter(0.1, unit="energy", doc="mass δ (half the gap)")
+    k_max: float = parameter(5.0, unit="1/a", gt=0,
+                             doc="half-width of the k-box [-k_max, k_max]² (the model is "
+                                 "truncated there)")
+
+
+@dataclass(frozen=True)
+class HaldaneParameters:
+    """Haldane honeycomb model: hoppings t1, t2 e^{±iφ}, sublattice mass ±m."""
+
+    t1: float = parameter(1.0, unit="energy", doc="nearest-neighbour hopping")
+    t2: float = parameter(0.15, unit="energy",
+                          doc="next-nearest-neighbour hopping amplitude (phase ±φ)")
+    phi: float = parameter(np.pi / 2, unit="rad", quantity=True,
+                           doc="next-nearest-neighbour phase φ")
+    m: float = parameter(0.2, unit="energy",
+                         doc="sublattice mass ±m (topological for |m| < 3√3 t2 |sin φ|)")
+
+
+@dataclass(frozen=True)
+class QiWuZhangParameters:
+    """Qi-Wu-Zhang square-lattice Chern insulator."""
+
+    m: float = parameter(1.0, unit="energy", doc="mass (Chern insulator for 0 < |m/t| < 2)")
+    t: float = parameter(1.0, unit="energy", doc="hopping")
+
+
+@dataclass(frozen=True)
+class WeylLatticeParameters:
+    """Two-node Weyl lattice: nodes at (0, 0, ±k0) with energies ±b0."""
+
+    t: float = parameter(1.0, unit="energy", doc="in-plane hopping (nonzero)")
+    tz: float = parameter(1.0, unit="energy", doc="out-of-plane hopping (nonzero)")
+    m: float = parameter(1.0, unit="energy",
+                         doc="mass gapping the other momenta (2|m| > |tz|(1 + |cos k0|))")
+    k0: float = parameter(np.pi / 2, unit="rad", quantity=True,
+                          doc="nodes at (0, 0, ±k0) in 1/a (given as an angle), 0 < k0 < π")
+    b0: float = parameter(0.0, unit="energy",
+                          doc="node energies ±b0 (chiral chemical potential)")
+
+
+@dataclass(frozen=True)
+class Rashba2degParameters:
+    """Rashba 2DEG with a Zeeman gap on the k-box [-k_max, k_max]²."""
+
+    mass: float = parameter(0.5, unit="1/(energy·a²)", gt=0,
+                            doc="effective mass, kinetic energy k²/2m")
+    alpha: float = parameter(0.5, unit="energy·a", doc="Rashba coupling")
+    zeeman: float = parameter(0.1, unit="energy", doc="out-of-plane Zeeman gap Δ_Z")
+    k_max: float = parameter(4.0, unit="1/a", gt=0, doc="half-width of the k-box")
+
+
+@dataclass(frozen=True)
+class PBandParameters:
+    """Three-orbital p-band model on the fcc lattice (Chiriacò, Millis and Aleiner, SM §I)."""
+
+    t1: float = parameter(-1.0, unit="energy",
+                          doc="hopping of an orbital to the neighbours in the two planes "
+                              "containing its axis (-100 meV in Chiriacò et al.)")
+    t2: float = parameter(0.3, unit="energy",
+                          doc="hopping of an orbital to the neighbours in the plane normal to "
+                              "its axis (30 meV in Chiriacò et al.)")
+    t3: float = parameter(2.0, unit="energy",
+                          doc="interorbital hopping p_x-p_y in the xy plane and cyclic "
+                              "(200 meV in Chiriacò et al.)")
+
+
 def _rotation(angle: float, dim: int = 2) -> np.ndarray:
     c, s = np.cos(angle), np.sin(angle)
     r = np.eye(dim)
@@ -52,7 +137,8 @@ def _rotation(angle: float, dim: int = 2) -> np.ndarray:
     return r
 
 
-def massive_dirac(v: float = 1.0, delta: float = 0.1, k_max: float = 5.0) -> ContinuumModel:
+def massive_dirac(v: float = MassiveDiracParameters.v, delta: float = MassiveDiracParameters.delta,
+                  k_max: float = MassiveDiracParameters.k_max) -> ContinuumModel:
     r"""2D massive Dirac model on the box ``[-k_max, k_max]^2``, Eq. 37 of Valet and Raimondi.
 
     .. math:: H = v\,(k_x\sigma_x + k_y\sigma_y) + \delta\,\sigma_z
@@ -90,7 +176,10 @@ def massive_dirac(v: float = 1.0, delta: float = 0.1, k_max: float = 5.0) -> Con
 
 
 def haldane(
-    t1: float = 1.0, t2: float = 0.15, phi: float = np.pi / 2, m: float = 0.2
+    t1: float = HaldaneParameters.t1,
+    t2: float = HaldaneParameters.t2,
+    phi: float = HaldaneParameters.phi,
+    m: float = HaldaneParameters.m,
 ) -> TightBinding:
     r"""Haldane model on the honeycomb lattice (lattice constant 1).
 
@@ -123,7 +212,8 @@ def haldane(
     )
 
 
-def qi_wu_zhang(m: float = 1.0, t: float = 1.0) -> TightBinding:
+def qi_wu_zhang(m: float = QiWuZhangParameters.m, t: float = QiWuZhangParameters.t
+                ) -> TightBinding:
     r"""Qi-Wu-Zhang model on the square lattice.
 
     .. math::
@@ -166,11 +256,11 @@ class WeylLattice(TightBinding):
 
 
 def weyl_lattice(
-    t: float = 1.0,
-    tz: float = 1.0,
-    m: float = 1.0,
-    k0: float = np.pi / 2,
-    b0: float = 0.0,
+    t: float = WeylLatticeParameters.t,
+    tz: float = WeylLatticeParameters.tz,
+    m: float = WeylLatticeParameters.m,
+    k0: float = WeylLatticeParameters.k0,
+    b0: float = WeylLatticeParameters.b0,
 ) -> WeylLattice:
     r"""Two-band Weyl semimetal on the simple cubic lattice with exactly two nodes.
 
@@ -240,7 +330,10 @@ def weyl_lattice(
 
 
 def rashba_2deg(
-    mass: float = 0.5, alpha: float = 0.5, zeeman: float = 0.1, k_max: float = 4.0
+    mass: float = Rashba2degParameters.mass,
+    alpha: float = Rashba2degParameters.alpha,
+    zeeman: float = Rashba2degParameters.zeeman,
+    k_max: float = Rashba2degParameters.k_max,
 ) -> ContinuumModel:
     r"""2D electron gas with Rashba coupling and an out-of-plane Zeeman gap, on a k-box.
 
@@ -285,7 +378,8 @@ def _cubic_group() -> list[np.ndarray]:
     return ops
 
 
-def p_band_model(t1: float = -1.0, t2: float = 0.3, t3: float = 2.0) -> TightBinding:
+def p_band_model(t1: float = PBandParameters.t1, t2: float = PBandParameters.t2,
+                 t3: float = PBandParameters.t3) -> TightBinding:
     r"""Three-orbital (p_x, p_y, p_z) model on the fcc lattice (Chiriacò, Millis, Aleiner, SM §I).
 
     .. math::
