@@ -15,6 +15,13 @@ off-diagonal entries), the only kind every scheme accepts (time relaxation needs
 Tolerances come from what each scheme declares: adaptive schemes must reach a small
 multiple of ``rtol``; schemes with an integer ``order`` must show it at fixed steps; a
 scheme with ``order = None`` (variable order) must have an error proportional to ``rtol``.
+
+The rest of the problem contract is tested the same way for every scheme: a time-dependent
+right-hand side (forced decay, exact), the stiff chain with a sparse Jacobian, a matrix-free
+Jacobian (used or refused in one line), an ``after_step`` hook that changes the state (a
+clamped decay whose exact answer holds only if the hook runs after every accepted step and
+the scheme continues from what it returns), declared options and statistics, and a newly
+registered scheme reaching both kinetic models' ``evolve``.
 """
 
 from __future__ import annotations
@@ -23,7 +30,7 @@ import numpy as np
 import pytest
 import scipy.linalg as sla
 
-from boltzphlow.integrate import INTEGRATORS, integrate
+from boltzphlow.integrate import INTEGRATORS, Option, integrate, method_name
 
 SCHEMES = sorted(INTEGRATORS)
 
@@ -36,17 +43,16 @@ class LinearProblem:
         off = self.a - np.diag(np.diag(self.a))
         assert np.all(off >= 0)
 
-    def rhs(self, y: np.ndarray) -> np.ndarray:
+    autonomous = True
+
+    def rhs(self, t: float, y: np.ndarray) -> np.ndarray:
         return self.a @ y
 
-    def rhs_and_loss(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def rhs_and_loss(self, t: float, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return self.a @ y, -np.diag(self.a).copy()
 
-    def jacobian(self, y: np.ndarray) -> np.ndarray:
+    def jacobian(self, t: float, y: np.ndarray) -> np.ndarray:
         return self.a.copy()
-
-    def after_step(self, y: np.ndarray) -> np.ndarray:
-        return y
 
     def exact(self, y0: np.ndarray, t: np.ndarray) -> np.ndarray:
         return np.array([sla.expm(self.a * (tk - t[0])) @ y0 for tk in t])
@@ -85,9 +91,7 @@ def _fixed_step_options(cls) -> dict:
     """Options that make the scheme take constant steps ``dt``."""
     if not cls.adaptive:
         return {}
-    try:  # adaptive schemes may offer constant steps (used to measure their order)
-        cls(None, fixed_step=True, dt=1.0)
-    except (TypeError, ValueError):
+    if "fixed_step" not in cls.options:  # adaptive schemes may offer constant steps
         pytest.skip(f"{cls.name} offers no constant steps: its order cannot be measured")
     return {"fixed_step": True}
 
@@ -194,3 +198,201 @@ def test_adaptive_error_follows_the_tolerance(name):
         assert 0.7 <= slope <= 1.3, (errs, slope)
     else:  # error per step ~ rtol: global error ~ rtol^(p/(p+1)) or better
         assert slope >= 0.7 * cls.order / (cls.order + 1), (errs, slope)
+
+
+# ---------------------------------------------------------------------- the problem contract
+class ForcedDecay:
+    """``y' = −k y + s(t)``, ``s = 1 + sin(ω t) ≥ 0``: time-dependent, positive, exact:
+    ``y = 1/k + (k sin ωt − ω cos ωt)/(k² + ω²) + C e^{−kt}``."""
+
+    def __init__(self, k: np.ndarray, omega: float) -> None:
+        self.k, self.omega = np.asarray(k, float), float(omega)
+
+    def source(self, t: float) -> float:
+        return 1.0 + np.sin(self.omega * t)
+
+    def rhs(self, t: float, y: np.ndarray) -> np.ndarray:
+        return -self.k * y + self.source(t)
+
+    def rhs_and_loss(self, t: float, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return self.rhs(t, y), self.k.copy()
+
+    def jacobian(self, t: float, y: np.ndarray) -> np.ndarray:
+        return -np.diag(self.k)
+
+    def exact(self, y0: np.ndarray, t: np.ndarray) -> np.ndarray:
+        k, w = self.k[None, :], self.omega
+        t = np.asarray(t)[:, None]
+        particular = lambda tt: 1 / k + (k * np.sin(w * tt) - w * np.cos(w * tt)) / (k**2 + w**2)  # noqa: E731
+        return particular(t) + (y0 - particular(0.0)) * np.exp(-k * t)
+
+
+class SparseChain(LinearProblem):
+    """The stiff chain with its Jacobian as a ``scipy.sparse`` matrix."""
+
+    def jacobian(self, t: float, y: np.ndarray):
+        import scipy.sparse as sp
+
+        return sp.csr_matrix(self.a)
+
+
+FORCED = ForcedDecay(np.array([0.5, 2.0, 20.0]), omega=3.0)
+FORCED_Y0 = np.array([0.0, 1.0, 2.0])
+FORCED_T = np.linspace(0.0, 3.0, 4)
+
+
+@pytest.mark.parametrize("name", SCHEMES)
+def test_time_dependent_rhs(name):
+    """Adaptive schemes: within 30 rtol.  Fixed steps (relaxation: F frozen over a step, first
+    order): error ≤ (k_max h) at h = 0.4/k_max and falling ≥ 1.7× when h halves."""
+    cls = INTEGRATORS[name]
+    if cls.adaptive:
+        rtol = _rtol(cls)
+        res = _run(FORCED, FORCED_Y0, FORCED_T, name, rtol=rtol, atol=1e-3 * rtol)
+        assert _rel_error(res, FORCED, FORCED_Y0, FORCED_T) < 30 * rtol
+        return
+    h = 0.4 / 20.0
+    errs = [_rel_error(_run(FORCED, FORCED_Y0, FORCED_T, name, dt=dt), FORCED, FORCED_Y0,
+                       FORCED_T) for dt in (h, h / 2)]
+    assert errs[0] < 20.0 * h and errs[0] / errs[1] > 1.7, errs
+
+
+@pytest.mark.parametrize("name", SCHEMES)
+def test_sparse_jacobian(name):
+    """The stiff chain with a sparse Jacobian: the same accuracy and invariant as dense."""
+    problem = SparseChain(STIFF_CHAIN.a)
+    _check_invariant(_check_accuracy(name, problem, STIFF_Y0, STIFF_T, 600.0), STIFF_Y0)
+
+
+class MatrixFree(LinearProblem):
+    def jacobian(self, t: float, y: np.ndarray):
+        import scipy.sparse.linalg as spla
+
+        return spla.aslinearoperator(self.a)
+
+
+@pytest.mark.parametrize("name", SCHEMES)
+def test_matrix_free_jacobian_is_used_or_refused_in_one_line(name):
+    cls = INTEGRATORS[name]
+    problem = MatrixFree(DECAY.a)
+    if not cls.uses_jacobian:
+        _check_accuracy(name, problem, DECAY_Y0, DECAY_T, 300.0)
+        return
+    with pytest.raises(ValueError, match=f"{name} cannot use a matrix-free Jacobian") as info:
+        integrate(problem, DECAY_Y0, DECAY_T, name)
+    assert "\n" not in str(info.value)
+
+
+class Clamped(LinearProblem):
+    """``y' = −y`` with ``after_step`` raising ``y`` to ``floor``: at every output time the
+    state is exactly ``max(y0 e^{−t}, floor)`` (to the tolerance) whatever the steps, if and
+    only if the hook runs after every accepted step, the last of a segment included, and the
+    scheme continues from the state it returns."""
+
+    floor = 0.2
+
+    def __init__(self) -> None:
+        super().__init__(-np.eye(2))
+        self.calls: list[float] = []
+
+    def after_step(self, t: float, y: np.ndarray) -> np.ndarray:
+        self.calls.append(t)
+        return np.maximum(y, self.floor)
+
+
+@pytest.mark.parametrize("name", SCHEMES)
+def test_after_step_runs_after_every_accepted_step_and_is_continued_from(name):
+    y0 = np.array([1.0, 3.0])
+    for t_out in (np.array([0.0, 4.0]), np.linspace(0.0, 4.0, 9)):
+        problem = Clamped()
+        options = {"dt": 0.01} if not INTEGRATORS[name].adaptive else {"rtol": 1e-8,
+                                                                        "atol": 1e-12}
+        res = _run(problem, y0, t_out, name, **options)
+        assert len(problem.calls) == res.counters.steps
+        assert np.all(np.diff(problem.calls) > 0) and problem.calls[-1] == t_out[-1]
+        exact = np.maximum(y0[None, :] * np.exp(-t_out)[:, None], Clamped.floor)
+        tol = 0.01 if not INTEGRATORS[name].adaptive else 1e-6  # first order / 100 rtol
+        np.testing.assert_allclose(res.y, exact, rtol=tol, atol=0)
+
+
+# ---------------------------------------------------------------------- options and names
+@pytest.mark.parametrize("name", SCHEMES)
+def test_options_are_declared_with_defaults_and_meanings(name):
+    cls = INTEGRATORS[name]
+    assert {"rtol", "atol", "dt"} <= set(cls.options)
+    for key, option in cls.options.items():
+        assert isinstance(option, Option) and option.doc, key
+    res = integrate(DECAY, DECAY_Y0, DECAY_T, name, **({"dt": 0.01} if not cls.adaptive
+                                                       else {}))
+    assert set(res.options) == set(cls.options)  # every option, defaults filled in
+    attrs = res.stats.attrs()
+    assert attrs["solver_method"] == name and attrs["solver_status"] == "success"
+    assert attrs["solver_steps"] == res.counters.steps > 0
+    assert attrs["solver_nfev"] >= res.counters.steps
+    assert all(f"solver_option_{key}" in attrs for key in cls.options)
+    assert not any("{" in str(v) for v in attrs.values())  # no repr of a dict
+
+
+@pytest.mark.parametrize("name", SCHEMES)
+def test_unknown_options_are_refused_in_one_line_naming_the_scheme(name):
+    with pytest.raises(ValueError, match=f"^{name}: unknown option\\(s\\) no_such_option "
+                                         "\\(known: .*rtol") as info:
+        integrate(DECAY, DECAY_Y0, DECAY_T, name, no_such_option=1)
+    assert "\n" not in str(info.value)
+
+
+def test_method_names_are_checked_against_the_registry_case_insensitively():
+    assert method_name("BDF") == "bdf" and method_name("Radau") == "radau"
+    assert method_name("LSODA") == "lsoda" and method_name("rk45") == "rk45"
+    with pytest.raises(ValueError, match="unknown integration method 'euler' \\(known: .*bdf"):
+        method_name("euler")
+    assert integrate(DECAY, DECAY_Y0, DECAY_T, "BDF").method == "bdf"
+
+
+def test_stiff_decay_statistics_count_evaluations():
+    """Counters are the problem's own evaluations: njev and nlu for Jacobian users."""
+    for name in ("bdf", "rosenbrock", "radau"):
+        res = _run(DECAY, DECAY_Y0, DECAY_T, name)
+        assert res.counters.njev >= 1 and res.counters.nlu >= 1, name
+    res = _run(DECAY, DECAY_Y0, DECAY_T, "rk45")
+    assert res.counters.njev == res.counters.nlu == 0
+    assert res.counters.rejected >= 0 and res.counters.nfev >= 6 * res.counters.steps
+
+
+# ---------------------------------------------------------------------- every model reaches it
+def test_a_newly_registered_scheme_reaches_every_models_evolve():
+    """A scheme registered here (a copy of rk45 that records its problems) is found by name by
+    the superconductor's and the photoexcited model's ``evolve``, and gives rk45's answer bit
+    for bit; unregistered afterwards."""
+    import boltzphlow as bp
+    from boltzphlow.integrate import register
+    from boltzphlow.integrate.schemes import RK45
+
+    seen: list[str] = []
+
+    class Twin(RK45):
+        """rk45 under another name (for this test)."""
+
+        name = "rk45_twin_for_test"
+
+        def advance(self, y, t0, t1, dt):
+            seen.append(type(self.problem.problem).__name__)
+            return super().advance(y, t0, t1, dt)
+
+    register(Twin)
+    try:
+        sc = bp.superconductor.QPPhononModel(bp.superconductor.material("Al"), 0.4,
+                                             energy_step=15.0, E_max=800.0)
+        pm = bp.photoexcited.PhotoexcitedMetal("semi-elliptic", mu=0.0, T=0.02, omega_p=0.3,
+                                               zeta=3.0, points_per_omega=20, gamma_in=0.1)
+        runs = [(sc, lambda m, method: m.evolve(m.thermal(0.6), t_end=1.0, n_out=3,
+                                                method=method, rtol=1e-4)),
+                (pm, lambda m, method: m.evolve(0.05, n_out=3, method=method, rtol=1e-4))]
+        for model, evolve in runs:
+            twin, reference = evolve(model, Twin.name), evolve(model, "rk45")
+            assert twin.attrs["solver_method"] == Twin.name
+            for name in ("f", "t"):
+                np.testing.assert_array_equal(twin[name].values, reference[name].values)
+        assert set(seen) == {"_Problem", "PhotoexcitedMetal"}
+    finally:
+        INTEGRATORS.pop(Twin.name)

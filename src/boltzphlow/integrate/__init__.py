@@ -7,13 +7,20 @@ from boltzphlow.integrate.base import (
     IntegrationResult,
     Integrator,
     OdeProblem,
+    Option,
     SolverStats,
     get_integrator,
     integrate,
+    method_name,
     register,
 )
-from boltzphlow.integrate.steady import SteadyStateResult, steady_state
+from boltzphlow.integrate.steady import (
+    LINEAR_SOLVERS,
+    SteadyProblem,
+    SteadyStateResult,
+    steady_state,
+)
 
 __all__ = ["INTEGRATORS", "Integrator", "IntegrationError", "IntegrationResult", "OdeProblem",
-           "SolverStats", "SteadyStateResult", "get_integrator", "integrate", "register",
-           "steady_state"]
+           "Option", "SolverStats", "method_name", "SteadyStateResult", "get_integrator",
+           "integrate", "register", "steady_state", "LINEAR_SOLVERS", "SteadyProblem"]

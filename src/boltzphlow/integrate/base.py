@@ -1,11 +1,29 @@
-"""Time integrators: the contract, the registry and the output-time driver.
+"""Time integrators: the problem contract, the scheme contract, the registry and the
+output-time driver.
 
-A kinetic model hands the integrators an :class:`OdeProblem`, an autonomous system
-``dy/dt = F(y)`` with a few extras.  An integrator is a small class registered by name; the
-driver :func:`integrate` advances the solution from one output time to the next, one
-*segment* at a time, and calls back after each, so that a run can be checkpointed at any
-output time and resumed to the bitwise-same answer (each segment starts from the stored state
-and the stored step size, whether or not the run was interrupted).
+A kinetic model hands the integrators an :class:`OdeProblem`, a system ``dy/dt = F(t, y)``
+with a few optional extras.  A scheme is a small class registered by name; the driver
+:func:`integrate` advances the solution from one output time to the next, one *segment* at
+a time, and calls back after each, so that a run can be checkpointed at any output time and
+resumed to the bitwise-same answer (each segment starts from the stored state and the stored
+step size, whether or not the run was interrupted).
+
+The problem
+-----------
+Required: ``rhs(t, y) -> F``.  Optional (see :class:`OdeProblem`):
+
+* ``jacobian(t, y)``: ``∂F/∂y`` as a dense ``ndarray``, a ``scipy.sparse`` matrix or a
+  matrix-free ``scipy.sparse.linalg.LinearOperator``; every scheme takes every form it can
+  use (Rosenbrock: dense LU or sparse ``splu``; SciPy ``bdf``/``radau``: dense or sparse;
+  ``lsoda``: dense, a sparse Jacobian is densified after a memory check) and refuses the
+  others with a one-line message;
+* ``rhs_and_loss(t, y)``: ``F`` and a loss frequency ``γ ≥ 0`` with ``F + γ y ≥ 0`` for
+  ``y ≥ 0`` (time relaxation needs it);
+* ``after_step(t, y) -> y``: called after *every* accepted step; it may return a changed
+  state (the superconductor's self-consistent gap) — see "Writing a new scheme";
+* ``max_step(t0, t1) -> float``: the largest step allowed inside ``[t0, t1]`` (a pulse to
+  resolve); ``autonomous = True`` when ``F`` does not depend on ``t`` (saves Rosenbrock the
+  finite-difference ``∂F/∂t``).
 
 Writing a new scheme
 --------------------
@@ -15,14 +33,21 @@ Subclass :class:`Integrator` and
   convergence, checked by the test-suite for every registered scheme; ``None`` for a
   variable-order scheme whose error only the tolerances control, checked for proportionality
   to ``rtol`` instead) and ``citation``;
+* declare the options in ``options`` (name → :class:`Option` with default and meaning),
+  extending ``Integrator.options`` (``rtol``, ``atol``, ``dt``); the constructor refuses any
+  other option in one line naming the scheme, and stores each as an attribute;
 * implement :meth:`Integrator.advance` ``(y, t0, t1, dt) -> Advance``: take steps from
-  ``t0`` to exactly ``t1`` starting with step ``dt``, calling ``problem.after_step(y)``
-  after every accepted step (it may modify ``y``: e.g. a self-consistent gap update) and
-  return the state at ``t1``, the step size to start the next segment with, and counters;
+  ``t0`` to exactly ``t1`` starting with step ``dt`` (``None``: the scheme's own choice),
+  calling ``problem.after_step(t, y)`` after every accepted step and continuing from the
+  state it returns (a changed state is a new initial value: a one-step scheme continues
+  from it, a multistep scheme must restart or carry its history consistently), and return
+  the state at ``t1``, the step size to start the next segment with, and counters;
 * raise :class:`IntegrationError` when a step cannot be taken;
 * set ``uses_jacobian`` and ``dense_matrices`` (dense ``n × n`` arrays the scheme holds at
   once besides the problem's Jacobian) so that callers can estimate memory before a run;
-* decorate the class with :func:`register`.
+* decorate the class with :func:`register`.  Tests loop over the registry
+  (``tests/unit/test_integrate.py``: exact solutions, orders, tolerances, after_step), and
+  every model's ``evolve`` accepts the new name.
 
 Small dense linear algebra runs with one BLAS thread (:func:`dense_threads`): below
 :data:`SMALL_DENSE` unknowns an LU takes at most a few tenths of a second on one core, threads
@@ -35,13 +60,16 @@ they continue.
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
 import numpy as np
+import scipy.sparse as sp
+import scipy.sparse.linalg as spla
 
 from boltzphlow.resources import blas_threads
 
@@ -61,23 +89,36 @@ def dense_threads(n: int) -> Iterator[None]:
 
 
 class OdeProblem(Protocol):
-    """An autonomous ODE ``dy/dt = F(y)`` as the integrators see it."""
+    """The system ``dy/dt = F(t, y)`` as the integrators see it.
 
-    def rhs(self, y: np.ndarray) -> np.ndarray:
-        """``F(y)``."""
+    Only :meth:`rhs` is required; the other methods are optional (module docstring), and a
+    problem whose ``F`` does not depend on ``t`` may say so with ``autonomous = True``.
+    """
 
-    def rhs_and_loss(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``F(y)`` and a loss frequency ``γ(y) ≥ 0`` with ``F(y) + γ y ≥ 0`` for ``y ≥ 0``."""
+    def rhs(self, t: float, y: np.ndarray) -> np.ndarray:
+        """``F(t, y)``."""
 
-    def jacobian(self, y: np.ndarray) -> np.ndarray:
-        """Dense ``∂F/∂y``."""
+    def rhs_and_loss(self, t: float, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``F(t, y)`` and a loss frequency ``γ ≥ 0`` with ``F + γ y ≥ 0`` for ``y ≥ 0``."""
 
-    def after_step(self, y: np.ndarray) -> np.ndarray:
-        """Hook after each accepted step (identity for most problems)."""
+    def jacobian(self, t: float, y: np.ndarray) -> Any:
+        """``∂F/∂y``: dense ``ndarray``, ``scipy.sparse`` matrix or ``LinearOperator``."""
+
+    def after_step(self, t: float, y: np.ndarray) -> np.ndarray:
+        """Hook after each accepted step; returns the state to continue from."""
 
 
 class IntegrationError(RuntimeError):
     """A step could not be taken (step size underflow, non-finite values...)."""
+
+
+def jacobian_form(jac: Any) -> str:
+    """``"dense"``, ``"sparse"`` or ``"operator"`` (matrix-free) for a Jacobian value."""
+    if sp.issparse(jac):
+        return "sparse"
+    if isinstance(jac, spla.LinearOperator):
+        return "operator"
+    return "dense"
 
 
 @dataclass
@@ -145,26 +186,57 @@ class SolverStats:
 
 
 class CountingProblem:
-    """Wraps an :class:`OdeProblem` and counts right-hand side and Jacobian evaluations."""
+    """Wraps an :class:`OdeProblem`: counts evaluations and supplies the optional methods
+    (``after_step`` the identity, ``max_step`` unbounded, ``rhs_and_loss`` and ``jacobian``
+    refused in one line when the problem lacks them)."""
 
     def __init__(self, problem: OdeProblem) -> None:
         self.problem = problem
         self.counters = Counters()
+        self.has_jacobian = callable(getattr(problem, "jacobian", None))
+        self.has_loss = callable(getattr(problem, "rhs_and_loss", None))
+        self.autonomous = bool(getattr(problem, "autonomous", False))
+        self._after = getattr(problem, "after_step", None)
+        self._max_step = getattr(problem, "max_step", None)
 
-    def rhs(self, y: np.ndarray) -> np.ndarray:
+    def rhs(self, t: float, y: np.ndarray) -> np.ndarray:
         self.counters.nfev += 1
-        return self.problem.rhs(y)
+        return self.problem.rhs(t, y)
 
-    def rhs_and_loss(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def rhs_and_loss(self, t: float, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if not self.has_loss:
+            raise ValueError("this scheme needs the problem's loss frequencies (rhs_and_loss), "
+                             "which the problem does not provide")
         self.counters.nfev += 1
-        return self.problem.rhs_and_loss(y)
+        return self.problem.rhs_and_loss(t, y)
 
-    def jacobian(self, y: np.ndarray) -> np.ndarray:
+    def jacobian(self, t: float, y: np.ndarray) -> Any:
+        if not self.has_jacobian:
+            raise ValueError("this scheme needs the problem's Jacobian, which the problem "
+                             "does not provide")
         self.counters.njev += 1
-        return self.problem.jacobian(y)
+        return self.problem.jacobian(t, y)
 
-    def after_step(self, y: np.ndarray) -> np.ndarray:
-        return self.problem.after_step(y)
+    def after_step(self, t: float, y: np.ndarray) -> np.ndarray:
+        """The state to continue from (``y`` itself when the problem has no hook)."""
+        return y if self._after is None else self._after(t, y)
+
+    def max_step(self, t0: float, t1: float) -> float:
+        """Largest step inside ``[t0, t1]`` (``inf`` when the problem sets none)."""
+        return math.inf if self._max_step is None else float(self._max_step(t0, t1))
+
+
+def changed(before: np.ndarray, after: np.ndarray) -> bool:
+    """Whether ``after_step`` returned another state than the one it was given."""
+    return after is not before and not np.array_equal(after, before)
+
+
+@dataclass(frozen=True)
+class Option:
+    """A scheme's option: its default and what it means."""
+
+    default: Any
+    doc: str
 
 
 class Integrator(ABC):
@@ -173,36 +245,57 @@ class Integrator(ABC):
     Parameters
     ----------
     problem
-        The :class:`OdeProblem` (wrapped for counting by the driver).
-    rtol, atol
-        Tolerances of adaptive schemes.
-    dt
-        Step size of fixed-step schemes, first step of adaptive ones.
+        The :class:`OdeProblem`, wrapped in a :class:`CountingProblem` by the driver.
+    **options
+        The scheme's options (:attr:`options`: name → default and meaning); each is stored
+        as an attribute of the same name, all of them in :attr:`settings`.
     """
 
     name: ClassVar[str] = ""
     order: ClassVar[int | None] = 0
     adaptive: ClassVar[bool] = True
     citation: ClassVar[str] = ""
-    #: Whether the scheme evaluates the problem's dense Jacobian.
+    #: Whether the scheme evaluates the problem's Jacobian.
     uses_jacobian: ClassVar[bool] = False
     #: Dense ``n × n`` float arrays the scheme holds at once besides the Jacobian itself.
     dense_matrices: ClassVar[int] = 0
+    #: The options every scheme takes; subclasses extend the mapping.
+    options: ClassVar[Mapping[str, Option]] = {
+        "rtol": Option(1e-6, "relative tolerance of adaptive schemes"),
+        "atol": Option(1e-14, "absolute tolerance of adaptive schemes"),
+        "dt": Option(None, "step of fixed-step schemes, first step of adaptive ones (None: "
+                           "the scheme chooses)"),
+    }
 
-    def __init__(self, problem: CountingProblem, *, rtol: float = 1e-6, atol: float = 1e-14,
-                 dt: float | None = None, **options: Any) -> None:
-        if options:
-            raise ValueError(f"{self.name}: unknown option(s) {', '.join(sorted(options))}")
-        if not (rtol > 0 and atol > 0):
-            raise ValueError("rtol and atol must be positive")
-        self.problem = problem
-        self.rtol, self.atol = float(rtol), float(atol)
-        self.dt = None if dt is None else float(dt)
+    def __init__(self, problem: CountingProblem, **options: Any) -> None:
+        self.settings = self.resolve_options(**options)
+        for key, value in self.settings.items():
+            setattr(self, key, value)
+        self.rtol, self.atol = float(self.rtol), float(self.atol)
+        if not (self.rtol > 0 and self.atol > 0):
+            raise ValueError(f"{self.name}: rtol and atol must be positive")
+        self.dt = None if self.dt is None else float(self.dt)
         if self.dt is not None and not self.dt > 0:
-            raise ValueError(f"step size must be positive, got {dt}")
+            raise ValueError(f"{self.name}: step size must be positive, got {self.dt}")
+        self.problem = problem
+
+    @classmethod
+    def resolve_options(cls, **options: Any) -> dict[str, Any]:
+        """Every declared option with its value (the default unless given).
+
+        Raises
+        ------
+        ValueError
+            One line naming the scheme and the unknown options.
+        """
+        unknown = sorted(set(options) - set(cls.options))
+        if unknown:
+            raise ValueError(f"{cls.name}: unknown option(s) {', '.join(unknown)} (known: "
+                             f"{', '.join(sorted(cls.options))})")
+        return {key: opt.default for key, opt in cls.options.items()} | options
 
     @abstractmethod
-    def advance(self, y: np.ndarray, t0: float, t1: float, dt: float) -> Advance:
+    def advance(self, y: np.ndarray, t0: float, t1: float, dt: float | None) -> Advance:
         """Advance ``y`` from ``t0`` to exactly ``t1`` starting with step ``dt``."""
 
     def error_norm(self, err: np.ndarray, y0: np.ndarray, y1: np.ndarray) -> float:
@@ -222,20 +315,39 @@ def register(cls: type[Integrator]) -> type[Integrator]:
     return cls
 
 
+def method_name(method: str) -> str:
+    """The registry name of ``method``: itself, or the one registered name equal to it up to
+    case (older configs wrote SciPy's ``"BDF"``, ``"Radau"``, ``"LSODA"``).
+
+    Raises
+    ------
+    ValueError
+        One line listing the registered names.
+    """
+    text = str(method)
+    if text in INTEGRATORS:
+        return text
+    same = [name for name in INTEGRATORS if name.lower() == text.lower()]
+    if len(same) == 1:
+        return same[0]
+    raise ValueError(f"unknown integration method {text!r} "
+                     f"(known: {', '.join(sorted(INTEGRATORS))})")
+
+
 def get_integrator(method: str | type[Integrator]) -> type[Integrator]:
-    """Resolve a registry name or an :class:`Integrator` subclass."""
+    """Resolve a registry name (case-insensitively, :func:`method_name`) or a subclass."""
     if isinstance(method, type) and issubclass(method, Integrator):
         return method
-    try:
-        return INTEGRATORS[str(method)]
-    except KeyError:
-        raise ValueError(f"unknown integration method {method!r} "
-                         f"(known: {', '.join(sorted(INTEGRATORS))})") from None
+    return INTEGRATORS[method_name(method)]
 
 
 @dataclass
 class IntegrationResult:
-    """Result of :func:`integrate`: states at the output times and run statistics."""
+    """Result of :func:`integrate`: states at the output times and run statistics.
+
+    ``message`` says where and why a failed run stopped (``"stopped at t = …: reason"``),
+    ``reason`` the why alone; :attr:`stats` gives the :class:`SolverStats` of the run.
+    """
 
     t: np.ndarray
     y: np.ndarray
@@ -243,6 +355,17 @@ class IntegrationResult:
     success: bool
     message: str
     counters: Counters = field(default_factory=Counters)
+    method: str = ""
+    options: dict[str, Any] = field(default_factory=dict)
+    reason: str = ""
+
+    @property
+    def stats(self) -> SolverStats:
+        """What the solver did, as result attributes (:meth:`SolverStats.attrs`)."""
+        c = self.counters
+        return SolverStats(method=self.method, success=self.success, message=self.message,
+                           nfev=c.nfev, njev=c.njev, nlu=c.nlu, steps=c.steps,
+                           rejected=c.rejected, options=dict(self.options))
 
 
 SegmentCallback = Callable[[int, float, np.ndarray, float], None]
@@ -250,49 +373,65 @@ SegmentCallback = Callable[[int, float, np.ndarray, float], None]
 
 def integrate(problem: OdeProblem, y0: np.ndarray, t_out: np.ndarray,
               method: str | type[Integrator] = "rosenbrock", *, dt0: float | None = None,
-              callback: SegmentCallback | None = None, **options: Any) -> IntegrationResult:
+              callback: SegmentCallback | None = None, counters: Counters | None = None,
+              **options: Any) -> IntegrationResult:
     """Integrate ``problem`` from ``t_out[0]`` (state ``y0``) through every output time.
 
     Parameters
     ----------
     problem
-        The ODE.
+        The ODE (:class:`OdeProblem`).
     y0
         State at ``t_out[0]``.
     t_out
         Increasing output times; the first is the initial time.
     method
-        Registry name or :class:`Integrator` subclass.
+        Registry name (case-insensitive) or :class:`Integrator` subclass.
     dt0
-        First step size (default: a fraction of the first output interval, or ``dt``).
+        First step size (default: the option ``dt``, else the scheme's own choice).
     callback
         ``callback(k, t_k, y_k, dt_next)`` after output ``k ≥ 1`` is reached; it may raise
         (e.g. ``KeyboardInterrupt``) to stop the run, keeping what was reached.
+    counters
+        Counters to accumulate into as the run goes (read them in ``callback`` for the
+        statistics of a partial result); a new one by default.
     **options
-        Passed to the integrator (``rtol``, ``atol``, ``dt``, ``order``...).
+        The scheme's options (``rtol``, ``atol``, ``dt`` and those it declares).
 
     Returns
     -------
     IntegrationResult
         ``success`` is False (with the reason in ``message``) when a step could not be taken:
-        :class:`IntegrationError`, a singular linear system or non-finite arithmetic.
+        :class:`IntegrationError`, a singular linear system, non-finite arithmetic or a
+        non-finite state at an output time.
+
+    Raises
+    ------
+    ValueError
+        For bad output times, an unknown method or option, or a scheme that cannot use what
+        the problem provides (one line).
     """
     t_out = np.asarray(t_out, dtype=float)
     if t_out.ndim != 1 or t_out.size < 2 or np.any(np.diff(t_out) <= 0):
         raise ValueError("output times must be an increasing sequence of at least two times")
     counting = CountingProblem(problem)
-    scheme = get_integrator(method)(counting, **options)
+    if counters is not None:
+        counting.counters = counters
+    cls = get_integrator(method)
+    scheme = cls(counting, **options)
     ys = [np.array(y0, dtype=float)]
     dts = []
-    dt = dt0 or scheme.dt or 1e-3 * (t_out[1] - t_out[0])
-    ok, message = True, "reached the final time"
+    dt = dt0 or scheme.dt
+    ok, message, reason = True, "reached the final time", ""
     with dense_threads(len(ys[0])):
         for k in range(1, t_out.size):
             try:
                 adv = scheme.advance(ys[-1], float(t_out[k - 1]), float(t_out[k]), dt)
+                if not np.all(np.isfinite(adv.y)):
+                    raise IntegrationError("the state is no longer finite")
             except (IntegrationError, np.linalg.LinAlgError, FloatingPointError) as exc:
-                text = " ".join(str(exc).split()) or type(exc).__name__
-                ok, message = False, f"stopped at t = {t_out[k - 1]:g}: {text}"
+                reason = " ".join(str(exc).split()) or type(exc).__name__
+                ok, message = False, f"stopped at t = {t_out[k - 1]:g}: {reason}"
                 break
             counting.counters.steps += adv.steps
             counting.counters.rejected += adv.rejected
@@ -302,4 +441,5 @@ def integrate(problem: OdeProblem, y0: np.ndarray, t_out: np.ndarray,
             if callback is not None:
                 callback(k, float(t_out[k]), adv.y, adv.dt_next)
     return IntegrationResult(t=t_out[:len(ys)], y=np.array(ys), dt_next=np.array(dts),
-                             success=ok, message=message, counters=counting.counters)
+                             success=ok, message=message, counters=counting.counters,
+                             method=cls.name, options=dict(scheme.settings), reason=reason)

@@ -1,13 +1,31 @@
 """The registered time-stepping schemes.
 
 * ``rk45``, ``dop853``: adaptive explicit Runge–Kutta of SciPy (Dormand–Prince 5(4), 8(5,3)).
-* ``bdf``: SciPy's variable-order BDF with the analytic Jacobian (stiff long runs).
+* ``bdf``: SciPy's variable-order BDF (orders 1–5) with the problem's Jacobian, dense or
+  sparse (stiff long runs).
+* ``radau``: SciPy's implicit Runge–Kutta Radau IIA of order 5, dense or sparse Jacobian.
+* ``lsoda``: ODEPACK's LSODA through SciPy, switching between Adams and BDF (variable order);
+  dense Jacobian (a sparse one is densified after a memory check).
 * ``relaxation``: the positivity-preserving time-relaxation scheme of M. Li, *Documentation
   for BoltzPhlow and BTE approach to QP–phonon transport*, §2.2 (after Pareschi & Russo,
   SIAM J. Sci. Comput. 23, 1253 (2001)), orders 1–3.
 * ``rosenbrock``: the L-stable two-stage Rosenbrock scheme ROS2 (Verwer, Spee, Blom,
-  Hundsdorfer, SIAM J. Sci. Comput. 20, 1456 (1999)) with the analytic Jacobian and an
-  embedded error estimate: the default for stiff runs.
+  Hundsdorfer, SIAM J. Sci. Comput. 20, 1456 (1999)) with the analytic Jacobian (dense LU or
+  sparse ``splu``) and an embedded error estimate: the default for stiff runs.
+
+The SciPy schemes are stepped one accepted step at a time through the
+:class:`scipy.integrate.OdeSolver` classes, so that ``after_step`` runs after every step.
+When it changes the state (the superconductor's self-consistent gap) the one-step schemes
+(``rk45``, ``dop853``, ``radau``) are restarted from the new state at that time with the step
+the controller proposed, which for a one-step scheme is the same as continuing.  The
+multistep schemes ``bdf`` and ``lsoda`` instead carry their history across the change: the
+new state replaces the newest entry of the backward-difference table (the first column of
+the Nordsieck array), the differences are kept.  A restart would drop them to order 1 with
+a fresh start after every step, and the local errors of thousands of such first steps add
+up (measured: 5e-5 at rtol 1e-8 on a clamped decay, against 1e-8 when the history is
+carried); the error of keeping the old differences is second order in the (smooth, O(h))
+change and is checked by the step's own error test.  Either way the answer no longer depends
+on where the output times fall (tested).
 
 Linear invariants (energy with a fixed gap) are conserved to round-off by every scheme here:
 RK and Rosenbrock stages are linear combinations of ``F`` and of solves with ``I − γhJ``,
@@ -23,71 +41,204 @@ from typing import Any, ClassVar
 
 import numpy as np
 import scipy.linalg as sla
-from scipy.integrate import solve_ivp
+import scipy.sparse as sp
+import scipy.sparse.linalg as spla
+from scipy import integrate as sint
 
-from boltzphlow.integrate.base import Advance, IntegrationError, Integrator, register
+from boltzphlow.integrate.base import (
+    Advance,
+    IntegrationError,
+    Integrator,
+    Option,
+    changed,
+    jacobian_form,
+    register,
+)
+from boltzphlow.resources import check_memory
+
+_STEPPING = {
+    "max_step": Option(math.inf, "largest step (also bounded by the problem's max_step)"),
+    "fixed_step": Option(False, "take constant steps of size dt (to measure the order)"),
+}
 
 
 class _SciPyScheme(Integrator):
-    """Wrapper of a :func:`scipy.integrate.solve_ivp` method, one segment per call.
+    """A :class:`scipy.integrate.OdeSolver` stepped one accepted step at a time.
 
     ``fixed_step=True`` forces constant steps of size ``dt`` (used to measure the order).
+    A state changed by ``after_step`` restarts the solver (:meth:`_continue`; the multistep
+    schemes override it to carry their history).  ``rejected`` counts rejected steps where
+    they can be seen from outside SciPy: for the explicit Runge–Kutta schemes (each attempt
+    costs ``n_stages`` evaluations); SciPy's implicit solvers do not report theirs (0).
     """
 
-    scipy_method: ClassVar[str] = ""
-    uses_jacobian: ClassVar[bool] = False
+    solver_class: ClassVar[type[sint.OdeSolver]]
+    #: Jacobian forms SciPy's solver takes as they come.
+    jacobian_forms: ClassVar[tuple[str, ...]] = ()
+    options = Integrator.options | _STEPPING
 
-    def __init__(self, problem: Any, *, fixed_step: bool = False, **kw: Any) -> None:
-        super().__init__(problem, **kw)
-        self.fixed_step = fixed_step
+    def _jac(self) -> Any:
+        if not (self.uses_jacobian and self.problem.has_jacobian):
+            return None  # SciPy's finite differences (implicit schemes) or none
 
-    def advance(self, y: np.ndarray, t0: float, t1: float, dt: float) -> Advance:
-        p = self.problem
-        kw: dict[str, Any] = {"rtol": self.rtol, "atol": self.atol,
-                              "first_step": min(dt, t1 - t0)}
+        def jac(t: float, y: np.ndarray) -> Any:
+            J = self.problem.jacobian(t, y)
+            form = jacobian_form(J)
+            if form in self.jacobian_forms:
+                return J
+            if form == "sparse":  # lsoda: ODEPACK takes dense matrices only
+                check_memory(8.0 * J.shape[0] * J.shape[1] * (1 + self.dense_matrices),
+                             f"the {self.name} integrator's dense Jacobian "
+                             f"({J.shape[0]} x {J.shape[1]})")
+                return J.toarray()
+            raise ValueError(f"{self.name} cannot use a matrix-free Jacobian (LinearOperator); "
+                             f"choose a scheme without one (rk45, dop853) or give the "
+                             f"Jacobian as a dense or sparse matrix")
+
+        return jac
+
+    def _start(self, t: float, y: np.ndarray, t1: float, h: float | None,
+               max_step: float) -> sint.OdeSolver:
+        kw: dict[str, Any] = {"rtol": self.rtol, "atol": self.atol, "max_step": max_step}
+        if h is not None:
+            kw["first_step"] = min(h, t1 - t)
         if self.fixed_step:
-            kw.update(rtol=1e3, atol=1e3, first_step=self.dt, max_step=self.dt)
-        if self.uses_jacobian:
-            kw["jac"] = lambda t, yy: p.jacobian(yy)
+            if self.dt is None:
+                raise ValueError(f"{self.name}: fixed_step needs the step dt")
+            kw.update(rtol=1e3, atol=1e3, first_step=min(self.dt, t1 - t), max_step=self.dt)
+        jac = self._jac()
+        if jac is not None:
+            kw["jac"] = jac
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # rtol=1e3 in fixed-step mode
-            sol = solve_ivp(lambda t, yy: p.rhs(yy), (t0, t1), y, method=self.scipy_method,
-                            **kw)
-        if not sol.success:
-            raise IntegrationError(sol.message)
-        steps = sol.t.size - 1
-        dt_next = float(np.max(np.diff(sol.t))) if steps else dt
-        return Advance(y=p.after_step(sol.y[:, -1]), dt_next=dt_next, steps=steps)
+            warnings.simplefilter("ignore", UserWarning)  # rtol = 1e3 in fixed-step mode
+            return self.solver_class(self.problem.rhs, t, y, t1, **kw)
+
+    def _proposed(self, solver: sint.OdeSolver) -> float:
+        """The step the controller will try next."""
+        return float(solver.h_abs)
+
+    def _continue(self, solver: sint.OdeSolver, y: np.ndarray, t1: float,
+                  max_step: float) -> sint.OdeSolver:
+        """Continue from a state changed by ``after_step`` (module docstring)."""
+        return self._start(solver.t, y, t1, self._proposed(solver), max_step)
+
+    def _rejected(self, nfev: int) -> int:
+        return 0
+
+    def advance(self, y: np.ndarray, t0: float, t1: float, dt: float | None) -> Advance:
+        p = self.problem
+        max_step = min(float(self.max_step), p.max_step(t0, t1))
+        solver = self._start(t0, y, t1, dt, max_step)
+        steps = rejected = nlu = 0
+        h_keep = dt
+        while solver.status == "running":
+            nfev0 = p.counters.nfev
+            message = solver.step()
+            if solver.status == "failed":
+                raise IntegrationError(message or f"{self.name} could not take a step")
+            steps += 1
+            rejected += self._rejected(p.counters.nfev - nfev0)
+            running = solver.status == "running"
+            if running or h_keep is None:
+                h_keep = self._proposed(solver)
+            y_new = p.after_step(solver.t, solver.y)
+            if running and changed(solver.y, y_new):
+                following = self._continue(solver, y_new, t1, max_step)
+                if following is not solver:
+                    nlu += getattr(solver, "nlu", 0)
+                solver = following
+            y = y_new
+        p.counters.nlu += nlu + getattr(solver, "nlu", 0)
+        return Advance(y=np.array(y, dtype=float), dt_next=float(h_keep), steps=steps,
+                       rejected=rejected)
+
+
+class _ExplicitRK(_SciPyScheme):
+    def _rejected(self, nfev: int) -> int:
+        return max(nfev // self.solver_class.n_stages - 1, 0)
 
 
 @register
-class RK45(_SciPyScheme):
+class RK45(_ExplicitRK):
     """Dormand–Prince 5(4) (SciPy ``RK45``): explicit, adaptive, order 5."""
 
-    name, order, scipy_method = "rk45", 5, "RK45"
+    name, order, solver_class = "rk45", 5, sint.RK45
     citation = "J. R. Dormand, P. J. Prince, J. Comput. Appl. Math. 6, 19 (1980)"
 
 
 @register
-class DOP853(_SciPyScheme):
+class DOP853(_ExplicitRK):
     """Dormand–Prince 8(5,3) (SciPy ``DOP853``): explicit, adaptive, order 8."""
 
-    name, order, scipy_method = "dop853", 8, "DOP853"
+    name, order, solver_class = "dop853", 8, sint.DOP853
     citation = "E. Hairer, S. P. Norsett, G. Wanner, Solving ODEs I, Sec. II.10 (1993)"
 
 
 @register
 class BDF(_SciPyScheme):
-    """SciPy's variable-order (1–5) BDF with the analytic Jacobian; for long stiff runs.
+    """SciPy's variable-order (1–5) BDF with the problem's Jacobian (dense or sparse); for
+    long stiff runs.
 
     No fixed order (``order = None``): SciPy switches between orders 1 and 5 as it goes, so
     the error is controlled by the tolerances only (proportional to ``rtol``), not by a
-    step size.
+    step size.  A state changed by ``after_step`` replaces the newest entry of the
+    backward-difference table (module docstring).
     """
 
-    name, order, scipy_method, uses_jacobian = "bdf", None, "BDF", True
+    name, order, solver_class, uses_jacobian = "bdf", None, sint.BDF, True
+    jacobian_forms = ("dense", "sparse")
     dense_matrices = 3  # SciPy keeps J and the LU of I − cJ (plus the matrix being factored)
     citation = "L. F. Shampine, M. W. Reichelt, SIAM J. Sci. Comput. 18, 1 (1997)"
+
+    def _continue(self, solver: sint.OdeSolver, y: np.ndarray, t1: float,
+                  max_step: float) -> sint.OdeSolver:
+        solver.D[0] = y
+        solver.y = y.copy()
+        return solver
+
+
+@register
+class Radau(_SciPyScheme):
+    """SciPy's Radau IIA (three stages, order 5): implicit, L-stable, adaptive, with the
+    problem's Jacobian (dense or sparse)."""
+
+    name, order, solver_class, uses_jacobian = "radau", 5, sint.Radau, True
+    jacobian_forms = ("dense", "sparse")
+    dense_matrices = 5  # J, the real and complex LU of the stage systems (complex: 2)
+    citation = "E. Hairer, G. Wanner, Solving ODEs II, Sec. IV.8 (1996)"
+
+
+@register
+class LSODA(_SciPyScheme):
+    """ODEPACK's LSODA (SciPy ``LSODA``): switches between variable-order Adams (non-stiff)
+    and BDF (stiff) methods automatically; dense Jacobian (a sparse one is densified).
+
+    Variable order: only the tolerances control the error.
+    """
+
+    name, order, solver_class, uses_jacobian = "lsoda", None, sint.LSODA, True
+    jacobian_forms = ("dense",)
+    dense_matrices = 2  # ODEPACK's copy of J and its LU
+    citation = "L. Petzold, SIAM J. Sci. Stat. Comput. 4, 136 (1983)"
+
+    def _proposed(self, solver: sint.OdeSolver) -> float:
+        # RWORK(12) of ODEPACK: the step size to be attempted next
+        step = float(solver._lsoda_solver._integrator.rwork[11])
+        return step if step > 0 else float(solver.step_size or 0.0) or math.inf
+
+    def _continue(self, solver: sint.OdeSolver, y: np.ndarray, t1: float,
+                  max_step: float) -> sint.OdeSolver:
+        # ODEPACK keeps the Nordsieck history YH from RWORK(21) on, its first column the
+        # current state: replace that column (the state) and keep the derivatives, as for
+        # bdf; restart if the layout is not the one expected.
+        rwork = solver._lsoda_solver._integrator.rwork
+        newest = rwork[20:20 + y.size]
+        if not np.array_equal(newest, solver.y):
+            return super()._continue(solver, y, t1, max_step)
+        newest[:] = y
+        solver._lsoda_solver._y[:] = y
+        solver.y = y.copy()
+        return solver
 
 
 @register
@@ -116,14 +267,27 @@ class TimeRelaxation(Integrator):
 
     name, order, adaptive = "relaxation", 1, False
     citation = "L. Pareschi, G. Russo, SIAM J. Sci. Comput. 23, 1253 (2001)"
+    options = Integrator.options | {
+        "order": Option(1, "order of the Wild-sum truncation, 1-3"),
+        "rtol": Option(1e-6, "not used by the scheme (fixed steps); accepted so that a run "
+                             "can switch schemes"),
+        "atol": Option(1e-14, "not used by the scheme (fixed steps)"),
+        "dt": Option(None, "step (None: 1/μ of the state at the start of each output "
+                           "interval)"),
+    }
 
-    def __init__(self, problem: Any, *, order: int = 1, **kw: Any) -> None:
-        super().__init__(problem, **kw)
-        if order not in (1, 2, 3):
-            raise ValueError(f"time relaxation is implemented for orders 1-3, got {order}")
-        self.m = order
+    def __init__(self, problem: Any, **options: Any) -> None:
+        super().__init__(problem, **options)
+        if self.settings["order"] not in (1, 2, 3):
+            raise ValueError(f"time relaxation is implemented for orders 1-3, got "
+                             f"{self.settings['order']}")
+        self.m = int(self.settings["order"])
+        if not self.problem.has_loss:
+            raise ValueError("relaxation needs the problem's loss frequencies (rhs_and_loss), "
+                             "which this problem does not provide")
 
-    def _coefficients(self, y: np.ndarray, mu: float, f0: np.ndarray) -> list[np.ndarray]:
+    def _coefficients(self, t: float, y: np.ndarray, mu: float,
+                      f0: np.ndarray) -> list[np.ndarray]:
         """Taylor coefficients ``Y_0..Y_m`` of ``Y(τ)``."""
         Y = [y, np.clip(f0 + mu * y, 0.0, None) / mu]
         for k in range(1, self.m):
@@ -132,7 +296,7 @@ class TimeRelaxation(Integrator):
             vals = []
             for tau in nodes:
                 ytau = (1 - tau) * sum(c * tau**j for j, c in enumerate(Y))
-                vals.append(self.problem.rhs(ytau) + mu * ytau)
+                vals.append(self.problem.rhs(t, ytau) + mu * ytau)
             V = np.vander(nodes, deg + 1, increasing=True)
             pcoef = np.linalg.solve(V, np.array(vals))  # rows: Taylor coeffs of P(G(τ))
             # [τ^k] of (1−τ)^{-2} P(G(τ)) = Σ_{j≤k} (k − j + 1) p_j
@@ -140,26 +304,29 @@ class TimeRelaxation(Integrator):
             Y.append(rk / (mu * (k + 1)))
         return Y
 
-    def step(self, y: np.ndarray, dt: float) -> np.ndarray:
-        f0, loss = self.problem.rhs_and_loss(y)
+    def step(self, t: float, y: np.ndarray, dt: float) -> np.ndarray:
+        """One step of size ``dt`` from ``(t, y)``."""
+        f0, loss = self.problem.rhs_and_loss(t, y)
         mu = float(np.max(loss)) * 1.0000001 + 1e-300
-        Y = self._coefficients(y, mu, f0)
+        Y = self._coefficients(t, y, mu, f0)
         tau = -math.expm1(-mu * dt)
         out = (1 - tau) * sum(tau**k * Y[k] for k in range(self.m)) + tau**self.m * Y[self.m]
         if not np.all(np.isfinite(out)):
             raise IntegrationError("non-finite state in time relaxation")
         return out
 
-    def advance(self, y: np.ndarray, t0: float, t1: float, dt: float) -> Advance:
+    def advance(self, y: np.ndarray, t0: float, t1: float, dt: float | None) -> Advance:
         if self.dt is not None:
             h = self.dt
         else:  # default: one step per fastest relaxation time of the state (μ Δt = 1)
-            _, loss = self.problem.rhs_and_loss(y)
+            _, loss = self.problem.rhs_and_loss(t0, y)
             h = 1.0 / max(float(np.max(loss)), 1e-300)
+        h = min(h, self.problem.max_step(t0, t1))
         nsteps = max(1, math.ceil((t1 - t0) / h * (1 - 1e-12)))
         hh = (t1 - t0) / nsteps
-        for _ in range(nsteps):
-            y = self.problem.after_step(self.step(y, hh))
+        for i in range(nsteps):
+            t = t0 + i * hh
+            y = self.problem.after_step(t + hh, self.step(t, y, hh))
         return Advance(y=y, dt_next=h, steps=nsteps)
 
 
@@ -169,55 +336,86 @@ _GAMMA = 1.0 + 1.0 / math.sqrt(2.0)
 
 @register
 class Rosenbrock(Integrator):
-    """ROS2: two-stage, L-stable, order-2 Rosenbrock scheme with an embedded estimate.
+    """ROS2: two-stage, L-stable, order-2 Rosenbrock scheme with an embedded estimate
+    (Verwer, Spee, Blom, Hundsdorfer, SIAM J. Sci. Comput. 20, 1456 (1999)).
 
-    ``(I − γhJ) k1 = F(y)``, ``(I − γhJ) k2 = F(y + h k1) − 2 k1``,
-    ``y₊ = y + (3/2) h k1 + (1/2) h k2``, ``γ = 1 + 1/√2``; the error is estimated by the
-    difference ``(h/2)(k1 + k2)`` with the embedded first-order solution ``y + h k1``.  The
-    analytic Jacobian is evaluated once per step.  ``fixed_step=True`` takes constant steps.
+    ``(I − γhJ) k1 = F(t, y) + γh ∂F/∂t``,
+    ``(I − γhJ) k2 = F(t + h, y + h k1) − 2 k1 − γh ∂F/∂t``,
+    ``y₊ = y + (3/2) h k1 + (1/2) h k2``, ``γ = 1 + 1/√2`` (the scheme applied to the
+    autonomous system with ``t`` as a state; ``∂F/∂t`` by a forward difference unless the
+    problem is ``autonomous``); the error is estimated by the difference ``(h/2)(k1 + k2)``
+    with the embedded first-order solution ``y + h k1``.  The Jacobian is evaluated once per
+    step and factored densely (LU) or sparsely (``splu``) as it comes.
     """
 
     name, order, uses_jacobian = "rosenbrock", 2, True
     dense_matrices = 1  # I − γhJ, factored in place
     citation = "J. G. Verwer et al., SIAM J. Sci. Comput. 20, 1456 (1999)"
+    options = Integrator.options | _STEPPING
 
-    def __init__(self, problem: Any, *, fixed_step: bool = False, max_step: float = np.inf,
-                 **kw: Any) -> None:
-        super().__init__(problem, **kw)
-        self.fixed_step = fixed_step
-        self.max_step = float(max_step)
+    def __init__(self, problem: Any, **options: Any) -> None:
+        super().__init__(problem, **options)
+        self.max_step = float(self.max_step)
+        if not self.problem.has_jacobian:
+            raise ValueError("rosenbrock needs the problem's Jacobian, which this problem "
+                             "does not provide")
 
-    def _try(self, y: np.ndarray, h: float) -> tuple[np.ndarray, np.ndarray]:
-        p = self.problem
-        a = p.jacobian(y) * -(_GAMMA * h)  # I − γhJ without a second dense temporary
-        a[np.diag_indices_from(a)] += 1.0
+    def _factor(self, t: float, y: np.ndarray, h: float) -> Any:
+        """A solver of ``(I − γhJ) x = b``."""
+        J = self.problem.jacobian(t, y)
+        form = jacobian_form(J)
+        if form == "operator":
+            raise ValueError("rosenbrock cannot use a matrix-free Jacobian (LinearOperator); "
+                             "give it as a dense or sparse matrix, or choose rk45 or dop853")
+        self.problem.counters.nlu += 1
         try:
+            if form == "sparse":
+                a = (sp.identity(J.shape[0], format="csc") - (_GAMMA * h) * J).tocsc()
+                return spla.splu(a).solve
+            a = np.array(J, dtype=float) * -(_GAMMA * h)  # I − γhJ, one dense temporary
+            a[np.diag_indices_from(a)] += 1.0
             lu = sla.lu_factor(a, overwrite_a=True, check_finite=False)
-        except (ValueError, np.linalg.LinAlgError) as exc:  # pragma: no cover
+        except (ValueError, RuntimeError, np.linalg.LinAlgError) as exc:  # pragma: no cover
             raise IntegrationError(f"singular Rosenbrock matrix: {exc}") from exc
-        p.counters.nlu += 1
-        f0 = p.rhs(y)
-        k1 = sla.lu_solve(lu, f0, check_finite=False)
-        k2 = sla.lu_solve(lu, p.rhs(y + h * k1) - 2.0 * k1, check_finite=False)
+        return lambda b: sla.lu_solve(lu, b, check_finite=False)
+
+    def _try(self, t: float, y: np.ndarray, h: float) -> tuple[np.ndarray, np.ndarray]:
+        p = self.problem
+        solve = self._factor(t, y, h)
+        f0 = p.rhs(t, y)
+        if p.autonomous:
+            ft = 0.0
+        else:  # ∂F/∂t by a forward difference
+            dt = math.sqrt(np.finfo(float).eps) * max(abs(t), h)
+            ft = _GAMMA * h * (p.rhs(t + dt, y) - f0) / dt
+        k1 = solve(f0 + ft)
+        k2 = solve(p.rhs(t + h, y + h * k1) - 2.0 * k1 - ft)
         return y + h * (1.5 * k1 + 0.5 * k2), 0.5 * h * (k1 + k2)
 
-    def advance(self, y: np.ndarray, t0: float, t1: float, dt: float) -> Advance:
-        t, h = t0, min(self.dt if self.fixed_step and self.dt else dt, self.max_step)
+    def advance(self, y: np.ndarray, t0: float, t1: float, dt: float | None) -> Advance:
+        max_step = min(self.max_step, self.problem.max_step(t0, t1))
+        if self.fixed_step:
+            if self.dt is None:
+                raise ValueError("rosenbrock: fixed_step needs the step dt")
+            h = self.dt
+        else:
+            h = dt if dt is not None else 1e-3 * (t1 - t0)
+        t, h = t0, min(h, max_step)
         steps = rejected = 0
         h_keep = h
         while t1 - t > 1e-12 * max(abs(t1), 1.0):
             last = h >= t1 - t
             hs = t1 - t if last else h
-            ynew, err = self._try(y, hs)
+            ynew, err = self._try(t, y, hs)
             if self.fixed_step:
-                y, t, steps = self.problem.after_step(ynew), t + hs, steps + 1
+                y, t, steps = self.problem.after_step(t + hs, ynew), t + hs, steps + 1
                 continue
             en = self.error_norm(err, y, ynew)
             finite = np.all(np.isfinite(ynew))
             if finite and en <= 1.0:
-                y, t, steps = self.problem.after_step(ynew), t + hs, steps + 1
+                y, t, steps = self.problem.after_step(t + hs, ynew), t + hs, steps + 1
                 fac = 0.9 / math.sqrt(max(en, 1e-10))
-                hnew = min(hs * min(5.0, fac), self.max_step)
+                hnew = min(hs * min(5.0, fac), max_step)
                 if not last:
                     h_keep = hnew
                 h = hnew

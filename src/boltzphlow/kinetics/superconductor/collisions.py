@@ -24,7 +24,10 @@ the ``1/(τ0 Tc³)`` prefactor of Eqs. 35–37 and the phonon one the ``2/(π Δ
 Because ``K^∓ = Σ_p λ_p κ^p_i κ^p_k`` with ``κ¹ = 1``, ``κ² = Δ/E`` is separable, each sum is
 a correlation or convolution (§2.2, Eqs. 41–45), evaluated with real FFTs in O(N log N).
 :meth:`CollisionOperator.rates_direct` is the obvious O(N²) quadrature of the same sums,
-kept as the reference for tests.
+kept as the reference for tests.  The rates are quadratic in ``(f, n)``;
+:meth:`CollisionOperator.linearize` applies their Jacobian matrix-free by the product rule on
+the same correlations (exact, O(N log N) per product), which the steady-state Newton–Krylov
+iteration uses instead of the O(N²) dense :meth:`CollisionOperator.jacobian`.
 """
 
 from __future__ import annotations
@@ -193,67 +196,49 @@ class CollisionOperator:
             every evaluation inside one time step of the polynomial-based schemes.
         """
         self.n_evaluations += 1
-        nq, M, L = self.grid.n_qp, self.grid.n_phonon, self.L
-        irfft, rfft = sfft.irfft, sfft.rfft
         beta = self.tilt(f, n) if tilt is None else float(tilt)
-        E, w = self.grid.energies, self.omega_full
-        up_e, dn_e = np.exp(beta * E), np.exp(-beta * E)
-        up_w, dn_w = np.exp(beta * w), np.exp(-beta * w)
-        A = self.R * f
-        Ah = rfft(A, L, axis=-1)
-        Bh = self.Rh - Ah
-        nfull = self._phonon_full(n)
-        Wn = self.W * nfull
-        Wnh = rfft(Wn, L)
-        Wnph = rfft(self._shift(Wn), L)
-        WWh = self.Wh + Wnh
-        WWph = self.Wph + Wnph
-        kap, lam = self.kappa, self.lam
-        if beta > 0:  # tilted spectra of the exponentially decaying factors
-            At = rfft(A * up_e, L, axis=-1)
-            Bt = rfft((self.R - A) * dn_e, L, axis=-1)
-            WWt = rfft((self.W + Wn) * dn_w, L)
-            Wnt = rfft(Wn * up_w, L)
-            Wnpt = rfft(self._shift(Wn * up_w), L)
-        else:
-            At, Bt, WWt, Wnt, Wnpt = Ah, Bh, WWh, Wnh, Wnph
+        return self._sums(_Spectra.of(self, f, n, beta)).rates(terms)
 
+    def linearize(self, f: np.ndarray, n: np.ndarray, tilt: float | None = None
+                  ) -> Linearization:
+        """The Jacobian of :meth:`rates` at ``(f, n)``, applied matrix-free.
+
+        The rates are quadratic in ``(f, n)`` (the cubic terms of emission minus absorption
+        and of recombination minus pair breaking cancel), so the directional derivative is
+        the product rule applied to each FFT correlation: O(N log N) per product, exact, with
+        the spectra of the state computed once (see :class:`Linearization`).
+        """
+        self.n_evaluations += 1
+        beta = self.tilt(f, n) if tilt is None else float(tilt)
+        return Linearization(self, self._sums(_Spectra.of(self, f, n, beta)))
+
+    def _sums(self, sp_: _Spectra) -> _Sums:
+        """The collision sums of Eqs. 35–40 from the spectra of a state."""
+        nq, M, L = self.grid.n_qp, self.grid.n_phonon, self.L
+        irfft = sfft.irfft
+        kap, lam = self.kappa, self.lam
+        At, Bt, Ah, Bh = sp_.At, sp_.Bt, sp_.Ah, sp_.Bh
         # --- QP side of emission/absorption (Eq. 35)
-        sc_gain_f = (lam * kap * irfft(np.conj(WWt) * At + Wnt * At, L)[:, :nq]).sum(0) * dn_e
+        sc_gain_f = (lam * kap * irfft(np.conj(sp_.WWt) * At + sp_.Wnt * At, L)[:, :nq]
+                     ).sum(0) * sp_.dn_e
         # Σ_J (W+Wn)_J B_{k−J} = [exact Σ W R] − Σ W A + Σ Wn B
         sc_loss_f = (lam * kap * (self.emission_space + irfft(
-            np.conj(Wnh) * Bh + Wnh * Bh - self.Wh * Ah, L)[:, :nq])).sum(0)
+            np.conj(sp_.Wnh) * Bh + sp_.Wnh * Bh - self.Wh * Ah, L)[:, :nq])).sum(0)
         # --- QP side of recombination (Eq. 36) and pair breaking (Eq. 37)
-        r_loss_f = (kap * irfft(np.conj(Ah) * WWph, L)[:, :nq]).sum(0)
-        pb_gain_f = (kap * irfft(np.conj(Bt) * Wnpt, L)[:, :nq]).sum(0) * dn_e
+        r_loss_f = (kap * irfft(np.conj(Ah) * sp_.WWph, L)[:, :nq]).sum(0)
+        pb_gain_f = (kap * irfft(np.conj(Bt) * sp_.Wnpt, L)[:, :nq]).sum(0) * sp_.dn_e
         # --- phonon side (Eqs. 39-40); index J = 1..M
-        emit = irfft((lam * np.conj(Bt) * At).sum(0), L)[1:M + 1] * dn_w[1:]
+        emit = irfft((lam * np.conj(Bt) * At).sum(0), L)[1:M + 1] * sp_.dn_w[1:]
         absorb = irfft((lam * np.conj(Ah) * Bh).sum(0), L)[1:M + 1]
-        pairs_ff = irfft((At * At).sum(0), L)
-        pairs_bb = irfft((Bh * Bh).sum(0), L)
-        m = np.arange(1, M + 1) - self.s
-        ok = m >= 0
-        recomb_src = np.where(ok, pairs_ff[np.clip(m, 0, None)], 0.0) * dn_w[1:]
-        pb_src = np.where(ok, pairs_bb[np.clip(m, 0, None)], 0.0)
+        recomb_src = self._pairs(irfft((At * At).sum(0), L)) * sp_.dn_w[1:]
+        pb_src = self._pairs(irfft((Bh * Bh).sum(0), L))
+        return _Sums(self, sp_, sc_gain_f, sc_loss_f, r_loss_f, pb_gain_f, emit, absorb,
+                     recomb_src, pb_src)
 
-        act = self.active
-        sc_f = np.where(act, (1 - f) * sc_gain_f - f * sc_loss_f, 0.0)
-        r_f = np.where(act, -f * r_loss_f, 0.0)
-        pb_f = np.where(act, (1 - f) * pb_gain_f, 0.0)
-        g = self.g_ph
-        sc_n = g * ((1 + n) * emit - n * absorb)
-        r_n = 0.5 * g * (1 + n) * recomb_src
-        pb_n = -0.5 * g * n * pb_src
-        out = Rates(f=sc_f + r_f + pb_f, n=sc_n + r_n + pb_n)
-        if terms:
-            out.terms = {"scattering": TermRates(sc_f, sc_n),
-                         "recombination": TermRates(r_f, r_n),
-                         "pair_breaking": TermRates(pb_f, pb_n)}
-            # rate_f = gain − f·(sc_gain + sc_loss + r_loss + pb_gain), every bracket ≥ 0
-            out.loss_f = np.where(act, np.clip(sc_gain_f + sc_loss_f + r_loss_f + pb_gain_f,
-                                               0, None), 0.0)
-            out.loss_n = g * np.clip(absorb - emit, 0, None) + 0.5 * g * np.clip(pb_src, 0, None)
-        return out
+    def _pairs(self, conv: np.ndarray) -> np.ndarray:
+        """``conv[J − s]`` on ``J = 1..M`` (zero for ``J < s``): pair sums ``Σ_{i+k=J−s}``."""
+        m = np.arange(1, self.grid.n_phonon + 1) - self.s
+        return np.where(m >= 0, conv[np.clip(m, 0, None)], 0.0)
 
     # ------------------------------------------------------------------ reference
     def _pair_tables(self):
@@ -398,6 +383,227 @@ class CollisionOperator:
     def qp_number(self, f: np.ndarray) -> float:
         """QP number per ``4 N0`` (µeV): ``Σ N_i f_i``."""
         return float(self.N @ f)
+
+
+@dataclass
+class _Spectra:
+    """Real FFTs (length ``L``) of the arrays the collision sums correlate, at one state.
+
+    ``A = R f`` and ``B = R (1 − f)`` (rows κ¹ = 1, κ² = Δ/E), ``Wn = W n``; the ``h``
+    spectra are plain, the ``t`` ones tilted by ``e^{±βE}`` (:meth:`CollisionOperator.rates`),
+    ``p`` ones re-indexed by ``m = J − s`` (recombination).
+    """
+
+    f: np.ndarray
+    n: np.ndarray
+    beta: float
+    up_e: np.ndarray
+    dn_e: np.ndarray
+    up_w: np.ndarray
+    dn_w: np.ndarray
+    Ah: np.ndarray
+    Bh: np.ndarray
+    At: np.ndarray
+    Bt: np.ndarray
+    Wnh: np.ndarray
+    WWph: np.ndarray
+    WWt: np.ndarray
+    Wnt: np.ndarray
+    Wnpt: np.ndarray
+
+    @classmethod
+    def of(cls, op: CollisionOperator, f: np.ndarray, n: np.ndarray, beta: float) -> _Spectra:
+        rfft, L = sfft.rfft, op.L
+        E, w = op.grid.energies, op.omega_full
+        up_e, dn_e = np.exp(beta * E), np.exp(-beta * E)
+        up_w, dn_w = np.exp(beta * w), np.exp(-beta * w)
+        A = op.R * f
+        Ah = rfft(A, L, axis=-1)
+        Bh = op.Rh - Ah
+        Wn = op.W * op._phonon_full(n)
+        Wnh = rfft(Wn, L)
+        Wnph = rfft(op._shift(Wn), L)
+        WWph = op.Wph + Wnph
+        if beta > 0:  # tilted spectra of the exponentially decaying factors
+            At = rfft(A * up_e, L, axis=-1)
+            Bt = rfft((op.R - A) * dn_e, L, axis=-1)
+            WWt = rfft((op.W + Wn) * dn_w, L)
+            Wnt = rfft(Wn * up_w, L)
+            Wnpt = rfft(op._shift(Wn * up_w), L)
+        else:
+            At, Bt, WWt, Wnt, Wnpt = Ah, Bh, op.Wh + Wnh, Wnh, Wnph
+        return cls(f, n, beta, up_e, dn_e, up_w, dn_w, Ah, Bh, At, Bt, Wnh, WWph, WWt, Wnt,
+                   Wnpt)
+
+
+@dataclass
+class _Sums:
+    """The collision sums at one state (Eqs. 35–40 before the occupation factors)."""
+
+    op: CollisionOperator
+    spectra: _Spectra
+    sc_gain_f: np.ndarray
+    sc_loss_f: np.ndarray
+    r_loss_f: np.ndarray
+    pb_gain_f: np.ndarray
+    emit: np.ndarray
+    absorb: np.ndarray
+    recomb_src: np.ndarray
+    pb_src: np.ndarray
+
+    def rates(self, terms: bool) -> Rates:
+        """The rates of :meth:`CollisionOperator.rates`."""
+        f, n = self.spectra.f, self.spectra.n
+        act, g = self.op.active, self.op.g_ph
+        sc_f = np.where(act, (1 - f) * self.sc_gain_f - f * self.sc_loss_f, 0.0)
+        r_f = np.where(act, -f * self.r_loss_f, 0.0)
+        pb_f = np.where(act, (1 - f) * self.pb_gain_f, 0.0)
+        sc_n = g * ((1 + n) * self.emit - n * self.absorb)
+        r_n = 0.5 * g * (1 + n) * self.recomb_src
+        pb_n = -0.5 * g * n * self.pb_src
+        out = Rates(f=sc_f + r_f + pb_f, n=sc_n + r_n + pb_n)
+        if terms:
+            out.terms = {"scattering": TermRates(sc_f, sc_n),
+                         "recombination": TermRates(r_f, r_n),
+                         "pair_breaking": TermRates(pb_f, pb_n)}
+            # rate_f = gain − f·(sc_gain + sc_loss + r_loss + pb_gain), every bracket ≥ 0
+            out.loss_f = np.where(act, np.clip(self.sc_gain_f + self.sc_loss_f + self.r_loss_f
+                                               + self.pb_gain_f, 0, None), 0.0)
+            out.loss_n = (g * np.clip(self.absorb - self.emit, 0, None)
+                          + 0.5 * g * np.clip(self.pb_src, 0, None))
+        return out
+
+
+class Linearization:
+    """Jacobian ``∂(ḟ, ṅ)/∂(f, n)`` of the collision rates at one state, matrix-free.
+
+    Made by :meth:`CollisionOperator.linearize`.  The rates are quadratic in ``(f, n)``, every
+    collision sum a correlation of two arrays of the state (§2.2 of Li's documentation), so
+    a directional derivative is each correlation with one factor replaced by its derivative
+    (product rule): O(N log N), exact to round-off, linear in the direction by construction
+    (a finite difference of the rates is exact too but costs two evaluations and loses the
+    digits of components much smaller than the largest).  The spectra of the state are
+    computed once and reused by every :meth:`apply`.  The tilt β of the state is kept: the
+    directions it is accurate for are those that decay no slower than the state itself
+    (``|df| ≲ f``, ``|dn| ≲ n`` up to a constant), as Newton corrections scaled by the state
+    do.
+
+    Attributes
+    ----------
+    rates
+        The collision rates at the state (:class:`Rates`, with terms and loss coefficients).
+    """
+
+    def __init__(self, op: CollisionOperator, sums: _Sums) -> None:
+        self.op = op
+        self.sums = sums
+        self.rates = sums.rates(terms=True)
+        self.evaluations = 0
+        s, lam = sums.spectra, op.lam
+        # factors of the state in the product rule, formed once for every apply()
+        self._gain_a = lam * (np.conj(s.WWt) + s.Wnt)          # × d(A e^{βE})
+        self._loss_a = -lam * (2 * s.Wnh.real + op.Wh)          # × dA (dB = −dA)
+        self._lam_At = lam * s.At
+        self._lam_Bh = lam * s.Bh
+        self._qp_out = sums.sc_gain_f + sums.pb_gain_f + sums.sc_loss_f + sums.r_loss_f
+        self._phonon_diagonal = op.g_ph * (sums.emit - sums.absorb
+                                           + 0.5 * (sums.recomb_src - sums.pb_src))
+
+    def apply(self, df: np.ndarray | None, dn: np.ndarray | None, want_f: bool = True,
+              want_n: bool = True) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """``(J_ff df + J_fn dn, J_nf df + J_nn dn)``: the rates' change along ``(df, dn)``.
+
+        ``None`` stands for a zero ``df`` or ``dn`` (its transforms are skipped), and an
+        output not wanted (``want_f``, ``want_n``) is returned as ``None`` without being
+        computed.  ``J_nn`` is diagonal (a phonon meets other phonons only through the QPs),
+        so the phonon output of ``dn`` alone costs no transform.
+        """
+        self.evaluations += 1
+        op, sm = self.op, self.sums
+        s = sm.spectra
+        rfft, irfft, L = sfft.rfft, sfft.irfft, op.L
+        nq, M = op.grid.n_qp, op.grid.n_phonon
+        kap = op.kappa
+        f, n = s.f, s.n
+        gain = loss = None  # spectra of the QP gain (× (1 − f)) and loss (× f) sums
+        d_f = d_n = None
+        # the transforms of each input and of each output group run as one batched call
+        if df is not None:
+            dA = op.R * df
+            if s.beta > 0:
+                dAh, dAt, dBt = np.split(rfft(np.concatenate([dA, dA * s.up_e,
+                                                              -dA * s.dn_e]), L, axis=-1), 3)
+            else:
+                dAh = rfft(dA, L, axis=-1)
+                dAt, dBt = dAh, -dAh
+            if want_f:
+                gain = self._gain_a * dAt + np.conj(dBt) * s.Wnpt
+                loss = self._loss_a * dAh + np.conj(dAh) * s.WWph
+            if want_n:
+                At, Bt, Ah, Bh = s.At, s.Bt, s.Ah, s.Bh
+                lam = op.lam
+                phon = irfft(np.stack([(lam * (np.conj(dBt) * At + np.conj(Bt) * dAt)).sum(0),
+                                       (lam * (np.conj(dAh) * Bh - np.conj(Ah) * dAh)).sum(0),
+                                       (2 * At * dAt).sum(0), (-2 * Bh * dAh).sum(0)]), L)
+                d_emit = phon[0, 1:M + 1] * s.dn_w[1:]
+                d_recomb = op._pairs(phon[2]) * s.dn_w[1:]
+                d_n = op.g_ph * ((1 + n) * (d_emit + 0.5 * d_recomb)
+                                 - n * (phon[1, 1:M + 1] + 0.5 * op._pairs(phon[3])))
+        if dn is not None:
+            if want_f:
+                dWn = op.W * op._phonon_full(dn)
+                rows = np.zeros((5 if s.beta > 0 else 2, dWn.size))
+                rows[0] = dWn
+                tail = dWn[op.s:]
+                rows[1, :tail.size] = tail
+                if s.beta > 0:
+                    up = dWn * s.up_w
+                    rows[2] = dWn * s.dn_w
+                    rows[3] = up
+                    rows[4, :tail.size] = up[op.s:]
+                    dWnh, dWWph, dWWt, dWnt, dWnpt = rfft(rows, L, axis=-1)
+                else:
+                    dWnh, dWWph = rfft(rows, L, axis=-1)
+                    dWWt, dWnt, dWnpt = dWnh, dWnh, dWWph
+                g_n = self._lam_At * (np.conj(dWWt) + dWnt) + np.conj(s.Bt) * dWnpt
+                l_n = self._lam_Bh * (2 * dWnh.real) + np.conj(s.Ah) * dWWph
+                gain = g_n if gain is None else gain + g_n
+                loss = l_n if loss is None else loss + l_n
+            if want_n:
+                diag = dn * self._phonon_diagonal
+                d_n = diag if d_n is None else d_n + diag
+        if want_f:
+            d_f = np.zeros(nq)
+            if gain is not None:
+                sums = irfft(np.concatenate([gain, loss]), L)[:, :nq]
+                d_f = ((1 - f) * s.dn_e * (kap * sums[:2]).sum(0)
+                       - f * (kap * sums[2:]).sum(0))
+            if df is not None:
+                d_f = d_f - df * self._qp_out
+            d_f = np.where(op.active, d_f, 0.0)
+        if want_n and d_n is None:
+            d_n = np.zeros(M)
+        return d_f, d_n
+
+    def diagonal(self) -> tuple[np.ndarray, np.ndarray]:
+        """The diagonal of the Jacobian: ``∂ḟ_k/∂f_k`` and ``∂ṅ_J/∂n_J``.
+
+        The out-scattering sums of bin ``k`` do not involve ``f_k`` except through the pair
+        ``(k, k)`` of recombination and pair breaking, whose phonon sits at ``m = 2k``.
+        """
+        op, sm = self.op, self.sums
+        f = sm.spectra.f
+        n_full = np.concatenate([op._phonon_full(sm.spectra.n), np.zeros(2 * op.grid.n_qp)])
+        k2 = 2 * np.arange(op.grid.n_qp) + op.s
+        W_pair = np.concatenate([op.W, np.zeros(2 * op.grid.n_qp + op.s + 1)])[k2]
+        n_pair = n_full[k2]
+        self_pair = (op.kappa * op.R).sum(0) * W_pair  # Σ_p κ_p R_p W_{s+2k}
+        d_f = -(sm.sc_gain_f + sm.sc_loss_f + sm.r_loss_f + sm.pb_gain_f) \
+            - f * self_pair * (1 + n_pair) - (1 - f) * self_pair * n_pair
+        d_f = np.where(op.active, d_f, 0.0)
+        g = op.g_ph
+        d_n = g * (sm.emit - sm.absorb + 0.5 * (sm.recomb_src - sm.pb_src))
+        return d_f, d_n
 
 
 def _down(x: np.ndarray, nq: int) -> np.ndarray:
