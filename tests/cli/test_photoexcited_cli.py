@@ -10,7 +10,7 @@ import pytest
 
 import boltzphlow as bp
 from boltzphlow import results
-from boltzphlow.apps.photoexcited import PhotoexcitedConfig, config_keys
+from boltzphlow.apps.photoexcited import PhotoexcitedConfig
 from boltzphlow.cli import main
 from boltzphlow.config import list_examples, load_config
 from boltzphlow.jobs import SilentContext, get_job
@@ -242,20 +242,20 @@ def test_cli_resume_after_an_interrupt_is_bitwise(tmp_path, capsys, monkeypatch)
         '[run]\nt_end = 1.0\nn_out = 6\n', encoding="utf-8")
     code, _, err = run_cli(["run", str(config), "-q", "-o", str(tmp_path / "full")], capsys)
     assert code == 0, err
-    real = model_module.solve_ivp
-    calls = {"n": 0}
+    real = model_module.integrate
 
-    def interrupted(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 4:
-            raise KeyboardInterrupt
-        return real(*args, **kwargs)
+    def interrupted(*args, callback, **kwargs):  # Ctrl-C while the 4th output is reached
+        def on_output(k, *rest):
+            if k == 4:
+                raise KeyboardInterrupt
+            return callback(k, *rest)
+        return real(*args, callback=on_output, **kwargs)
 
-    monkeypatch.setattr(model_module, "solve_ivp", interrupted)
+    monkeypatch.setattr(model_module, "integrate", interrupted)
     out_dir = tmp_path / "cut"
     code, _, err = run_cli(["run", str(config), "-q", "-o", str(out_dir)], capsys)
     assert code == 130 and "--resume" in err
-    monkeypatch.setattr(model_module, "solve_ivp", real)
+    monkeypatch.setattr(model_module, "integrate", real)
     partial = results.load(out_dir / "pulse.nc")
     assert 1 <= partial.sizes["t"] < 6
     code, _, err = run_cli(["run", "--resume", str(out_dir / "pulse.nc"), "-q"], capsys)
@@ -269,10 +269,13 @@ def test_cli_resume_after_an_interrupt_is_bitwise(tmp_path, capsys, monkeypatch)
 
 # ------------------------------------------------------------------------------ docs
 def test_every_config_key_is_documented_with_unit_and_default():
+    from boltzphlow.schema import key_rows
+
     text = DOCS.read_text(encoding="utf-8")
-    for key, unit, default, _ in config_keys():
+    for key, unit, default, _ in key_rows(PhotoexcitedConfig):
         row = f"| `{key}` | {unit} | {default} |"
         assert row in text, row
+    assert "| `pump.zeta0` | 1 | 10 |" in text and "| `tau_ph` | 1/Γ_eph | inf |" in text
     assert "seeds/" not in text and "seed 004" not in text
 
 

@@ -54,7 +54,7 @@ def test_set_overrides_and_other_examples(tmp_path, capsys):
     assert main(args) == 0
     ds = load(tmp_path / "al_closed_relaxation.nc")
     assert float(ds.t[-1]) == 20.0 and ds.attrs["T_bath_K"] == 0.2
-    assert "order': 3" in ds.attrs["integrator_options"]
+    assert ds.attrs["solver_option_order"] == 3 and ds.attrs["solver_status"] == "success"
     assert np.all(ds.f.values >= 0)
     assert main(["run", "al_steady_injection", "-o", str(tmp_path), "-q",
                  "--set", "grid.energy_step=4", "--set", "grid.E_max=1200"]) == 0

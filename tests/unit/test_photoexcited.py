@@ -303,14 +303,47 @@ def test_solver_failures_are_one_line_solver_errors(monkeypatch):
     with pytest.raises(SolverError, match="steady state: no convergence.*solver.tol"):
         m.steady_state(max_iter=1)
 
-    class Failed:
-        success, message = False, "Required step size is less than spacing between numbers."
-        t, y = np.array([0.0]), np.zeros((m.state_size(), 1))
+    rhs = model_module.PhotoexcitedMetal.rhs
 
-    monkeypatch.setattr(model_module, "solve_ivp", lambda *a, **k: Failed())
-    with pytest.raises(SolverError, match="time integration failed at t = 0.*solver.rtol") as e:
-        m.evolve(1.0, n_out=3)
-    assert "\n" not in str(e.value)
+    def poisoned(self, t, y):  # finite at t = 0 (the first record), NaN after
+        return rhs(self, t, y) * (np.nan if t > 0 else 1.0)
+
+    monkeypatch.setattr(model_module.PhotoexcitedMetal, "rhs", poisoned)
+    for method in ("bdf", "rk45"):
+        with pytest.raises(SolverError, match="time integration failed at t = 0: .*solver.rtol"
+                           ) as e:
+            m.evolve(1.0, n_out=3, method=method)
+        assert "\n" not in str(e.value)
+
+
+def test_solver_method_comes_from_the_integrator_registry():
+    """Older configs wrote SciPy's names: accepted case-insensitively as the registry's; an
+    unknown name is refused in one line listing the registry; relaxation needs loss rates
+    this model does not define and says so in one line."""
+    from boltzphlow.config import ConfigError, validate_config
+    from boltzphlow.integrate import INTEGRATORS
+
+    for old, new in (("BDF", "bdf"), ("Radau", "radau"), ("LSODA", "lsoda"), ("rk45", "rk45")):
+        _, cfg = validate_config({"model": "photoexcited", "task": "evolve",
+                                  "solver": {"method": old}})
+        assert cfg.solver.method == new
+    with pytest.raises(ConfigError, match="solver.method: unknown integration method 'euler'"
+                       ) as info:
+        validate_config({"model": "photoexcited", "solver": {"method": "euler"}})
+    assert "\n" not in str(info.value) and all(name in str(info.value) for name in INTEGRATORS)
+    with pytest.raises(ValueError, match="^relaxation needs the problem's loss frequencies"):
+        small_model(gamma_in=0.1).evolve(0.1, n_out=2, method="relaxation")
+
+
+def test_evolution_results_carry_solver_statistics_as_data():
+    m = small_model(gamma_in=0.1)
+    ds = m.evolve(0.5, n_out=3, method="BDF", rtol=1e-7)
+    a = ds.attrs
+    assert a["solver_method"] == "bdf" and a["solver_status"] == "success"
+    assert a["solver_option_rtol"] == 1e-7 and a["solver_option_atol"] == 1e-10
+    assert a["solver_steps"] > 0 and a["solver_nfev"] > a["solver_steps"] // 2
+    assert a["solver_njev"] >= 1 and a["solver_nlu"] >= 1
+    assert not any(isinstance(v, str) and "{" in v for v in a.values())
 
 
 # ---------------------------------------------------------------------- resolution, resources

@@ -3,7 +3,9 @@
 Config units are the model's (dimensionless): energies and temperatures in units of the
 bandwidth W, times in 1/Γ_eph, the field in ``e v_F √(τ_tr/Γ_eph)/W`` (see
 :mod:`boltzphlow.kinetics.photoexcited.model`).  Every key, with its unit, default and meaning,
-is listed by :func:`config_keys` (the tables of ``docs/photoexcited.md``).  Bad values are
+is listed by ``boltzphlow keys photoexcited`` (:func:`boltzphlow.schema.key_rows`; the tables of
+``docs/photoexcited.md`` are generated from it).  The ``[pump]`` table is derived from
+:class:`~boltzphlow.kinetics.photoexcited.model.Pump`.  Bad values are
 refused by the schema or by the model's checks, which name the key, before the run starts.
 
 An optional ``[sweep]`` table (``omega_p = "0.2:0.8:61"``, ``zeta = [1, 5, 20]``) is the default
@@ -20,7 +22,7 @@ from typing import Any, Literal
 
 import numpy as np
 import xarray as xr
-from pydantic import BaseModel, Field, FiniteFloat
+from pydantic import Field, FiniteFloat, field_validator
 
 from boltzphlow.jobs import Job, RunContext
 from boltzphlow.kinetics.photoexcited.dos import Band, p_band, read_dos_file
@@ -31,10 +33,11 @@ from boltzphlow.kinetics.photoexcited.model import (
     evolution_memory,
     periodic_limit,
 )
+from boltzphlow.kinetics.photoexcited.parameters import MetalParameters, PBandParameters
 from boltzphlow.plotting import axis_label as _label
 from boltzphlow.plotting import save_figure, sweep_dims
 from boltzphlow.resources import check_memory
-from boltzphlow.schema import ConfigModel, config_fields
+from boltzphlow.schema import ConfigModel, config_model, parameter_values
 
 Finite = FiniteFloat
 
@@ -44,29 +47,12 @@ def _key(default: Any, unit: str, meaning: str, **constraints: Any) -> Any:
     return Field(default, description=meaning, json_schema_extra={"unit": unit}, **constraints)
 
 
-class PumpConfig(ConfigModel):
-    """Phonon source I_p(t) of Eq. 3 (needs ``fixed_zeta = false``)."""
-
-    kind: Literal["exponential", "gaussian", "steady"] = _key(
-        "exponential", "-", "exponential: ζ0/τ e^(−t/τ) for t > 0 (Fig. 3); gaussian: "
-        "ζ0/(√(2π) τ) e^(−(t−t0)²/2τ²); steady: the constant `rate`")
-    zeta0: Finite = _key(10.0, "1", "phonons delivered by a pulse (its time integral)", ge=0)
-    tau_pulse: Finite = _key(0.3, "1/Γ_eph", "pulse duration τ", gt=0)
-    t0: Finite = _key(1.0, "1/Γ_eph", "centre of a gaussian pulse")
-    rate: Finite = _key(0.0, "Γ_eph", "phonons injected per 1/Γ_eph by a steady pump", ge=0)
+PumpConfig = config_model(
+    Pump, "PumpConfig",
+    doc="Phonon source I_p(t) of Eq. 3 (needs ``fixed_zeta = false``).")
 
 
-class PBandConfig(ConfigModel):
-    """Hoppings and k-mesh of the three-orbital p-band model (supplement §I; ``dos = "p-band"``).
-    """
-
-    t1: Finite = _key(-1.0, "100 meV", "hopping t1 (−100 meV in the paper)")
-    t2: Finite = _key(0.3, "100 meV", "hopping t2 (30 meV)")
-    t3: Finite = _key(2.0, "100 meV", "hopping t3 (200 meV)")
-    mesh: int = _key(40, "1", "k-points per axis of the Monkhorst–Pack mesh (mesh³ in all)",
-                     ge=4, le=200)
-    bins: int = _key(200, "1", "histogram bins of D(ε) and ⟨v²⟩(ε) over the band", ge=8,
-                     le=5000)
+PBandConfig = config_model(PBandParameters, "PBandConfig")
 
 
 class RunConfig(ConfigModel):
@@ -78,23 +64,34 @@ class RunConfig(ConfigModel):
 
 
 class SolverConfig(ConfigModel):
-    """Stiff integrator (scipy) and tolerances; ``tol`` is the steady-state residual."""
+    """Time integrator of the evolution and tolerances; ``tol`` is the steady-state residual.
 
-    method: Literal["BDF", "Radau", "LSODA"] = _key(
-        "BDF", "-", "scipy.integrate.solve_ivp method of the evolution (sparse Jacobian)")
+    ``method`` is a name of the integrator registry (:data:`boltzphlow.integrate.INTEGRATORS`),
+    checked against it and accepted case-insensitively, so that the SciPy names ``"BDF"``,
+    ``"Radau"`` and ``"LSODA"`` of older configs give the registered ``bdf``, ``radau`` and
+    ``lsoda``.
+    """
+
+    method: str = _key(
+        "bdf", "-", "time integrator of the evolution, a name of the integrator registry "
+        "(bdf, radau, lsoda: stiff, with the sparse Jacobian; rosenbrock; rk45, dop853), "
+        "case-insensitive")
     rtol: Finite = _key(1e-6, "1", "relative tolerance of the evolution", gt=0, lt=1)
     atol: Finite = _key(1e-10, "1", "absolute tolerance of the evolution (f, ζ, E*²)", gt=0)
     tol: Finite = _key(1e-12, "1", "steady state: largest residual ∂f/∂t (absolute value) "
                                    "relative to the fastest relaxation rate", gt=0, lt=1)
 
+    @field_validator("method")
+    @classmethod
+    def _registered(cls, value: str) -> str:
+        """A name of the integrator registry, case-insensitive, stored as registered."""
+        from boltzphlow.integrate import method_name
 
-class PhotoexcitedConfig(ConfigModel):
-    """Whole config file of the ``photoexcited`` model (see the module docstring).
+        return method_name(value)
 
-    Types and finiteness are checked here; the ranges of the physical parameters are checked
-    (and named) by :class:`PhotoexcitedMetal` when the run starts, so that a sweep records a
-    point with a bad value as a failed point instead of refusing the whole grid.
-    """
+
+class _Band(ConfigModel):
+    """The model, the task and the band (the first keys of a config)."""
 
     model: Literal["photoexcited"] = _key(..., "-", "the model: photoexcited")
     task: Literal["steady-state", "evolve", "periodic-limit"] = _key(
@@ -106,36 +103,18 @@ class PhotoexcitedConfig(ConfigModel):
     dos_file: str | None = _key(
         None, "path", "text table of the band, replacing dos: rows `eps D [v2]` (W, any "
         "normalisation, any units of v²), `#` comments; relative to the working directory")
-    transport: Literal["constant-v2tau", "constant-tau", "impurity", "constant-vtau"] = _key(
-        "constant-v2tau", "-", "τ_tr model (footnote 19): σ̃ ∝ D (constant-v2tau), D v² "
-        "(constant-tau), v² (impurity, τ_tr ∝ 1/D), D v (constant-vtau)")
-    mu: Finite | None = _key(None, "W", "chemical potential of f_T (0 when neither mu nor "
-                                        "filling is given)")
-    filling: Finite | None = _key(None, "1", "fraction of the band's states filled by f_T; "
-                                             "sets mu (then mu may only be 0)")
-    T: Finite = _key(0.003, "W", "temperature of f_T and of the bath of St_in (k_B = 1)")
-    omega_p: Finite = _key(0.5, "W", "energy of the pumped phonon mode")
-    zeta: Finite = _key(20.0, "1", "non-equilibrium phonon occupation ζ: fixed, or its "
-                                   "initial value with fixed_zeta = false")
-    fixed_zeta: bool = _key(True, "-", "keep ζ fixed (Figs. 1, 2) or evolve it by Eq. 3")
-    gamma_eph: Finite = _key(1.0, "Γ_eph", "electron–phonon rate Γ_eph of St_el (Eq. 4); 0 "
-                                           "switches St_el off")
-    gamma_in: Finite = _key(0.0, "Γ_eph", "inelastic rate Γ_in of St_in (Eq. 6)")
-    tau_ph: float = _key(math.inf, "1/Γ_eph", "phonon decay time of Eq. 3 (inf: none)",
-                         allow_inf_nan=True)
-    field: Finite = _key(0.0, "e v_F √(τ_tr/Γ_eph)/W", "applied dc field ℰ of St_E (Eq. 7)")
-    points_per_omega: int = _key(400, "1", "energy cells per ω_p (step h = ω_p/points_per_omega;"
-                                           " h <= T, i.e. points_per_omega >= ω_p/T, resolves "
-                                           "the thermal step)", ge=2)
-    delta_omega: Finite = _key(0.0, "W", "standard deviation of a Gaussian phonon band "
-                                         "(supplement Eq. 52); 0 or between h and ω_p/3")
-    instability: bool | Literal["constraint", "maxwell"] = _key(
-        False, "-", "follow the σ < 0 instability with an internal field E*(t) (task = evolve): "
-        "true or constraint (smallest E*² keeping σ >= 0), maxwell (E*² by Maxwell's law)")
-    tau_maxwell: Finite = _key(0.02, "1/Γ_eph", "dielectric relaxation time τ_M of the "
-                                                "instability")
-    field_seed: Finite = _key(1e-4, "e v_F √(τ_tr/Γ_eph)/W", "seed field E_seed of the "
-                                                           "maxwell instability")
+
+
+class PhotoexcitedConfig(config_model(MetalParameters, "_MetalConfig", base=_Band)):
+    """Whole config file of the ``photoexcited`` model (see the module docstring).
+
+    The physical keys are those of
+    :class:`~boltzphlow.kinetics.photoexcited.parameters.MetalParameters`.  Types and
+    finiteness are checked here; the ranges of the physical parameters are checked (and named)
+    by :class:`PhotoexcitedMetal` when the run starts, so that a sweep records a point with a
+    bad value as a failed point instead of refusing the whole grid.
+    """
+
     compare_without_instability: bool = _key(
         False, "-", "with instability: also evolve without it (sigma_free, f_free)")
     store_distributions: bool = _key(
@@ -145,32 +124,6 @@ class PhotoexcitedConfig(ConfigModel):
     p_band: PBandConfig = _key(PBandConfig(), "-", "the p-band model (table [p_band])")
     run: RunConfig = _key(RunConfig(), "-", "output times of an evolution (table [run])")
     solver: SolverConfig = _key(SolverConfig(), "-", "solvers (table [solver])")
-
-
-def config_keys(schema: type[BaseModel] = PhotoexcitedConfig, prefix: str = ""
-                ) -> list[tuple[str, str, str, str]]:
-    """``(dotted key, unit, default, meaning)`` of every config key (tables entered).
-
-    ``docs/photoexcited.md`` lists them; a test keeps the two in step.
-    """
-    rows = []
-    for key, field in config_fields(schema, prefix):
-        extra = field.json_schema_extra or {}
-        default = "required" if field.is_required() else _format_default(field.default)
-        rows.append((key, str(extra.get("unit", "")), default, field.description or ""))
-    return rows
-
-
-def _format_default(value: Any) -> str:
-    if value is None:
-        return "none"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float) and math.isinf(value):
-        return "inf"
-    if isinstance(value, str):
-        return f'"{value}"'
-    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 # --------------------------------------------------------------------------------------------
@@ -185,7 +138,7 @@ def _band(cfg: PhotoexcitedConfig) -> Band | str:
         # energies and |v|² of 3 bands per k-point, collected before the histogram, twice
         check_memory(4 * 3 * 8 * float(p.mesh) ** 3, f"the p-band k-mesh ({p.mesh}^3 points)",
                      ["p_band.mesh"])
-        return p_band(p.t1, p.t2, p.t3, p.mesh, p.bins)
+        return p_band(**parameter_values(p, PBandParameters))
     return cfg.dos
 
 
@@ -206,14 +159,12 @@ def build_model(cfg: PhotoexcitedConfig, *, instability: bool | None = None
     """The :class:`PhotoexcitedMetal` a config describes (``ValueError`` on bad physics)."""
     _check_keys(cfg)
     mu = cfg.mu if cfg.mu is not None else (None if cfg.filling is not None else 0.0)
-    pump = None if cfg.pump is None else Pump(**cfg.pump.model_dump())
-    return PhotoexcitedMetal(
-        _band(cfg), mu=mu, T=cfg.T, omega_p=cfg.omega_p, zeta=cfg.zeta,
-        fixed_zeta=cfg.fixed_zeta, gamma_eph=cfg.gamma_eph, gamma_in=cfg.gamma_in,
-        tau_ph=cfg.tau_ph, field=cfg.field, points_per_omega=cfg.points_per_omega,
-        filling=cfg.filling, transport=cfg.transport, delta_omega=cfg.delta_omega, pump=pump,
-        instability=cfg.instability if instability is None else instability,
-        tau_maxwell=cfg.tau_maxwell, field_seed=cfg.field_seed)
+    pump = None if cfg.pump is None else Pump(**parameter_values(cfg.pump, Pump))
+    values = parameter_values(cfg, MetalParameters)
+    values["mu"] = mu
+    if instability is not None:
+        values["instability"] = instability
+    return PhotoexcitedMetal(_band(cfg), **values, pump=pump)
 
 
 def run(cfg: PhotoexcitedConfig, context: RunContext) -> xr.Dataset:

@@ -25,66 +25,48 @@ from boltzphlow.kinetics.superconductor.model import (
     QPPhononModel,
     parameter_names,
 )
+from boltzphlow.kinetics.superconductor.parameters import FilmParameters, GridParameters
 from boltzphlow.kinetics.superconductor.sources import Injection, PhotonHit
-from boltzphlow.schema import ConfigModel
-from boltzphlow.units import Quantity
-
-#: 1 W in µeV/ns.
-WATT_IN_UEV_PER_NS = 1e-9 / 1.602176634e-25
-
-#: Config keys of the model's parameters where the two differ.
-CONFIG_KEYS = {
-    "energy_step": "grid.energy_step", "E_max": "grid.E_max", "omega_max": "grid.omega_max",
-    "t_end": "run.t_end", "n_out": "run.n_out", "spacing": "run.spacing",
-    "t_first": "run.t_first", "t_out": "run", "method": "solver.method",
-    "rtol": "solver.rtol", "atol": "solver.atol", "dt": "solver.dt", "order": "solver.order",
-    "tol": "solver.tol",
-}
+from boltzphlow.schema import ConfigModel, config_model
+from boltzphlow.units import Quantity, conversion_factor
 
 #: Dimensions of a single run's variables; any other dimension of a result is swept.
 _RUN_DIMS = ("t", "E", "omega")
 
 
-class GridConfig(ConfigModel):
-    """Energy grid: the step actually used divides 2Δ exactly (it is never larger)."""
-
-    energy_step: Quantity("ueV", positive=True) = Field(
-        2.0, description="largest QP energy step (the step used divides 2Δ exactly)")
-    E_max: Quantity("ueV", positive=True) = Field(
-        1500.0, description="upper end of the QP energy range")
-    omega_max: Quantity("ueV", positive=True) | None = Field(
-        None, description="largest phonon energy (default E_max)")
+GridConfig = config_model(GridParameters, "GridConfig")
+PhotonConfig = config_model(
+    PhotonHit, "PhotonConfig", exclude=("volume",),
+    doc="A photon absorbed at t = 0, deposited as a QP packet at ``epsilon0`` (optional; "
+        "``task = \"evolve\"``).")
 
 
-class PhotonConfig(ConfigModel):
-    """A photon absorbed at t = 0, deposited as a QP packet at ``epsilon0``."""
-
-    energy: Quantity("ueV", positive=True) = Field(1e6, description="photon energy")
-    epsilon0: Quantity("ueV", positive=True) = Field(
-        700.0, description="centre of the deposited QP packet")
-    width: Quantity("ueV", positive=True) = Field(
-        20.0, description="width of the deposited QP packet")
-
-
-class InjectionConfig(ConfigModel):
-    """Continuous QP injection of ``power`` (into the whole ``volume``) at ``epsilon0``."""
+class _InjectedPower(ConfigModel):
+    """The injected power as the config gives it: W into the whole film (the model takes a
+    power density, :attr:`Injection.power`)."""
 
     power: Quantity("W", nonnegative=True) = Field(
-        1e-15, description="injected power (into the whole volume)")
-    epsilon0: Quantity("ueV", positive=True) = Field(
-        700.0, description="centre of the injected QP packet")
-    width: Quantity("ueV", positive=True) = Field(
-        20.0, description="width of the injected QP packet")
+        1e-15, description="power injected continuously into the whole volume")
+
+
+InjectionConfig = config_model(
+    Injection, "InjectionConfig", base=_InjectedPower,
+    doc="Continuous QP injection of ``power`` (into the whole ``volume``) at ``epsilon0`` "
+        "(optional).")
 
 
 class RunConfig(ConfigModel):
     """Output times of a time evolution: 0, then ``n_out − 1`` times up to ``t_end``."""
 
-    t_end: Quantity("ns", positive=True) = Field(1e6, description="final time")
-    n_out: int = Field(81, ge=2, description="number of output times (t = 0 included)")
-    spacing: Literal["log", "linear"] = Field("log", description="spacing of the output times")
+    t_end: Quantity("ns", positive=True) = Field(1e6, description="final time (1e6 ns: 1 ms)")
+    n_out: int = Field(81, ge=2, description="number of output times, t = 0 included (at "
+                                             "least 2)", json_schema_extra={"unit": "1"})
+    spacing: Literal["log", "linear"] = Field(
+        "log", description="log (0, then geometric from t_first) or linear",
+        json_schema_extra={"unit": "-"})
     t_first: Quantity("ns", positive=True) | None = Field(
-        None, description="first output time after 0 for log spacing (default t_end/1e4)")
+        None, description="first output time after 0 with log spacing, below t_end (none: "
+                          "t_end/1e4)")
 
 
 class SolverConfig(ConfigModel):
@@ -104,34 +86,32 @@ class SolverConfig(ConfigModel):
     @field_validator("method")
     @classmethod
     def _registered(cls, value: str) -> str:
-        from boltzphlow.integrate import INTEGRATORS
+        """A name of the integrator registry, case-insensitive, stored as registered."""
+        from boltzphlow.integrate import method_name
 
-        if value not in INTEGRATORS:
-            raise ValueError(f"unknown integration method {value!r} (known: "
-                             f"{', '.join(sorted(INTEGRATORS))})")
-        return value
+        return method_name(value)
 
 
-class SuperconductorConfig(ConfigModel):
-    """Whole config file of the ``superconductor`` model."""
+class _Task(ConfigModel):
+    """The model and what to compute (the first keys of a config)."""
 
-    model: Literal["superconductor"]
+    model: Literal["superconductor"] = Field(
+        description="the model: superconductor", json_schema_extra={"unit": "-"})
     task: Literal["evolve", "steady-state"] = Field(
-        "evolve", description="time evolution or steady state under injection")
-    material: str = Field("Al", description="built-in material or path of a material file")
-    T_bath: Quantity("K", nonnegative=True) = Field(0.1, description="bath temperature")
-    gap: Literal["fixed", "self-consistent"] = Field("fixed", description="gap mode")
-    delta: Quantity("ueV", positive=True) | None = Field(
-        None, description="fixed gap (default BCS gap at T_bath)")
-    dynes: Quantity("ueV", nonnegative=True) = Field(
-        0.0, description="Dynes broadening of the DOS")
-    escape_time: Quantity("ns", positive=True) | None = Field(
-        None, description="phonon escape time to the bath (none: closed system)")
-    volume: Quantity("um^3", positive=True) = Field(10.0, description="absorber volume")
-    grid: GridConfig = GridConfig()
-    photon: PhotonConfig | None = None
-    injection: InjectionConfig | None = None
-    run: RunConfig = RunConfig()
+        "evolve", description="evolve (time evolution) or steady-state (Newton; needs "
+                              "escape_time and [injection], refuses [photon])",
+        json_schema_extra={"unit": "-"})
+
+
+class SuperconductorConfig(config_model(FilmParameters, "_FilmConfig", base=_Task)):
+    """Whole config file of the ``superconductor`` model: the film's keys
+    (:class:`~boltzphlow.kinetics.superconductor.parameters.FilmParameters`) and its tables."""
+
+    grid: GridConfig = Field(GridConfig(), description="the energy grid (table [grid])")
+    photon: PhotonConfig | None = Field(None, description="a photon hit (table [photon])")
+    injection: InjectionConfig | None = Field(
+        None, description="continuous injection (table [injection])")
+    run: RunConfig = Field(RunConfig(), description="output times (table [run])")
     solver: SolverConfig = SolverConfig()
 
     @field_validator("photon")
@@ -144,6 +124,13 @@ class SuperconductorConfig(ConfigModel):
         return value
 
 
+#: Config keys of the model's parameters where the two differ: the keys of the tables
+#: ``[grid]``, ``[run]`` and ``[solver]`` (``energy_step`` is ``grid.energy_step``).
+CONFIG_KEYS = {"t_out": "run", **{
+    name: f"{table}.{name}" for table in ("grid", "run", "solver")
+    for name in SuperconductorConfig.model_fields[table].annotation.model_fields}}
+
+
 def build_model(cfg: SuperconductorConfig) -> QPPhononModel:
     """The :class:`QPPhononModel` a config describes (``ValueError`` on bad physics)."""
     with parameter_names(CONFIG_KEYS):
@@ -151,16 +138,14 @@ def build_model(cfg: SuperconductorConfig) -> QPPhononModel:
 
 
 def _build(cfg: SuperconductorConfig) -> QPPhononModel:
-    photon = None if cfg.photon is None else PhotonHit(
-        energy=cfg.photon.energy, volume=cfg.volume, epsilon0=cfg.photon.epsilon0,
-        width=cfg.photon.width)
-    injection = None if cfg.injection is None else Injection(
-        power=cfg.injection.power * WATT_IN_UEV_PER_NS / cfg.volume,
-        epsilon0=cfg.injection.epsilon0, width=cfg.injection.width)
-    return QPPhononModel(cfg.material, T_bath=cfg.T_bath, energy_step=cfg.grid.energy_step,
-                         E_max=cfg.grid.E_max, gap=cfg.gap, delta=cfg.delta,
-                         escape_time=cfg.escape_time, omega_max=cfg.grid.omega_max,
-                         dynes=cfg.dynes, photon=photon, injection=injection)
+    photon = None if cfg.photon is None else PhotonHit(volume=cfg.volume,
+                                                       **cfg.photon.model_dump())
+    injection = None if cfg.injection is None else Injection(**{
+        **cfg.injection.model_dump(),
+        "power": cfg.injection.power * conversion_factor("W", "ueV/ns") / cfg.volume})
+    return QPPhononModel(cfg.material, T_bath=cfg.T_bath, gap=cfg.gap, delta=cfg.delta,
+                         escape_time=cfg.escape_time, dynes=cfg.dynes,
+                         **cfg.grid.model_dump(), photon=photon, injection=injection)
 
 
 def run(cfg: SuperconductorConfig, context: RunContext) -> xr.Dataset:

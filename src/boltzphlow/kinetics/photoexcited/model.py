@@ -31,15 +31,16 @@ from typing import Any, Literal
 
 import numpy as np
 import scipy.sparse as sp
-import scipy.sparse.linalg as spla
 import xarray as xr
 from scipy import special
-from scipy.integrate import solve_ivp
 from scipy.sparse.csgraph import connected_components
 
 from boltzphlow.errors import SolverError, shorten
+from boltzphlow.integrate import SolverStats, get_integrator, integrate, steady_state
+from boltzphlow.integrate.base import Counters
 from boltzphlow.kinetics.photoexcited import collisions as coll
 from boltzphlow.kinetics.photoexcited.dos import TRANSPORT_MODELS, Band, as_band
+from boltzphlow.parameters import parameter
 from boltzphlow.resources import check_memory
 from boltzphlow.stats import bose, fermi
 
@@ -124,11 +125,15 @@ class Pump:
         Steady source (phonons per 1/Γ_eph).
     """
 
-    kind: Literal["exponential", "gaussian", "steady"] = "exponential"
-    zeta0: float = 10.0
-    tau_pulse: float = 0.3
-    t0: float = 1.0
-    rate: float = 0.0
+    kind: Literal["exponential", "gaussian", "steady"] = parameter(
+        "exponential", unit="-", doc="exponential: ζ0/τ e^(−t/τ) for t > 0 (Fig. 3); gaussian: "
+        "ζ0/(√(2π) τ) e^(−(t−t0)²/2τ²); steady: the constant `rate`")
+    zeta0: float = parameter(10.0, unit="1", ge=0,
+                             doc="phonons delivered by a pulse (its time integral)")
+    tau_pulse: float = parameter(0.3, unit="1/Γ_eph", gt=0, doc="pulse duration τ")
+    t0: float = parameter(1.0, unit="1/Γ_eph", doc="centre of a gaussian pulse")
+    rate: float = parameter(0.0, unit="Γ_eph", ge=0,
+                            doc="phonons injected per 1/Γ_eph by a steady pump")
 
     def __post_init__(self) -> None:
         if self.kind not in ("exponential", "gaussian", "steady"):
@@ -151,16 +156,6 @@ class Pump:
     def times_to_resolve(self) -> float:
         """Largest first step that resolves the pulse."""
         return 0.05 * self.tau_pulse if self.kind != "steady" else math.inf
-
-
-@dataclass
-class SteadyStateInfo:
-    """Diagnostics of :meth:`PhotoexcitedMetal.steady_state`."""
-
-    success: bool
-    iterations: int
-    residual: float
-    message: str
 
 
 class PhotoexcitedMetal:
@@ -564,19 +559,22 @@ class PhotoexcitedMetal:
                      ) -> xr.Dataset:
         """Steady state of Eq. 2 at fixed ζ (or with ζ under a steady pump) by Newton's method.
 
-        Pseudo-transient continuation: each iteration is an implicit-Euler step
-        ``(I/δ − J) Δy = F(y)`` of growing pseudo time δ with the sparse Jacobian, so every
-        conserved number (one per ladder ``ε + jω_p`` when St_el acts alone, the total number
-        otherwise) is kept exactly while the iteration ends as Newton's method.  Converged when
-        ``max |dy/dt| < tol · r`` with ``r`` the fastest relaxation rate (largest diagonal
-        element of the Jacobian at the start), so that ``tol`` bounds the relative residual.
+        :func:`boltzphlow.integrate.steady_state` with the sparse Jacobian (sparse LU):
+        pseudo-transient continuation, each iteration an implicit-Euler step
+        ``(I/δ − J) Δy = F(y)`` of growing pseudo time δ, so every conserved number (one per
+        ladder ``ε + jω_p`` when St_el acts alone, the total number otherwise) is kept
+        exactly while the iteration ends as Newton's method; after every step the numbers'
+        round-off drift is undone (:meth:`_restore_numbers`) and ``0 ≤ f ≤ 1`` kept.
+        Converged when ``max |dy/dt| < tol · r`` with ``r`` the fastest relaxation rate
+        (largest diagonal element of the Jacobian at the start), so that ``tol`` bounds the
+        relative residual.
 
         Returns
         -------
         xarray.Dataset
             ``f(eps)``, ``f_T``, ``dos``, ``sigma_tilde``, ``sigma`` (σ/σ_0), ``zeta``,
-            ``number``, ``energy``, ``entropy``, ``T_star``; attrs with conventions and
-            ``iterations``, ``residual``.
+            ``number``, ``energy``, ``entropy``, ``T_star``; attrs with conventions,
+            ``iterations``, ``residual`` and the solver statistics (``solver_*``).
 
         Raises
         ------
@@ -588,64 +586,28 @@ class PhotoexcitedMetal:
                              "(task = \"evolve\") for E*(t)")
         t0 = time.perf_counter()
         y = self.pack(self.f_initial if f0 is None else f0)
-        y, info = self._newton(y, tol, max_iter)
-        if not info.success:
-            raise SolverError(f"steady state: {info.message}; loosen solver.tol (tol) or "
-                              "refine points_per_omega")
-        f, zeta, x = self._unpack(y)
-        ds = self._distribution_dataset(f, zeta)
-        ds.attrs.update(task="steady-state", iterations=info.iterations,
-                        residual=info.residual, solve_time_s=time.perf_counter() - t0)
-        return ds
-
-    def _newton(self, y: Array, tol: float, max_iter: int) -> tuple[Array, SteadyStateInfo]:
         n = self.n_cells
-        size = y.size
-        eye = sp.identity(size, format="csc")
-        t_ref = 0.0
-
-        jac = self.jacobian(t_ref, y)
-        scale = float(abs(jac.diagonal()).max()) or 1.0
-
-        def residual(yy: Array) -> tuple[Array, float]:
-            F = self.rhs(t_ref, yy)
-            return F, float(np.max(np.abs(F))) / scale
-
         components, labels = self._conserved_components()
         number0 = np.bincount(labels, self.h * self.dos * y[:n], minlength=components)
-        F, res = residual(y)
-        delta = 1.0 / scale
-        delta_max = 1e12 / scale
-        it = 0
-        for it in range(1, max_iter + 1):
-            if res < tol:
-                return y, SteadyStateInfo(True, it - 1, res, "converged")
-            A = (eye / delta - jac).tocsc()
-            try:
-                dy = spla.spsolve(A, F)
-            except RuntimeError:
-                delta *= 0.25
-                continue
-            trial = y + dy
-            f_trial = trial[:n]
-            bad = (not np.all(np.isfinite(trial)) or f_trial.min() < -1e-9
-                   or f_trial.max() > 1 + 1e-9 or (size > n and trial[n] < 0))
-            if not bad:
-                F_new, res_new = residual(trial)
-                bad = not np.isfinite(res_new) or res_new > 4 * res
-            if bad:
-                delta *= 0.25
-                if delta * scale < 1e-6:
-                    break
-                continue
-            delta = min(delta * min(10.0, max(2.0, res / max(res_new, 1e-300))), delta_max)
-            y = trial
-            y[:n] = self._restore_numbers(np.clip(y[:n], 0.0, 1.0), labels, number0)
-            F, res = residual(y)
-            jac = self.jacobian(t_ref, y)
-        ok = res < tol
-        return y, SteadyStateInfo(ok, it, res, "converged" if ok else
-                                  f"no convergence in {it} iterations (residual {res:.3g})")
+        upper = np.full(y.size, np.inf)
+        upper[:n] = 1.0
+
+        def project(yy: Array) -> Array:
+            out = yy.copy()
+            out[:n] = self._restore_numbers(np.clip(yy[:n], 0.0, 1.0), labels, number0)
+            return out
+
+        res = steady_state(self, y, tol=tol, max_iter=max_iter, upper=upper, project=project,
+                           y_floor=0.0)
+        if not res.success:
+            raise SolverError(f"steady state: {res.message}; loosen solver.tol (tol) or "
+                              "refine points_per_omega")
+        f, zeta, x = self._unpack(res.y)
+        ds = self._distribution_dataset(f, zeta)
+        ds.attrs.update(task="steady-state", iterations=res.iterations,
+                        residual=res.residual, solve_time_s=time.perf_counter() - t0,
+                        **res.stats.attrs())
+        return ds
 
     def _conserved_components(self) -> tuple[int, Array]:
         """Sets of cells connected by some collision term: each conserves its number."""
@@ -684,17 +646,20 @@ class PhotoexcitedMetal:
         return np.linspace(0.0, float(t_end), int(n_out))
 
     def evolve(self, t_end: float = 10.0, n_out: int = 101, *, t_out: Array | None = None,
-               rtol: float = 1e-6, atol: float = 1e-10, method: str = "BDF",
+               rtol: float = 1e-6, atol: float = 1e-10, method: str = "bdf",
                resume: xr.Dataset | None = None,
                callback: Callable[[xr.Dataset], None] | None = None,
                progress: Callable[[float, float], None] | None = None) -> xr.Dataset:
         """Integrate Eqs. 2–3 from the equilibrium distribution (or ``resume``) over ``t_out``.
 
-        Each output interval is a separate call, started with the step reached at the end of
-        the previous one (stored as ``step``, so a resumed run repeats an uninterrupted one
-        exactly), of a stiff integrator of :func:`scipy.integrate.solve_ivp` (``"BDF"``,
-        ``"Radau"``, ``"LSODA"``) with the sparse analytic Jacobian; the number ``∫ D f`` is a
-        linear invariant of every Newton correction, so it is conserved to round-off.
+        The model is the :class:`~boltzphlow.integrate.OdeProblem` (``rhs(t, y)``, the sparse
+        analytic ``jacobian(t, y)``, :meth:`max_step`) handed to
+        :func:`boltzphlow.integrate.integrate` with ``method``, a name of the integrator
+        registry (case-insensitive, so the SciPy names ``"BDF"``, ``"Radau"``, ``"LSODA"``
+        of older configs still work; default ``"bdf"``).  Each output interval is a segment
+        started with the step proposed at the end of the previous one (stored as ``step``, so
+        a resumed run repeats an uninterrupted one exactly); the number ``∫ D f`` is a linear
+        invariant of every Newton correction, so it is conserved to round-off.
 
         ``resume`` is a partial result of this model (its first records): the state is read
         back bitwise (``f``, ``zeta`` and ``field_squared``), and every derived quantity is
@@ -708,12 +673,15 @@ class PhotoexcitedMetal:
             ``f(t, eps)``, ``zeta(t)``, ``sigma(t)``, ``field(t)`` (E*), ``field_squared(t)``,
             ``omega_E(t)``, ``number(t)``, ``energy(t)``, ``entropy(t)``,
             ``entropy_production(t)``, ``pump(t)``, ``step(t)`` plus ``dos``, ``f_T``,
-            ``sigma_tilde`` and ``points_per_omega_min``.
+            ``sigma_tilde`` and ``points_per_omega_min``; the solver's statistics in the
+            attributes (``solver_status``, ``solver_nfev``, ``solver_option_rtol``... of
+            :meth:`~boltzphlow.integrate.SolverStats.attrs`; summed over a resumed run).
 
         Raises
         ------
         ValueError
-            For bad output times or method, or a ``resume`` that belongs to another model.
+            For bad output times, method or tolerances, or a ``resume`` that belongs to
+            another model.
         boltzphlow.errors.SolverError
             When the integrator fails (a ``ValueError``).
         """
@@ -727,11 +695,14 @@ class PhotoexcitedMetal:
             check_memory(evolution_memory(t_out.size, self.state_size()),
                          f"the time evolution ({t_out.size} outputs x {self.n_cells} cells)",
                          ["n_out", "points_per_omega"])
-        if method not in ("BDF", "Radau", "LSODA"):
-            raise ValueError(f"method must be BDF, Radau or LSODA, got {shorten(method)}")
+        try:
+            scheme = get_integrator(method)
+            settings = scheme.resolve_options(rtol=rtol, atol=atol)
+        except ValueError as exc:
+            raise ValueError(f"solver.method: {shorten(str(exc), 200)}") from None
         states = np.empty((t_out.size, self.state_size()))
         diagnostics = np.full((t_out.size, len(_DIAGNOSTICS)), np.nan)
-        steps = np.full(t_out.size, np.nan)  # integrator step reached at each output
+        steps = np.full(t_out.size, np.nan)  # integrator step to continue with, per output
         if self.pump is not None and self.pump.kind != "steady":
             steps[0] = self.pump.times_to_resolve()
         start = 0
@@ -747,28 +718,40 @@ class PhotoexcitedMetal:
             states[0] = self.pack(self.f_initial)
             diagnostics[0] = self._diagnostics(t_out[0], states[0])
         t0 = time.perf_counter()
-        for k in range(start, t_out.size - 1):
-            span = t_out[k + 1] - t_out[k]
-            first_step = None if np.isnan(steps[k]) else min(float(steps[k]), span)
-            sol = solve_ivp(self.rhs, (t_out[k], t_out[k + 1]), states[k], method=method,
-                            jac=self.jacobian, rtol=rtol, atol=atol, first_step=first_step,
-                            max_step=self._max_step(t_out[k], t_out[k + 1]))
-            if not sol.success or not np.all(np.isfinite(sol.y[:, -1])):
-                why = sol.message if not sol.success else "the state is no longer finite"
-                raise SolverError(f"time integration failed at t = {t_out[k]:g}: "
-                                  f"{shorten(why, 100)}; tighten solver.rtol/solver.atol or "
-                                  "try another solver.method")
-            states[k + 1] = sol.y[:, -1]
-            diagnostics[k + 1] = self._diagnostics(t_out[k + 1], states[k + 1])
-            taken = np.diff(sol.t)
-            steps[k + 1] = taken[-1] if taken.size else np.nan
+        counters = Counters()
+        if resume is not None:  # the work done before the checkpoint
+            for name in ("nfev", "njev", "nlu", "steps", "rejected"):
+                setattr(counters, name, int(resume.attrs.get(f"solver_{name}", 0)))
+
+        def on_output(k: int, t: float, y: Array, dt_next: float) -> None:
+            j = start + k  # rows 0..j are final: views, not copies
+            states[j] = y
+            diagnostics[j] = self._diagnostics(t_out[j], y)
+            steps[j] = dt_next
             if progress is not None:
-                progress(float(t_out[k + 1] - t_out[0]), float(t_out[-1] - t_out[0]))
-            if callback is not None:  # rows 0..k+1 are final: views, not copies
-                callback(self._evolution_dataset(t_out[: k + 2], states[: k + 2],
-                                                 steps[: k + 2].copy(), diagnostics[: k + 2]))
+                progress(float(t_out[j] - t_out[0]), float(t_out[-1] - t_out[0]))
+            if callback is not None:
+                partial = SolverStats(scheme.name, True, f"reached t = {t:g}",
+                                      nfev=counters.nfev, njev=counters.njev, nlu=counters.nlu,
+                                      steps=counters.steps, rejected=counters.rejected,
+                                      options=settings)
+                ds = self._evolution_dataset(t_out[: j + 1], states[: j + 1],
+                                             steps[: j + 1].copy(), diagnostics[: j + 1])
+                ds.attrs.update(partial.attrs())
+                callback(ds)
+
+        stats = SolverStats(scheme.name, True, "reached the final time", options=settings)
+        if start < t_out.size - 1:
+            first = None if np.isnan(steps[start]) else float(steps[start])
+            res = integrate(self, states[start], t_out[start:], scheme, dt0=first,
+                            callback=on_output, counters=counters, **settings)
+            if not res.success:
+                raise SolverError(f"time integration failed at t = {res.t[-1]:g}: "
+                                  f"{shorten(res.reason, 100)}; tighten solver.rtol/solver.atol "
+                                  "or try another solver.method")
+            stats = res.stats
         ds = self._evolution_dataset(t_out, states, steps, diagnostics)
-        ds.attrs.update(solve_time_s=time.perf_counter() - t0)
+        ds.attrs.update(stats.attrs(), solve_time_s=time.perf_counter() - t0)
         return ds
 
     def check_resume(self, resume: xr.Dataset, t_out: Array) -> int:
@@ -831,7 +814,9 @@ class PhotoexcitedMetal:
             self.pump(t) if self.pump is not None else 0.0,
         ])
 
-    def _max_step(self, ta: float, tb: float) -> float:
+    def max_step(self, ta: float, tb: float) -> float:
+        """Largest integrator step inside ``[ta, tb]``: half the pulse duration while a
+        gaussian pump pulse (± 5 τ) overlaps the interval, unbounded otherwise."""
         if self.pump is None or self.pump.kind == "steady":
             return math.inf
         if self.pump.kind == "gaussian" and ta - 5 * self.pump.tau_pulse < self.pump.t0 < (
@@ -922,7 +907,10 @@ class PhotoexcitedMetal:
             "energy_step": self.h,
             "dos_fermi": self.dos_fermi,
             "bose_b": self.b,
-            "pump": "none" if self.pump is None else repr(self.pump),
+            "pump": "none" if self.pump is None else self.pump.kind,
+            **({} if self.pump is None else {
+                f"pump_{name}": getattr(self.pump, name)
+                for name in ("zeta0", "tau_pulse", "t0", "rate")}),
         }
 
     def _static_variables(self) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from importlib import resources
 from pathlib import Path
 
 from boltzphlow.errors import InputError, shorten
+from boltzphlow.parameters import parameter
 from boltzphlow.units import K_B
 
 #: The numeric keys of a material (all required, all positive and finite).
@@ -56,12 +57,16 @@ class Material:
     """
 
     name: str
-    Tc: float
-    delta0: float
-    tau0: float
-    tau_pb: float
-    N0: float
-    debye_energy: float
+    Tc: float = parameter(unit="K", gt=0, doc="critical temperature")
+    delta0: float = parameter(unit="ueV", gt=0, doc="zero-temperature gap Δ0")
+    tau0: float = parameter(unit="ns", gt=0, doc="characteristic electron–phonon time τ0 "
+                                                 "(Kaplan et al.)")
+    tau_pb: float = parameter(unit="ns", gt=0, doc="characteristic phonon pair-breaking time "
+                                                   "τ0^φ")
+    N0: float = parameter(unit="1/(ueV um^3)", gt=0,
+                          doc="single-spin electronic DOS at the Fermi level")
+    debye_energy: float = parameter(unit="ueV", gt=0,
+                                    doc="Debye energy Ω_D = k_B Θ_D, the gap-equation cutoff")
     sources: str = ""
 
     def __post_init__(self) -> None:
