@@ -1,4 +1,4 @@
-"""The ``boltzphlow`` command line: run / sweep / examples / plot / info.
+"""The ``boltzphlow`` command line: run / sweep / examples / keys / plot / info.
 
 Exit codes
 
@@ -305,7 +305,6 @@ def _report(exc: BaseException, debug: bool) -> int:
 def _build_parser() -> argparse.ArgumentParser:
     import argparse
 
-    from boltzphlow import __version__
     from boltzphlow.config import DEFAULT_EXAMPLE
 
     common = argparse.ArgumentParser(add_help=False)
@@ -316,7 +315,8 @@ def _build_parser() -> argparse.ArgumentParser:
         description="Boltzmann transport beyond the textbook.",
         epilog="Run `boltzphlow COMMAND --help` for the options of a command.",
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--version", action=_version_action, nargs=0,
+                        help="show the program's version number and exit")
     parser.add_argument("--debug", action="store_true",
                         help="print the traceback of an error (with any command)")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
@@ -374,6 +374,19 @@ def _build_parser() -> argparse.ArgumentParser:
     examples.add_argument("name", nargs="?", metavar="NAME")
     examples.set_defaults(handler=_cmd_examples)
 
+    keys = commands.add_parser(
+        "keys", help="list the config keys of a model", parents=[common],
+        description="Print every config key of a model with its unit, default and meaning "
+                    "(the same tables as the docs).",
+    )
+    keys.add_argument("model", metavar="MODEL", help="a model name (the `model` key of a "
+                                                     "config)")
+    keys.add_argument("--markdown", action="store_true",
+                      help="print the Markdown tables of the docs")
+    keys.add_argument("--write", type=Path, metavar="DOC.md",
+                      help="with --markdown: replace the <!-- keys: MODEL --> blocks of DOC.md")
+    keys.set_defaults(handler=_cmd_keys)
+
     plot = commands.add_parser("plot", help="plot a result file", parents=[common],
                                description="Write the PNG figures of a result file, named "
                                            "after it (<RESULT>_<kind>.png).")
@@ -389,6 +402,20 @@ def _build_parser() -> argparse.ArgumentParser:
     info.add_argument("result", type=Path, metavar="RESULT.nc")
     info.set_defaults(handler=_cmd_info)
     return parser
+
+
+def _version_action(*args: Any, **kwargs: Any) -> argparse.Action:
+    """``--version``, reading the version (``importlib.metadata``) only when asked."""
+    import argparse
+
+    class Version(argparse.Action):
+        def __call__(self, parser: Any, namespace: Any, values: Any, option: Any = None) -> None:
+            from boltzphlow import __version__
+
+            _STDOUT.print(f"{parser.prog} {__version__}")
+            parser.exit()
+
+    return Version(*args, **kwargs)
 
 
 # --------------------------------------------------------------------------------------------
@@ -585,6 +612,58 @@ def _cmd_examples(args: argparse.Namespace) -> int:
         default = " (default)" if name == DEFAULT_EXAMPLE else ""
         _STDOUT.print(f"{name:<{width}}  {description}{default}")
     return 0
+
+
+def _cmd_keys(args: argparse.Namespace) -> int:
+    from boltzphlow.errors import InputError
+    from boltzphlow.jobs import get_job, job_names
+    from boltzphlow.schema import key_tables, markdown_keys, update_key_blocks
+
+    try:
+        job = get_job(args.model)
+    except KeyError:
+        raise InputError(f"unknown model {args.model!r} (known: "
+                         f"{', '.join(job_names()) or 'none'})") from None
+    if args.write is not None:
+        if not args.markdown:
+            raise InputError("--write: replaces Markdown blocks; give --markdown too")
+        text = args.write.read_text(encoding="utf-8")
+        if f"<!-- keys: {job.name} -->" not in text:
+            raise InputError(f"{args.write}: no <!-- keys: {job.name} --> ... <!-- /keys --> "
+                             "block to replace")
+        args.write.write_text(update_key_blocks(
+            text, lambda name: markdown_keys(get_job(name).config_model)), encoding="utf-8")
+        _STDOUT.print(f"wrote {args.write}")
+        return 0
+    if args.markdown:
+        _STDOUT.write(markdown_keys(job.config_model))
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    console = Console(file=_RichOut(), soft_wrap=False)
+    for table, text, rows in key_tables(job.config_model):
+        title = f"[{table}] {text}" if table else f"{job.name}: {job.description}"
+        grid = Table(title=Text(title.replace("``", "`")), title_justify="left")
+        grid.add_column("key", no_wrap=True)
+        for column in ("unit", "default", "meaning"):
+            grid.add_column(column, overflow="fold")
+        for row in rows:
+            grid.add_row(*(Text(cell) for cell in row))
+        console.print(grid)
+    return 0
+
+
+class _RichOut:
+    """A file for rich that writes through :data:`_STDOUT` (quiet on a closed pipe)."""
+
+    def write(self, text: str) -> int:
+        _STDOUT.write(text)
+        return len(text)
+
+    def flush(self) -> None:
+        pass
 
 
 def _plot(job: Any, ds: Any, out_dir: Path, stem: str) -> list[Path]:

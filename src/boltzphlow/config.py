@@ -35,15 +35,14 @@ from collections.abc import Mapping, Sequence
 from importlib.resources import files
 from importlib.resources.abc import Traversable
 from pathlib import Path
-from typing import Any
-
-import numpy as np
-import xarray as xr
-from pydantic import BaseModel, ValidationError
+from typing import TYPE_CHECKING, Any
 
 from boltzphlow.errors import shorten
 from boltzphlow.jobs import Job, get_job, job_names
-from boltzphlow.schema import field_at, table_of
+
+if TYPE_CHECKING:  # numpy, xarray and pydantic are imported where used: `--help` needs none
+    import xarray as xr
+    from pydantic import BaseModel, ValidationError
 
 __all__ = ["DEFAULT_EXAMPLE", "MAX_CONFIG_BYTES", "MAX_NESTING", "MAX_SWEEP_VALUES",
            "ConfigError", "apply_overrides", "config_from_result", "config_stem",
@@ -333,6 +332,8 @@ def validate_config(raw: Mapping[str, Any]) -> tuple[Job, BaseModel]:
     """
     if not isinstance(raw, Mapping):
         raise ConfigError("", f"expected a table of key = value, got {shorten(raw)}")
+    from pydantic import ValidationError
+
     _check_nesting(raw)
     job = _job_of(raw)
     body = {key: value for key, value in raw.items() if key != "sweep"}
@@ -351,16 +352,18 @@ def validate_config(raw: Mapping[str, Any]) -> tuple[Job, BaseModel]:
 def _job_of(raw: Mapping[str, Any]) -> Job:
     """The job named by ``raw["model"]``."""
     name = raw.get("model")
+    if isinstance(name, str):
+        try:
+            return get_job(name)  # the known names are listed only on the error paths below
+        except KeyError:
+            pass
     known = ", ".join(job_names()) or "none"
     if name is None:
         raise ConfigError("model", f"missing; say which model to run (known: {known})")
     if not isinstance(name, str):
         raise ConfigError("model", f"expected a model name, got {shorten(name)} "
                                    f"(known: {known})")
-    try:
-        return get_job(name)
-    except KeyError:
-        raise ConfigError("model", f"unknown model {shorten(name)} (known: {known})") from None
+    raise ConfigError("model", f"unknown model {shorten(name)} (known: {known})")
 
 
 def _config_error(exc: ValidationError, schema: type[BaseModel]) -> ConfigError:
@@ -412,6 +415,8 @@ def _reason(error: Mapping[str, Any], schema: type[BaseModel], key: str) -> str:
 
 def _known_keys(schema: type[BaseModel], parents: Sequence[str]) -> list[str]:
     """Field names of the (sub)model at dotted path ``parents`` of ``schema``, if one is found."""
+    from boltzphlow.schema import field_at, table_of
+
     model = table_of(field_at(schema, ".".join(parents))) if parents else schema
     return [] if model is None else list(model.model_fields)
 
@@ -425,6 +430,8 @@ def is_config_key(schema: type[BaseModel], dotted: str) -> bool:
 
     Tables are entered through optional and union annotations (``PumpConfig | None``).
     """
+    from boltzphlow.schema import field_at
+
     return field_at(schema, dotted) is not None
 
 
@@ -451,6 +458,8 @@ def parse_sweep_values(spec: Any) -> list[Any]:
         without its count), a count < 1 or above the bound, no values, or a value of another
         kind (a table, a bool).
     """
+    import numpy as np
+
     if isinstance(spec, str):
         values = _parse_sweep_string(spec)
     elif isinstance(spec, np.ndarray):
@@ -481,6 +490,8 @@ def _parse_sweep_string(spec: str) -> list[Any]:
         if not (math.isfinite(start) and math.isfinite(stop)
                 and math.isfinite(stop - start)):
             raise ValueError(f"bad range {shorten(spec)}: start and stop must be finite")
+        import numpy as np
+
         return [float(v) for v in np.linspace(start, stop, count)]
     try:  # "1, 2", "[1, 2], [3, 4]", '"a", "b"': a TOML array without its brackets
         document = tomllib.loads(f"values = [{text}]")

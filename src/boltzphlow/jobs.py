@@ -36,10 +36,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-import xarray as xr
-from pydantic import BaseModel
+if TYPE_CHECKING:  # the command line reads this module before any heavy import
+    import xarray as xr
+    from pydantic import BaseModel
 
 
 @runtime_checkable
@@ -80,7 +81,11 @@ class Job:
     name
         Value of the top-level ``model`` key in a config file.
     config_model
-        Pydantic model of the whole config file (``extra="forbid"``), ``model`` key included.
+        Pydantic model of the whole config file (``extra="forbid"``), ``model`` key included;
+        its tables are derived from the model's parameter definitions
+        (:func:`boltzphlow.schema.config_model`), and ``boltzphlow keys NAME`` lists its keys
+        (:func:`boltzphlow.schema.key_rows`: every field needs a ``description`` and, unless
+        it is a :func:`~boltzphlow.units.Quantity`, a ``json_schema_extra={"unit": ...}``).
     run
         ``run(config, context) -> Dataset``; see the module docstring for the contract.
     plot

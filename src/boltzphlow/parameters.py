@@ -27,7 +27,8 @@ import typing
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["MISSING", "Parameter", "parameter", "parameters_of"]
+__all__ = ["MISSING", "Parameter", "check_parameters", "parameter", "parameters_of"]
+
 
 class _Missing:
     """Type of :data:`MISSING`."""
@@ -122,3 +123,10 @@ def parameters_of(cls: type) -> dict[str, Parameter]:
         if info is not None:
             out[f.name] = dataclasses.replace(info, name=f.name, annotation=hints[f.name])
     return out
+
+
+def check_parameters(instance: Any) -> None:
+    """Check every :func:`parameter` field of a dataclass instance against its bounds
+    (``ValueError`` naming the first one out of bounds); for a model's ``__post_init__``."""
+    for name, par in parameters_of(type(instance)).items():
+        par.check(getattr(instance, name))

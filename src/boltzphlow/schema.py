@@ -20,6 +20,9 @@ removes it and validates it itself, for every model alike.
 
 from __future__ import annotations
 
+import json
+import math
+import re
 import types
 import typing
 from collections.abc import Iterator
@@ -29,10 +32,11 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, create_model, field_validator
 
 from boltzphlow.parameters import MISSING, Parameter, parameters_of
-from boltzphlow.units import Quantity, field_unit
+from boltzphlow.units import Quantity, display_unit, field_unit
 
-__all__ = ["ConfigModel", "accepts_bool", "config_fields", "config_model", "field_at",
-           "key_rows", "table_of"]
+__all__ = ["KEYS_BLOCK", "ConfigModel", "accepts_bool", "config_fields", "config_model",
+           "field_at", "format_default", "key_rows", "key_tables", "markdown_keys",
+           "parameter_values", "table_of", "update_key_blocks"]
 
 
 class ConfigModel(BaseModel):
@@ -158,7 +162,7 @@ def config_model(source: type, name: str | None = None, *, doc: str | None = Non
     name
         Class name of the table (default ``<source>Config``).
     doc
-        Docstring (default the source's first docstring line).
+        Docstring (default the first paragraph of the source's docstring).
     exclude
         Parameters the config does not expose (the app sets them).
     defaults
@@ -173,10 +177,19 @@ def config_model(source: type, name: str | None = None, *, doc: str | None = Non
             continue
         default = (defaults or {}).get(key, par.default)
         fields[key] = _config_field(par, default)
-    text = doc if doc is not None else (source.__doc__ or "").strip().split("\n")[0]
+    text = doc if doc is not None else " ".join((source.__doc__ or "").strip()
+                                                .split("\n\n")[0].split())
     model = create_model(name or f"{source.__name__}Config", __base__=base or ConfigModel,
                          __doc__=text, __module__=source.__module__, **fields)
     return model
+
+
+def parameter_values(config: BaseModel, source: type) -> dict[str, Any]:
+    """The values of ``source``'s parameters in a config table derived from it
+    (:func:`config_model`), to build the model: ``Relaxation(**parameter_values(cfg,
+    Relaxation))``.  Parameters the config excludes are left out."""
+    return {name: getattr(config, name) for name in parameters_of(source)
+            if name in type(config).model_fields}
 
 
 def _config_field(par: Parameter, default: Any) -> tuple[Any, Any]:
@@ -186,7 +199,8 @@ def _config_field(par: Parameter, default: Any) -> tuple[Any, Any]:
               if v is not None}
     if par.quantity:
         optional = type(None) in typing.get_args(annotation)
-        q = Quantity(par.unit, positive=par.gt == 0, nonnegative=par.ge == 0)
+        q = Quantity(par.unit, positive=par.gt == 0, nonnegative=par.ge == 0,
+                     allow_inf=par.allow_inf)
         annotation = q | None if optional else q
         bounds = {k: v for k, v in bounds.items() if v != 0}
     extra: dict[str, Any] = {"unit": par.unit}
@@ -198,11 +212,73 @@ def _config_field(par: Parameter, default: Any) -> tuple[Any, Any]:
 
 def key_rows(schema: type[BaseModel]) -> list[tuple[str, str, str, str]]:
     """``(dotted key, unit, default, meaning)`` of every key of a config schema, in order:
-    the one source of ``boltzphlow keys`` and of the docs' key tables."""
+    the one source of ``boltzphlow keys`` and of the docs' key tables.
+
+    Units are shown as written in the docs (:func:`~boltzphlow.units.display_unit`: ``µeV``,
+    ``µm³``; ``-`` for names and switches), defaults as they are written in a TOML config
+    (:func:`format_default`: ``"fixed"``, ``true``, ``inf``, ``none``), ``required`` for a key
+    without one.
+    """
     rows = []
     for key, field in config_fields(schema):
-        unit = field_unit(field) or (field.json_schema_extra or {}).get("unit", "") \
-            if isinstance(field.json_schema_extra, dict | type(None)) else ""
-        default = "required" if field.is_required() else repr(field.default)
-        rows.append((key, str(unit or "-"), default, field.description or ""))
+        extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
+        unit = field_unit(field) or extra.get("unit") or "-"
+        default = "required" if field.is_required() else format_default(field.default)
+        rows.append((key, display_unit(str(unit)), default, " ".join((field.description
+                                                                      or "").split())))
     return rows
+
+
+def format_default(value: Any) -> str:
+    """A default value as a TOML config writes it (``none`` for an absent optional key)."""
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
+        return re.sub(r"e([+-])0*(\d)", lambda m: f"e{m[1].strip('+')}{m[2]}", f"{value:g}")
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(format_default(v) for v in value) + "]"
+    return str(value)
+
+
+def key_tables(schema: type[BaseModel]) -> list[tuple[str, str, list[tuple[str, str, str, str]]]]:
+    """The rows of :func:`key_rows` grouped by config table: ``(table, what it is, rows)``,
+    the top level first (table ``""``), then every table in the schema's order."""
+    groups: dict[str, list[tuple[str, str, str, str]]] = {}
+    for row in key_rows(schema):
+        groups.setdefault(row[0].rpartition(".")[0], []).append(row)
+    out = []
+    for table, rows in groups.items():
+        model = table_of(field_at(schema, table)) if table else schema
+        text = (model.__doc__ or "").strip().split("\n\n")[0] if model is not None else ""
+        out.append((table, " ".join(text.split()), rows))
+    return out
+
+
+def markdown_keys(schema: type[BaseModel]) -> str:
+    """Markdown key tables of a config schema (``boltzphlow keys MODEL --markdown``): one table
+    per config table, each headed by its name and what it holds."""
+    lines: list[str] = []
+    for table, text, rows in key_tables(schema):
+        if table:
+            lines += [f"`[{table}]`: {text.replace('``', '`')}", ""]
+        lines += ["| key | unit | default | meaning |", "|---|---|---|---|"]
+        lines += ["| " + " | ".join((f"`{key}`", *(cell.replace("|", "\\|") for cell in rest)))
+                  + " |" for key, *rest in rows]
+        lines.append("")
+    return "\n".join(lines)
+
+
+#: Markers of a generated key table in the docs: ``<!-- keys: MODEL -->`` ... ``<!-- /keys -->``.
+KEYS_BLOCK = re.compile(r"(<!-- keys: ([\w.-]+) -->\n)(.*?)(<!-- /keys -->)", re.S)
+
+
+def update_key_blocks(text: str, render: Any) -> str:
+    """``text`` (a Markdown page) with every ``<!-- keys: MODEL -->`` ... ``<!-- /keys -->``
+    block replaced by ``render(MODEL)`` (e.g. :func:`markdown_keys` of that model's schema)."""
+    return KEYS_BLOCK.sub(lambda m: f"{m[1]}{render(m[2]).rstrip()}\n{m[4]}", text)

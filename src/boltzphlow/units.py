@@ -55,7 +55,8 @@ if TYPE_CHECKING:
     import pint
 
 __all__ = ["K_B", "MAX_LENGTH", "MAX_MAGNITUDE", "MIN_MAGNITUDE", "Quantity", "QuantityUnit",
-           "field_unit", "parse_quantity", "parse_unit", "unit_registry"]
+           "conversion_factor", "display_unit", "field_unit", "parse_quantity", "parse_unit",
+           "unit_registry"]
 
 #: Boltzmann constant in µeV/K (CODATA 2018, exact).
 K_B = 86.17333262
@@ -363,6 +364,35 @@ def _check_bound(value: float, *, unit: str, strict: bool) -> float:
     raise ValueError(f"must be {'>' if strict else '>='} 0, got {shown}")
 
 
+@lru_cache(maxsize=64)
+def conversion_factor(source: str, target: str) -> float:
+    """The number a value in ``source`` is multiplied by to be in ``target``
+    (``conversion_factor("W", "ueV/ns")`` = 6.2415e15): the one place a unit is converted.
+
+    Raises
+    ------
+    ValueError
+        For units outside the grammar or of different dimensions.
+    """
+    import pint
+
+    try:
+        return float(unit_registry().Quantity(1.0, parse_unit(source)).m_as(parse_unit(target)))
+    except pint.DimensionalityError:
+        raise ValueError(f"cannot convert {source} to {target}: different dimensions") from None
+
+
+#: Superscript digits for :func:`display_unit`.
+_SUPERSCRIPTS = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def display_unit(unit: str) -> str:
+    """A unit as the docs write it: ``"ueV"`` → ``"µeV"``, ``"um^3"`` → ``"µm³"``, ``"1/ns"``
+    unchanged (labels of a model's own units pass through)."""
+    text = re.sub(r"(?<![A-Za-z])u(?=(?:eV|m|s|W|K)(?![A-Za-z]))", "µ", unit)
+    return re.sub(r"(?:\^|\*\*)(-?[0-9]+)", lambda m: m[1].translate(_SUPERSCRIPTS), text)
+
+
 # --------------------------------------------------------------------------------------------
 # pydantic fields
 
@@ -388,7 +418,8 @@ def field_unit(field: Any) -> str | None:
     return None
 
 
-def Quantity(unit: str, *, positive: bool = False, nonnegative: bool = False) -> Any:
+def Quantity(unit: str, *, positive: bool = False, nonnegative: bool = False,
+             allow_inf: bool = False) -> Any:
     """A pydantic v2 field type: a float in ``unit``, given as a number or a string with a unit.
 
     Parameters
@@ -399,6 +430,9 @@ def Quantity(unit: str, *, positive: bool = False, nonnegative: bool = False) ->
         Require ``value > 0`` (message ``"must be > 0, got ..."``).
     nonnegative
         Require ``value >= 0`` (message ``"must be >= 0, got ..."``).
+    allow_inf
+        Take ``inf`` (the TOML float, or the string ``"inf"``) as infinity, e.g. a lifetime
+        meaning "never"; every other value is parsed as usual.
 
     Returns
     -------
@@ -417,7 +451,17 @@ def Quantity(unit: str, *, positive: bool = False, nonnegative: bool = False) ->
     """
     from pydantic import AfterValidator, BeforeValidator
 
-    metadata: list[Any] = [QuantityUnit(unit), BeforeValidator(partial(parse_quantity, unit=unit))]
+    parse = partial(_parse_or_inf if allow_inf else parse_quantity, unit=unit)
+    metadata: list[Any] = [QuantityUnit(unit), BeforeValidator(parse)]
     if positive or nonnegative:
         metadata.append(AfterValidator(partial(_check_bound, unit=unit, strict=positive)))
     return Annotated[(float, *metadata)]
+
+
+def _parse_or_inf(value: Any, unit: str) -> float:
+    """:func:`parse_quantity`, with ``inf`` (float or ``"inf"``, ``"+inf"``) taken as infinity."""
+    if isinstance(value, float) and value == math.inf:
+        return math.inf
+    if isinstance(value, str) and value.strip().lower() in ("inf", "+inf"):
+        return math.inf
+    return parse_quantity(value, unit)
