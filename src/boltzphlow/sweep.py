@@ -15,11 +15,16 @@
   serially in this process (no Dask).  The worker processes are spawned, so a script calling
   :func:`sweep` with ``workers > 1`` needs the usual ``if __name__ == "__main__":`` guard;
   with ``scheduler`` the workers must be able to import BoltzPhlow (and the job's module).
+  On a cluster, twice as many points as worker threads are queued at a time (topped up as
+  points finish), and each point runs with its host's share of the cores as BLAS threads
+  (one when there are as many worker threads as cores).
 * Each finished point is stored as ``<out stem>.points/<key>.nc`` where ``key`` hashes the
-  point's whole config.  A rerun reuses a stored point only when it was computed from the same
-  config by the same BoltzPhlow version with the same :data:`RESULT_SCHEMA_VERSION`; points of
-  another version are recomputed (and overwritten), unless ``reuse_other_versions=True``, which
-  reuses them with a warning.  Failed points are retried.
+  point's whole config; on a cluster the worker that computed it writes it (when it shares
+  the client's file system, else the client does).  A rerun reuses a stored point only when
+  it was computed from the same config by the same BoltzPhlow version with the same
+  :data:`RESULT_SCHEMA_VERSION`; points of another version are recomputed (and overwritten),
+  unless ``reuse_other_versions=True``, which reuses them with a warning.  Failed points are
+  retried.
 * A point that raises is reported and recorded (variable ``failed`` and attribute
   ``sweep_errors``), never fatal; the sweep fails only when every point failed.
 * Ctrl-C (``KeyboardInterrupt``, or SIGTERM where the caller turns it into one) cancels the
@@ -52,7 +57,10 @@ variable that depends on them and are listed in ``attrs["sweep_dims"]`` (a JSON 
   :data:`RESULT_SCHEMA_VERSION`, 0 where it failed) are recorded per point; attributes
   ``sweep_vary``, ``sweep_errors``, ``sweep_warnings``, ``n_points``, ``n_failed``,
   ``sweep_reused`` and
-  ``sweep_recomputed`` (stored points of another version computed again) describe the run.
+  ``sweep_recomputed`` (stored points of another version computed again) describe the run,
+  and where its time went: ``sweep_compute_time_s`` and ``sweep_store_time_s`` (summed over
+  the points computed, in the workers), ``sweep_busiest_worker_time_s``,
+  ``sweep_startup_time_s`` (starting the cluster or connecting) and ``sweep_combine_time_s``.
 """
 
 from __future__ import annotations
@@ -63,11 +71,14 @@ import itertools
 import json
 import logging
 import math
+import os
 import signal
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -86,10 +97,12 @@ from boltzphlow.config import (
 )
 from boltzphlow.errors import ResourceError
 from boltzphlow.jobs import Job, SilentContext
+from boltzphlow.resources import blas_threads, check_memory, format_bytes
 from boltzphlow.schema import field_at
 
-__all__ = ["MAX_SWEEP_POINTS", "RESULT_SCHEMA_VERSION", "is_config_key", "parse_values",
-           "point_key", "sweep", "sweep_points"]
+__all__ = ["MAX_SWEEP_POINTS", "RESULT_SCHEMA_VERSION", "PointRecord", "compute_point",
+           "is_config_key", "parse_values", "point_key", "run_point", "sweep", "sweep_points",
+           "validate_point"]
 
 #: Suffix of the folder that stores the per-point results next to the output file.
 POINTS_SUFFIX = ".points"
@@ -106,6 +119,10 @@ MAX_SWEEP_POINTS = 100_000
 #: 6 to 8 for the built-in examples), and per point on top of it.
 _CONFIG_BYTES_PER_CHAR = 10
 _POINT_OVERHEAD_BYTES = 512
+
+#: Whether Dask workers send each point's result back with its record (fast) or the client
+#: reads the point file they wrote (about 10x slower per point; kept for measurements).
+_SHIP_RESULTS = True
 
 #: Relative difference below which two swept numbers are the same point.
 _SAME_RTOL = 1e-12
@@ -214,6 +231,32 @@ def _axis(schema: type[BaseModel], name: str, raw_values: Sequence[Any],
 # running one point (on a worker)
 
 
+def validate_point(job: Job, raw_point: Mapping[str, Any]) -> BaseModel:
+    """Validate one point's config (no ``[sweep]`` table) with the schema of ``job``.
+
+    What :func:`boltzphlow.config.validate_config` does once the job is known: a sweep
+    validates every point before any runs, and looking the job up again for each point would
+    cost more than the validation itself.
+
+    Raises
+    ------
+    boltzphlow.config.ConfigError
+        For an unknown key or a bad value (the first one found, with a count of the others).
+    """
+    from pydantic import ValidationError
+
+    from boltzphlow.config import _config_error
+    from boltzphlow.errors import shorten
+
+    try:
+        return job.config_model.model_validate(raw_point)
+    except ValidationError as exc:
+        raise _config_error(exc, job.config_model) from None
+    except (RecursionError, ArithmeticError) as exc:  # e.g. an overflow in a validator
+        raise ConfigError("", f"cannot validate the config ({type(exc).__name__}: "
+                              f"{shorten(str(exc))})") from None
+
+
 def run_point(job: Job, raw_point: dict[str, Any]) -> xr.Dataset:
     """Validate and run one point's config with ``job``; return its finalized result.
 
@@ -225,16 +268,9 @@ def run_point(job: Job, raw_point: dict[str, Any]) -> xr.Dataset:
     """
     import warnings
 
-    from pydantic import ValidationError
-
-    from boltzphlow.config import _config_error
-
     start = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
-        try:
-            config = job.config_model.model_validate(raw_point)
-        except ValidationError as exc:
-            raise _config_error(exc, job.config_model) from None
+        config = validate_point(job, raw_point)
         ds = job.run(config, SilentContext())
     ds = results.finalize(ds, job.name, raw_point, time.perf_counter() - start)
     ds.attrs["result_schema_version"] = RESULT_SCHEMA_VERSION
@@ -242,6 +278,134 @@ def run_point(job: Job, raw_point: dict[str, Any]) -> xr.Dataset:
     if messages:
         ds.attrs["warnings"] = json.dumps(messages, ensure_ascii=False)
     return ds
+
+
+@dataclass(frozen=True, slots=True)
+class PointRecord:
+    """What a worker sends back for one finished point: its result and how it went.
+
+    Attributes
+    ----------
+    version
+        ``(BoltzPhlow version, result schema version)`` of the code that computed the point.
+    warnings
+        The Python warnings the point issued (see :func:`run_point`).
+    nbytes
+        Size of the point's result in memory (bytes).
+    compute_s
+        Seconds spent in :func:`run_point` (validating the config and running the job).
+    store_s
+        Seconds spent writing the point's file.
+    path
+        The point file the worker wrote, or ``None`` when it wrote none (no output file, or
+        the sweep's folder is not visible from the worker).
+    result
+        The result itself, unless the client asked for the record alone and reads the file
+        (``None`` then).
+    worker
+        Where it ran: the Dask worker's address, or ``"local"``.
+    """
+
+    version: tuple[str, int]
+    warnings: tuple[str, ...]
+    nbytes: int
+    compute_s: float
+    store_s: float
+    path: str | None
+    result: xr.Dataset | None
+    worker: str
+
+
+def compute_point(job: Job, raw_point: dict[str, Any], path: str | None = None, *,
+                  marker: str | None = None, blas: int | Mapping[str, int] | None = None,
+                  return_result: bool = True) -> PointRecord:
+    """Run one point and store its result at ``path``; return a :class:`PointRecord`.
+
+    This is the task a sweep sends to its Dask workers: the worker writes the point file
+    itself (atomically, :func:`boltzphlow.results.save`), so the client never spends its time
+    writing files, and sends the result back with the record: Dask's pickling moves a result
+    about 10x faster than the client could read the file again (measured: 5-20 ms against
+    100-200 ms for a 200 kB result, see ``benchmarks/bench_sweep_scaling.py --files``).
+
+    Parameters
+    ----------
+    job, raw_point
+        As for :func:`run_point`.
+    path
+        Absolute path of the point file, or ``None`` to write nothing.
+    marker
+        A file the client created in the sweep's folder: the point is written only when the
+        worker sees it (a worker that does not share the client's file system returns the
+        result instead of writing it where the client would never find it).
+    blas
+        BLAS threads while the job runs: a number, or ``{host: threads of all workers on that
+        host}`` from which a worker takes its share of the cores (one BLAS thread when there
+        are as many worker threads as cores; one on a host not listed).  ``None``: unchanged.
+    return_result
+        Send the result back in the record; ``False``: only the record, unless no file was
+        written.
+    """
+    limit = _blas_limit(blas)
+    start = time.perf_counter()
+    with contextlib.nullcontext() if limit is None else blas_threads(limit):
+        ds = run_point(job, raw_point)
+    computed = time.perf_counter()
+    worker = _worker_address()
+    written = None
+    if path is not None and (marker is None or os.path.exists(marker)):
+        with _synchronous_dask(worker != "local"):
+            results.save(ds, path)
+        written = path
+    return PointRecord(version=_version_of(ds), warnings=tuple(_warnings_of(ds)),
+                       nbytes=int(ds.nbytes), compute_s=computed - start,
+                       store_s=time.perf_counter() - computed, path=written,
+                       result=ds if return_result or written is None else None, worker=worker)
+
+
+def _synchronous_dask(on_worker: bool) -> contextlib.AbstractContextManager[Any]:
+    """Dask's synchronous scheduler while a worker writes a file.
+
+    Asked for a scheduler, xarray's NetCDF writer would otherwise open a client connection
+    from the worker back to the scheduler (slow, and left for the worker's shutdown to close).
+    """
+    if not on_worker:
+        return contextlib.nullcontext()
+    import dask
+
+    return dask.config.set(scheduler="synchronous")
+
+
+def _worker_address() -> str:
+    """The address of the Dask worker running this task, or ``"local"``."""
+    if "distributed" not in sys.modules:
+        return "local"
+    from distributed import get_worker
+
+    try:
+        return str(get_worker().address)
+    except ValueError:
+        return "local"
+
+
+def _cores() -> int:
+    """CPU cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - platforms without affinity
+        return os.cpu_count() or 1
+
+
+def _blas_limit(blas: int | Mapping[str, int] | None) -> int | None:
+    """BLAS threads of one task: ``blas`` itself, or this host's share of its cores."""
+    if blas is None or isinstance(blas, int):
+        return blas
+    address = _worker_address()
+    if address == "local":
+        return 1
+    from distributed.comm import get_address_host
+
+    threads = blas.get(get_address_host(address))
+    return max(1, _cores() // threads) if threads else 1
 
 
 def _warnings_of(ds: xr.Dataset) -> list[str]:
@@ -336,7 +500,6 @@ def sweep(config_or_path: str | Path | Mapping[str, Any],
         Once, after a Ctrl-C has cancelled the remaining points and shut the cluster down.
     """
     from boltzphlow.config import apply_overrides, validate_config
-    from boltzphlow.resources import check_memory
 
     if isinstance(config_or_path, Mapping):
         raw = dict(config_or_path)
@@ -362,7 +525,7 @@ def sweep(config_or_path: str | Path | Mapping[str, Any],
     points = sweep_points(raw, grid)
     seen: dict[str, list[Any]] = {name: [None] * len(grid[name]) for name in names}
     for k, (_, point) in enumerate(points):  # schema errors are the user's: fail before running
-        _, config = validate_config(point)
+        config = validate_point(job, point)
         for name, i in zip(names, np.unravel_index(k, shape), strict=True):
             if seen[name][i] is None:
                 seen[name][i] = _attribute(config, name)
@@ -380,9 +543,10 @@ def sweep(config_or_path: str | Path | Mapping[str, Any],
     said: set[str] = set()
     started = time.perf_counter()
     sized = [False]
+    timings: list[tuple[str, float, float]] = []
+    startup = 0.0
 
-    def note(k: int, ds: xr.Dataset) -> None:  # each distinct warning once, as one line
-        messages = _warnings_of(ds)
+    def note(k: int, messages: list[str]) -> None:  # each distinct warning once, as one line
         if messages:
             notes[k] = messages
         for message in messages:
@@ -391,48 +555,54 @@ def sweep(config_or_path: str | Path | Mapping[str, Any],
                 say(f"boltzphlow sweep: point {_describe(grid, points[k][0])}: warning: "
                     f"{message}")
 
-    def check_size(ds: xr.Dataset) -> None:
+    def check_size(nbytes: int) -> None:
         if not sized[0]:  # before most points run: would all of them fit, combined?
             sized[0] = True
-            check_memory(n_points * ds.nbytes, f"the combined result of {n_points} sweep "
-                         f"points ({_size(ds)} each)", [keys])
+            check_memory(n_points * nbytes, f"the combined result of {n_points} sweep "
+                         f"points ({format_bytes(nbytes)} each)", [keys])
 
-    def finished(k: int, ds: xr.Dataset | None, error: BaseException | None) -> None:
+    def finished(k: int, record: PointRecord | None, error: BaseException | None) -> None:
+        if error is None and record is not None:
+            try:
+                ds = _result_of(record, folder, points[k][1])
+            except (OSError, ValueError) as exc:  # a point file gone or damaged meanwhile
+                error = exc
         if error is not None:
             message = f"{type(error).__name__}: {' '.join(str(error).split())}"
             errors[k] = message
             say(f"boltzphlow sweep: point {_describe(grid, points[k][0])} failed: {message}")
             return
-        assert ds is not None
-        done[k], versions[k] = ds, _version_of(ds)
-        if folder is not None:
-            results.save(ds, folder / f"{point_key(points[k][1])}.nc")
-        note(k, ds)
-        check_size(ds)
+        assert record is not None
+        done[k], versions[k] = ds, record.version
+        timings.append((record.worker, record.compute_s, record.store_s))
+        note(k, list(record.warnings))
+        check_size(record.nbytes)
 
     for k in sorted(done):
-        note(k, done[k])
+        note(k, _warnings_of(done[k]))
     if done:
-        check_size(next(iter(done.values())))
+        check_size(next(iter(done.values())).nbytes)
     with _Progress(len(points), reused, quiet) as bar:
         if todo and scheduler is None and workers == 1:
             for k in todo:
+                path = None if folder is None else str(folder / f"{point_key(points[k][1])}.nc")
                 try:
-                    ds = run_point(job, points[k][1])
+                    record = compute_point(job, points[k][1], path)
                 except Exception as exc:  # noqa: BLE001 - a failed point is recorded
                     finished(k, None, exc)
                 else:
-                    finished(k, ds, None)
+                    finished(k, record, None)
                 bar.advance(k in errors)
         elif todo:
-            _run_on_dask(job, [points[k][1] for k in todo], todo, workers, scheduler,
-                         finished, bar)
+            startup = _run_on_dask(job, todo, [points[k][1] for k in todo], folder, workers,
+                                   scheduler, finished, bar)
     if not done:
         first = next(iter(errors.values()), "no result")
         raise ValueError(f"every sweep point failed (first: {first})")
     if len(set(versions.values()) | {current}) > 1 and not reuse_other_versions:
         say("boltzphlow sweep: warning: points were computed by other versions than this "
             f"one: {sorted(set(versions.values()))} (see variable point_version)")
+    combining = time.perf_counter()
     combined = _combine(axes, shape, done, errors, versions, labels)
     combined.attrs.update(
         sweep_vary=json.dumps(grid, default=str), sweep_warnings=json.dumps(
@@ -440,6 +610,11 @@ def sweep(config_or_path: str | Path | Mapping[str, Any],
              for k, messages in sorted(notes.items()) for message in messages], default=str),
         sweep_reused=reused, sweep_recomputed=recomputed,
         sweep_wall_time_s=time.perf_counter() - started,
+        sweep_compute_time_s=sum(t for _, t, _ in timings),
+        sweep_store_time_s=sum(t for _, _, t in timings),
+        sweep_busiest_worker_time_s=_busiest(timings),
+        sweep_startup_time_s=startup,
+        sweep_combine_time_s=time.perf_counter() - combining,
         result_schema_version=RESULT_SCHEMA_VERSION)
     base = {key: value for key, value in raw.items() if key != "sweep"}
     base["sweep"] = raw["sweep"] if not vary else {  # the grid, so the file says what ran
@@ -450,11 +625,24 @@ def sweep(config_or_path: str | Path | Mapping[str, Any],
     return combined
 
 
-def _size(ds: xr.Dataset) -> str:
-    """``ds.nbytes`` for people."""
-    from boltzphlow.resources import format_bytes
+def _result_of(record: PointRecord, folder: Path | None, point: dict[str, Any]
+               ) -> xr.Dataset:
+    """The result of a finished point: the one in ``record`` (stored here when the sweep has
+    a folder its worker could not see), else read from the file its worker wrote."""
+    if record.result is not None:
+        if record.path is None and folder is not None:
+            results.save(record.result, folder / f"{point_key(point)}.nc")
+        return record.result
+    assert record.path is not None
+    return results.load(record.path)
 
-    return format_bytes(ds.nbytes)
+
+def _busiest(timings: Sequence[tuple[str, float, float]]) -> float:
+    """Largest total of compute and store seconds on one worker (the least a sweep takes)."""
+    busy: dict[str, float] = {}
+    for worker, compute_s, store_s in timings:
+        busy[worker] = busy.get(worker, 0.0) + compute_s + store_s
+    return max(busy.values(), default=0.0)
 
 
 def _stored_points(folder: Path | None, points: list[tuple[tuple[Any, ...], dict[str, Any]]],
@@ -583,20 +771,32 @@ def _quiet_teardown() -> Iterator[None]:
             signal.signal(signum, signal.SIG_DFL if handler is None else handler)
 
 
-def _run_on_dask(job: Job, raws: list[dict[str, Any]], indices: list[int], workers: int,
-                 scheduler: str | None,
-                 finished: Callable[[int, xr.Dataset | None, BaseException | None], None],
-                 bar: _Progress) -> None:
+def _run_on_dask(job: Job, indices: list[int], raws: list[dict[str, Any]],
+                 folder: Path | None, workers: int, scheduler: str | None,
+                 finished: Callable[[int, PointRecord | None, BaseException | None], None],
+                 bar: _Progress) -> float:
     """Run the points on a Dask cluster (a new local one, or the one at ``scheduler``).
 
-    On any exception (Ctrl-C included) the remaining futures are cancelled and the client and
-    local cluster closed with logs silenced and further signals ignored; then the exception is
-    raised again, once.
+    Each task is :func:`compute_point`: the worker writes its point file into ``folder``
+    itself and sends back a :class:`PointRecord` with the result, so the client only counts
+    and collects (a worker that cannot see ``folder`` sends the result, and the client writes
+    it).  At most :func:`_in_flight` points are
+    submitted at a time, topped up as points finish, so that every worker always has its next
+    point queued and Ctrl-C has little to cancel; BLAS runs on each host's share of its cores
+    (one thread per task when there are as many worker threads as cores).
+
+    Returns the seconds spent starting the local cluster (or connecting to the scheduler)
+    until the first point was submitted.  On any exception (Ctrl-C included) the remaining
+    futures are cancelled and the client and local cluster closed with logs silenced and
+    further signals ignored; then the exception is raised again, once.
     """
     from distributed import Client, as_completed
 
+    start = time.perf_counter()
+    startup = 0.0
     cluster = client = None
-    futures: list[Any] = []
+    futures: dict[Any, int] = {}
+    marker = None if folder is None else folder.resolve() / f".sweep-{uuid.uuid4().hex}"
     try:
         if scheduler is None:
             cluster = _start_local_cluster(workers)
@@ -607,27 +807,83 @@ def _run_on_dask(job: Job, raws: list[dict[str, Any]], indices: list[int], worke
                 raise ResourceError(f"could not start a local Dask cluster of {workers} "
                                     f"workers within {_START_TIMEOUT_S:g} s; try --workers 1"
                                     ) from None
+            blas: int | dict[str, int] = max(1, _cores() // workers)
         else:
             client = Client(scheduler, set_as_default=False)
-        futures = client.map(run_point, [job] * len(raws), raws, pure=False)
-        position = {future.key: k for future, k in zip(futures, indices, strict=True)}
-        for future in as_completed(futures, loop=client.loop):
-            k = position[future.key]
+            blas = _threads_by_host(client)
+        if marker is not None:
+            marker.touch()
+        paths = [None if folder is None else str(folder.resolve() / f"{point_key(raw)}.nc")
+                 for raw in raws]
+        pending = iter(range(len(raws)))
+        token = uuid.uuid4().hex[:8]
+        running = as_completed(loop=client.loop)
+        limit = _InFlight(client, workers if scheduler is None else None)
+
+        def submit() -> None:
+            j = next(pending, None)
+            if j is not None:
+                future = client.submit(compute_point, job, raws[j], paths[j],
+                                       marker=None if marker is None else str(marker),
+                                       blas=blas, return_result=_SHIP_RESULTS,
+                                       key=f"boltzphlow-sweep-{token}-{j}")
+                futures[future] = indices[j]
+                running.add(future)
+
+        for _ in range(limit()):
+            submit()
+        startup = time.perf_counter() - start
+        for future in running:
+            k = futures.pop(future)
+            while len(futures) < limit():
+                before = len(futures)
+                submit()
+                if len(futures) == before:
+                    break
             error = future.exception()
-            if error is not None:
-                finished(k, None, error)
-            else:
-                finished(k, future.result(), None)
+            finished(k, None if error is not None else future.result(), error)
             bar.advance(error is not None)
             future.release()
     except BaseException:
         with _quiet_teardown():
-            _close(client, cluster, futures)
+            _close(client, cluster, list(futures), marker)
         raise
-    _close(client, cluster, futures)
+    _close(client, cluster, list(futures), marker)
+    return startup
 
 
-def _close(client: Any, cluster: Any, futures: list[Any]) -> None:
+def _threads_by_host(client: Any) -> dict[str, int]:
+    """``{host: worker threads on it}`` of the cluster ``client`` is connected to."""
+    threads: dict[str, int] = {}
+    for info in client.scheduler_info(n_workers=-1).get("workers", {}).values():
+        host = str(info.get("host", ""))
+        threads[host] = threads.get(host, 0) + int(info.get("nthreads", 1))
+    return threads
+
+
+class _InFlight:
+    """How many points to keep submitted: twice the cluster's threads, at least 4.
+
+    The cluster's size is asked again at most once a second (an adaptive cluster grows while
+    a sweep runs); a local cluster's is known.
+    """
+
+    def __init__(self, client: Any, workers: int | None) -> None:
+        self._client, self._fixed = client, workers
+        self._value, self._asked = 4, -math.inf
+
+    def __call__(self) -> int:
+        if self._fixed is not None:
+            return max(4, 2 * self._fixed)
+        now = time.monotonic()
+        if now - self._asked >= 1.0:
+            self._asked = now
+            with contextlib.suppress(Exception):
+                self._value = max(4, 2 * sum(self._client.nthreads().values()))
+        return self._value
+
+
+def _close(client: Any, cluster: Any, futures: list[Any], marker: Path | None) -> None:
     """Cancel what is left, close the client and the local cluster (errors ignored)."""
     if client is not None:
         with contextlib.suppress(Exception):
@@ -638,6 +894,8 @@ def _close(client: Any, cluster: Any, futures: list[Any]) -> None:
     if cluster is not None:
         with contextlib.suppress(Exception):
             cluster.close()
+    if marker is not None:
+        marker.unlink(missing_ok=True)
 
 
 # --------------------------------------------------------------------------------------------
@@ -649,8 +907,6 @@ def _combine(axes: Mapping[str, tuple[np.ndarray, dict[str, str]]], shape: tuple
              versions: Mapping[int, tuple[str, int]], labels: Mapping[str, str]
              ) -> xr.Dataset:
     """The points' results on the grid: swept dimensions first, failed points NaN."""
-    from boltzphlow.resources import check_memory
-
     names = list(axes)
     n_points = math.prod(shape)
     order = sorted(done)

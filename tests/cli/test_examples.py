@@ -96,7 +96,7 @@ def test_two_examples_into_one_folder_keep_their_own_figures(tmp_path, figures, 
 SWEEPS = [
     pytest.param("al_closed_relaxation", "T_bath=100mK,150mK,200mK", "T_bath", "K",
                  [0.1, 0.15, 0.2], [0, 0, 0], id="superconductor"),
-    pytest.param("haldane_ahc", "haldane.m=0.2,1.0", "haldane.m", "1", [0.2, 1.0], [0, 0],
+    pytest.param("haldane_ahc", "haldane.m=0.2,1.0", "haldane.m", "energy", [0.2, 1.0], [0, 0],
                  id="geometry"),
     pytest.param("photoexcited_fig1a", "filling=0.3,0.5,1.5", "filling", "1",
                  [0.3, 0.5, 1.5], [0, 0, 1], id="photoexcited-one-point-failing"),

@@ -3,6 +3,7 @@ coordinates, sizes and interruptions."""
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import signal
@@ -25,6 +26,7 @@ from boltzphlow.jobs import Job
 from boltzphlow.schema import ConfigModel
 from boltzphlow.sweep import (
     RESULT_SCHEMA_VERSION,
+    compute_point,
     is_config_key,
     parse_values,
     point_key,
@@ -93,6 +95,39 @@ KINDS_JOB = Job(name="kinds", config_model=KindsConfig, run=run_kinds,
 def kinds_job(monkeypatch: pytest.MonkeyPatch) -> Job:
     monkeypatch.setitem(jobs._JOBS, "kinds", KINDS_JOB)
     return KINDS_JOB
+
+
+# ------------------------------------------------------------- a job that says where it ran
+class WhereConfig(ConfigModel):
+    """A job whose result records the process and the BLAS threads it ran with."""
+
+    model: Literal["where"]
+    x: float = 1.0
+
+
+def run_where(config: WhereConfig, context: object) -> xr.Dataset:
+    from threadpoolctl import threadpool_info
+
+    blas = [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
+
+    def meta(name: str) -> dict[str, str]:
+        return {"units": "1", "long_name": name}
+
+    return xr.Dataset({"pid": ((), np.int64(os.getpid()), meta("process id")),
+                       "blas_threads": ((), np.int64(max(blas)), meta("BLAS threads")),
+                       "y": ("k", np.arange(3) * config.x, meta("y"))},
+                      coords={"k": ("k", np.arange(3), meta("k"))})
+
+
+WHERE_JOB = Job(name="where", config_model=WhereConfig, run=run_where,
+                plot=lambda ds, out_dir, stem: [], summary=lambda ds: "where",
+                description="where a point ran (test job)")
+
+
+@pytest.fixture
+def where_job(monkeypatch: pytest.MonkeyPatch) -> Job:
+    monkeypatch.setitem(jobs._JOBS, "where", WHERE_JOB)
+    return WHERE_JOB
 
 
 # ------------------------------------------------------------------------------ pure helpers
@@ -362,6 +397,72 @@ def test_failing_point_on_the_cluster_does_not_lose_the_others(photo_config, tmp
     assert np.isnan(float(ds["sigma"].sel(omega_p=-0.1)))
     assert np.all(np.isfinite(ds["sigma"].sel(omega_p=[0.4, 0.5])))
     assert "omega_p must be > 0" in ds.attrs["sweep_errors"]
+
+
+def test_a_point_is_stored_where_the_client_finds_it_or_sent_back(where_job, tmp_path):
+    """A worker writes its point file only when it sees the sweep's marker file (it shares the
+    client's file system); otherwise it sends the result back for the client to store."""
+    path = tmp_path / "p.nc"
+    marker = tmp_path / ".sweep-marker"
+    record = compute_point(where_job, {"model": "where", "x": 2.0}, str(path),
+                           marker=str(marker), return_result=False)
+    assert record.path is None and not path.exists()
+    assert record.result is not None and record.result["y"].values.tolist() == [0, 2, 4]
+    marker.touch()
+    record = compute_point(where_job, {"model": "where", "x": 2.0}, str(path),
+                           marker=str(marker), return_result=False)
+    assert record.path == str(path) and record.result is None
+    assert results.load(path)["y"].values.tolist() == [0, 2, 4]
+    assert record.version == (bp.__version__, RESULT_SCHEMA_VERSION)
+    assert record.nbytes == results.load(path).nbytes and record.worker == "local"
+    assert record.compute_s > 0 and record.store_s > 0
+
+
+def test_a_point_runs_with_the_blas_threads_it_is_given(where_job):
+    record = compute_point(where_job, {"model": "where"}, blas=1)
+    assert int(record.result["blas_threads"]) == 1
+    # outside a Dask worker a host table means one thread
+    record = compute_point(where_job, {"model": "where"}, blas={"127.0.0.1": 1})
+    assert int(record.result["blas_threads"]) == 1
+
+
+@pytest.mark.slow
+def test_workers_write_their_own_point_files(where_job, tmp_path, monkeypatch):
+    """On a cluster the workers store the points; the client writes the combined file alone,
+    and can assemble the result from the workers' files instead of receiving the results."""
+    import logging
+
+    from distributed import LocalCluster
+
+    sweep_module = importlib.import_module("boltzphlow.sweep")  # bp.sweep is the function
+    written: list[Path] = []
+    save = results.save
+    monkeypatch.setattr(results, "save", lambda ds, path: written.append(Path(path))
+                        or save(ds, path))
+    read: list[Path] = []
+    load = results.load
+    monkeypatch.setattr(results, "load", lambda path: read.append(Path(path)) or load(path))
+    vary = {"x": [1.0, 2.0, 3.0, 4.0, 5.0]}
+    cores = len(os.sched_getaffinity(0))
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
+                      dashboard_address=":0", silence_logs=logging.ERROR) as cluster:
+        shipped = bp.sweep({"model": "where"}, vary, scheduler=cluster.scheduler_address,
+                           out=tmp_path / "shipped.nc")
+        assert written == [tmp_path / "shipped.nc"] and read == []
+        monkeypatch.setattr(sweep_module, "_SHIP_RESULTS", False)
+        from_files = bp.sweep({"model": "where"}, vary, scheduler=cluster.scheduler_address,
+                              out=tmp_path / "files.nc")
+    points = sorted((tmp_path / "files.points").glob("*.nc"))
+    assert sorted(read) == points and len(points) == 5
+    assert written[1:] == [tmp_path / "files.nc"]
+    assert not list(tmp_path.glob("*.points/.*"))  # no marker or temporary file left
+    for ds in (shipped, from_files):
+        assert ds["y"].sel(x=3.0).values.tolist() == [0.0, 3.0, 6.0]
+        assert os.getpid() not in ds["pid"].values.tolist()
+        # the one worker's share of the host: every core (the nanny's environment says 1)
+        assert ds["blas_threads"].values.tolist() == [cores] * 5
+        assert float(ds.attrs["sweep_compute_time_s"]) > 0
+    assert len(list((tmp_path / "shipped.points").glob("*.nc"))) == 5
 
 
 def test_not_a_config_key_raises(toy_config):
