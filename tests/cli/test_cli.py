@@ -34,6 +34,7 @@ def test_no_command_is_a_usage_error(capsys):
     assert "usage: boltzphlow" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_run_writes_result_and_plot_and_prints_summary(toy_config, tmp_path, capsys):
     out = tmp_path / "out"
     assert main(["run", str(toy_config), "-o", str(out), "--quiet"]) == 0

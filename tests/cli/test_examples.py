@@ -67,6 +67,7 @@ def _check_quiet(err: str) -> None:
 
 # ------------------------------------------------------------------------------ examples
 @pytest.mark.parametrize("name", EXAMPLES)
+@pytest.mark.slow
 def test_every_example_runs_end_to_end(name, tmp_path, figures, capsys):
     code = main(["run", name, "-o", str(tmp_path), "-q", *small_grid(name)])
     captured = capsys.readouterr()
@@ -104,6 +105,7 @@ SWEEPS = [
 
 
 @pytest.mark.parametrize(("name", "vary", "key", "unit", "values", "failed"), SWEEPS)
+@pytest.mark.slow
 def test_a_sweep_of_every_model_family(name, vary, key, unit, values, failed, tmp_path,
                                        figures, capsys):
     out = tmp_path / f"{name}_sweep.nc"

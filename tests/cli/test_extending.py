@@ -76,6 +76,7 @@ def test_the_walk_through_code_is_lint_clean(toy_package):
     assert done.returncode == 0, done.stdout + done.stderr
 
 
+@pytest.mark.slow
 def test_run_info_plot_and_keys_of_the_toy_model(toy_package):
     root, env = toy_package
     done = boltzphlow(["keys", "relaxation", "--markdown"], root, env)

@@ -74,6 +74,7 @@ def test_there_are_geometry_examples_with_descriptions():
 
 
 @pytest.mark.parametrize("name", GEOMETRY_EXAMPLES)
+@pytest.mark.slow
 def test_example_runs_end_to_end_with_metadata_and_plots(name, tmp_path, capsys, figures):
     ds = _run(name, tmp_path)
     out = capsys.readouterr().out
@@ -95,6 +96,7 @@ def test_example_runs_end_to_end_with_metadata_and_plots(name, tmp_path, capsys,
             assert ds[name_of].attrs["units"] in units
 
 
+@pytest.mark.slow
 def test_haldane_chern_numbers_and_quantised_plateau(tmp_path):
     ds = _run("haldane_ahc", tmp_path, "--set", "ahc.mesh=[60, 60]")
     np.testing.assert_allclose(ds.chern_number.values, [-1.0, 1.0], atol=1e-10)
@@ -116,6 +118,7 @@ def test_haldane_chern_numbers_and_quantised_plateau(tmp_path):
     assert ds.sizes["bz_vertex"] == 6
 
 
+@pytest.mark.slow
 def test_massive_dirac_ahc_closed_forms(tmp_path):
     with pytest.warns(ResolutionWarning, match=r"ahc.n_mu = 3: the μ spacing 1 exceeds half "
                                                r"the smallest band gap \(0.2\)"):
@@ -136,6 +139,7 @@ def test_massive_dirac_ahc_closed_forms(tmp_path):
     assert ds.berry_curvature.band == 1
 
 
+@pytest.mark.slow
 def test_weyl_cme_per_band_and_vanishing_total(tmp_path):
     ds = _run("weyl_cme", tmp_path, "--set", "cme.mesh=[30, 30, 30]",
               "--set", "chiral_anomaly.mesh=[40, 40, 40]")
@@ -201,6 +205,7 @@ SMALL_MESH = {"haldane": 12, "qi_wu_zhang": 8, "massive_dirac": 100, "rashba_2de
 
 @pytest.mark.filterwarnings("ignore::boltzphlow.apps.geometry.ResolutionWarning")
 @pytest.mark.parametrize("hamiltonian", sorted(set(bands.MODEL_KINDS) - {"wannier90"}))
+@pytest.mark.slow
 def test_every_built_in_model_runs_its_default_path_and_mu_range(hamiltonian, tmp_path):
     kind = bands.MODEL_KINDS[hamiltonian]
     dim, lattice = kind.dim, kind.lattice
@@ -590,6 +595,7 @@ def _sweep_of_runs(tmp_path) -> xr.Dataset:
     return ds.assign_attrs(sweep_dims=json.dumps(["haldane.m"]), n_points=3, n_failed=1)
 
 
+@pytest.mark.slow
 def test_sweep_results_are_drawn_with_data_in_every_axes(tmp_path, figures):
     ds = _sweep_of_runs(tmp_path)
     paths = get_job("geometry").plot(ds, tmp_path / "out", "haldane_sweep")

@@ -54,6 +54,7 @@ def test_examples_validate_and_resolve_the_thermal_step(name):
 
 
 @pytest.mark.parametrize("name", PHOTO_EXAMPLES)
+@pytest.mark.slow
 def test_every_example_runs_and_plots_data(name, tmp_path, capsys, figures):
     """Five examples (store_distributions = false) used to crash in the plot asking for eps."""
     code, out, err = run_cli(["run", name, *SMALL, "-q", "-o", str(tmp_path)], capsys)
@@ -78,6 +79,7 @@ def test_run_fig1a_writes_result_and_plot(tmp_path, capsys):
     assert "points_per_omega >= 167" in out and int(ds["points_per_omega_min"]) == 167
 
 
+@pytest.mark.slow
 def test_run_fig3b_pulse_with_instability(tmp_path, capsys):
     code, out, err = run_cli(["run", "photoexcited_fig3b", "--set", "points_per_omega=40",
                               "--set", "run.t_end=3", "--set", "run.n_out=7", "-q", "-o",
@@ -105,6 +107,7 @@ def test_run_fig3b_pulse_with_instability(tmp_path, capsys):
     ("photoexcited_fig1a", ["--vary", "transport=constant-v2tau,impurity"],
      ["sweep_sigma", "sweep_distributions"]),
 ])
+@pytest.mark.slow
 def test_sweeps_plot_their_data(example, args, kinds, tmp_path, capsys, figures):
     code, out, err = run_cli(["sweep", example, *args, "--set", "points_per_omega=30",
                               "--workers", "1", "-q", "-o", str(tmp_path / "s.nc")], capsys)
@@ -116,6 +119,7 @@ def test_sweeps_plot_their_data(example, args, kinds, tmp_path, capsys, figures)
         assert (tmp_path / f"s_{kind}.png").is_file()
 
 
+@pytest.mark.slow
 def test_plot_draws_sweep_results_with_failed_points(tmp_path, figures):
     """The job's plot on a sweep result directly: NaN points and sweep_dims respected."""
     raw = {"model": "photoexcited", "points_per_omega": 20, "T": 0.02}

@@ -48,6 +48,7 @@ def test_default_run_writes_result_plot_and_summary(tmp_path, capsys, figures):
     assert float(ds.qp_density[-1]) > float(ds.qp_density[0])  # pair breaking multiplied QPs
 
 
+@pytest.mark.slow
 def test_set_overrides_and_other_examples(tmp_path, capsys):
     args = ["run", "al_closed_relaxation", "-o", str(tmp_path), "-q",
             "--set", "run.t_end=20 ns", "--set", "solver.order=3", "--set", "T_bath=0.2"]
@@ -102,6 +103,7 @@ def test_bad_material_file_is_one_line_naming_file_and_key(tmp_path, capsys):
     assert "film.toml" in line and "'tau0'" in line and "missing" in line
 
 
+@pytest.mark.slow
 def test_resume_refuses_data_of_another_config(tmp_path, capsys):
     """A partial file whose stored config asks for another grid is refused, not overwritten."""
     import json
@@ -121,6 +123,7 @@ def test_resume_refuses_data_of_another_config(tmp_path, capsys):
     assert (tmp_path / "partial.nc").read_bytes() == before
 
 
+@pytest.mark.slow
 def test_sweep_of_the_issue_draws_every_point(tmp_path, capsys, figures):
     """`boltzphlow sweep al_closed_relaxation --vary 'T_bath=100mK,150mK,200mK'` failed at
     plotting ("x and y must have same first dimension")."""

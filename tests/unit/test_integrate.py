@@ -300,7 +300,9 @@ class Clamped(LinearProblem):
         return np.maximum(y, self.floor)
 
 
-@pytest.mark.parametrize("name", SCHEMES)
+@pytest.mark.parametrize("name", [
+    pytest.param(n, marks=pytest.mark.slow) if n in ("bdf", "rosenbrock") else n
+    for n in SCHEMES])  # the marked take 6 and 15 s
 def test_after_step_runs_after_every_accepted_step_and_is_continued_from(name):
     y0 = np.array([1.0, 3.0])
     for t_out in (np.array([0.0, 4.0]), np.linspace(0.0, 4.0, 9)):
@@ -316,7 +318,9 @@ def test_after_step_runs_after_every_accepted_step_and_is_continued_from(name):
 
 
 # ---------------------------------------------------------------------- options and names
-@pytest.mark.parametrize("name", SCHEMES)
+@pytest.mark.parametrize("name", [
+    pytest.param(n, marks=pytest.mark.slow) if n == "rosenbrock" else n
+    for n in SCHEMES])  # rosenbrock takes 7 s
 def test_options_are_declared_with_defaults_and_meanings(name):
     cls = INTEGRATORS[name]
     assert {"rtol", "atol", "dt"} <= set(cls.options)
@@ -349,6 +353,7 @@ def test_method_names_are_checked_against_the_registry_case_insensitively():
     assert integrate(DECAY, DECAY_Y0, DECAY_T, "BDF").method == "bdf"
 
 
+@pytest.mark.slow
 def test_stiff_decay_statistics_count_evaluations():
     """Counters are the problem's own evaluations: njev and nlu for Jacobian users."""
     for name in ("bdf", "rosenbrock", "radau"):

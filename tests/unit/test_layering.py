@@ -12,6 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 SRC = Path(__file__).resolve().parents[2] / "src" / "boltzphlow"
 
 #: Rooms from the bottom up: a module may import its own room and rooms below it, never one
@@ -137,6 +139,7 @@ def _run(code: str) -> str:
     return result.stdout
 
 
+@pytest.mark.slow
 def test_importing_the_physics_loads_no_config_machinery():
     packages = sorted(p.name for p in SRC.iterdir()
                       if p.is_dir() and (p / "__init__.py").is_file()

@@ -424,6 +424,7 @@ def test_solver_failures_are_solver_errors_saying_what_to_change(monkeypatch):
         m.steady_state(max_iter=1)
 
 
+@pytest.mark.slow
 def test_resume_refuses_data_of_another_config():
     photon = bp.superconductor.PhotonHit(2e5, 10.0, 450.0, 20.0)
     m = bp.superconductor.QPPhononModel(AL, 0.1, energy_step=8.0, E_max=600.0, photon=photon)
@@ -473,6 +474,7 @@ def _sweep(raw: dict, vary: dict):
     return sweep(raw, vary, workers=1, report=lambda line: None)
 
 
+@pytest.mark.slow
 def test_plots_are_named_by_stem_and_hold_data(tmp_path, figures):
     ds = _run(_raw())
     paths = scjob.plot(ds, tmp_path, "my_run")

@@ -201,6 +201,7 @@ def test_pulse_gives_transient_negative_conductivity_fig3a():
 
 @pytest.mark.parametrize(("model", "tau_maxwell", "floor"), [("constraint", 0.02, -0.005),
                                                              ("maxwell", 1e-3, -0.05)])
+@pytest.mark.slow
 def test_instability_pins_sigma_at_zero_with_a_finite_field_fig3b(model, tau_maxwell, floor):
     free = fig3_model().evolve(6.0, n_out=61)
     pinned = fig3_model(instability=model, tau_maxwell=tau_maxwell).evolve(6.0, n_out=61)
@@ -214,6 +215,7 @@ def test_instability_pins_sigma_at_zero_with_a_finite_field_fig3b(model, tau_max
     assert abs(float(pinned["number"][-1] - pinned["number"][0])) < 1e-12
 
 
+@pytest.mark.slow
 def test_constraint_field_converges_as_tau_maxwell_shrinks():
     fields = [fig3_model(instability=True, tau_maxwell=tm).evolve(1.0, n_out=11)["field"]
               for tm in (0.04, 0.02, 0.01)]
