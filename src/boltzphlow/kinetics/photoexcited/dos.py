@@ -26,6 +26,7 @@ from typing import Literal
 import numpy as np
 
 from boltzphlow.errors import InputError, shorten
+from boltzphlow.kinetics.photoexcited.parameters import PBandParameters as _PB
 from boltzphlow.resources import format_bytes
 
 #: Transport-time models (footnote 19 of the paper): σ̃(ε) ∝ D v² τ_tr with
@@ -241,8 +242,8 @@ def cosine_1d() -> Band:
     return Band("cosine-1d", -0.5, 0.5, dos, v2, None, cum)
 
 
-def p_band(t1: float = -1.0, t2: float = 0.3, t3: float = 2.0, mesh: int = 40,
-           bins: int = 200) -> Band:
+def p_band(t1: float = _PB.t1, t2: float = _PB.t2, t3: float = _PB.t3, mesh: int = _PB.mesh,
+           bins: int = _PB.bins) -> Band:
     """Three-orbital p-band model of supplement §I on a k-mesh, rescaled to ``[-1/2, 1/2]``.
 
     ``D(ε)`` and ``⟨|v|²⟩(ε)`` are histograms of the eigenvalues of

@@ -40,6 +40,7 @@ from boltzphlow.integrate import SolverStats, get_integrator, integrate, steady_
 from boltzphlow.integrate.base import Counters
 from boltzphlow.kinetics.photoexcited import collisions as coll
 from boltzphlow.kinetics.photoexcited.dos import TRANSPORT_MODELS, Band, as_band
+from boltzphlow.kinetics.photoexcited.parameters import MetalParameters as _P
 from boltzphlow.parameters import parameter
 from boltzphlow.resources import check_memory
 from boltzphlow.stats import bose, fermi
@@ -224,15 +225,17 @@ class PhotoexcitedMetal:
         memory (a ``ValueError`` too).
     """
 
-    def __init__(self, dos: DosInput, mu: float | None = 0.0, T: float = 0.003,
-                 omega_p: float = 0.5, zeta: float = 20.0, fixed_zeta: bool = True,
-                 gamma_eph: float = 1.0, gamma_in: float = 0.0, tau_ph: float = math.inf,
-                 field: float = 0.0, points_per_omega: int = 400, *,
+    def __init__(self, dos: DosInput, mu: float | None = 0.0, T: float = _P.T,
+                 omega_p: float = _P.omega_p, zeta: float = _P.zeta,
+                 fixed_zeta: bool = _P.fixed_zeta, gamma_eph: float = _P.gamma_eph,
+                 gamma_in: float = _P.gamma_in, tau_ph: float = _P.tau_ph,
+                 field: float = _P.field, points_per_omega: int = _P.points_per_omega, *,
                  filling: float | None = None, v2: Any = None,
                  sigma_tilde: Callable[[Array], Array] | None = None,
-                 transport: str = "constant-v2tau", delta_omega: float = 0.0,
-                 pump: Pump | None = None, instability: bool | str = False,
-                 tau_maxwell: float = 0.02, field_seed: float = 1e-4) -> None:
+                 transport: str = _P.transport, delta_omega: float = _P.delta_omega,
+                 pump: Pump | None = None, instability: bool | str = _P.instability,
+                 tau_maxwell: float = _P.tau_maxwell, field_seed: float = _P.field_seed
+                 ) -> None:
         _check_finite(omega_p=omega_p, T=T, zeta=zeta, gamma_eph=gamma_eph,
                       gamma_in=gamma_in, field=field, delta_omega=delta_omega,
                       tau_maxwell=tau_maxwell, field_seed=field_seed)

@@ -57,6 +57,7 @@ from boltzphlow.kinetics.superconductor.collisions import (
 from boltzphlow.kinetics.superconductor.dos import bin_states, xi_of_energy
 from boltzphlow.kinetics.superconductor.materials import Material
 from boltzphlow.kinetics.superconductor.materials import material as load_material
+from boltzphlow.kinetics.superconductor.parameters import FilmParameters, GridParameters
 from boltzphlow.kinetics.superconductor.sources import Injection, PhotonHit, packet_weights
 from boltzphlow.resources import check_memory
 from boltzphlow.units import K_B
@@ -294,10 +295,12 @@ class QPPhononModel:
         For a material file that cannot be used.
     """
 
-    def __init__(self, material: Material | str, T_bath: float, energy_step: float = 1.0,
-                 E_max: float = 2000.0, *, gap: Literal["fixed", "self-consistent"] = "fixed",
+    def __init__(self, material: Material | str, T_bath: float,
+                 energy_step: float = GridParameters.energy_step,
+                 E_max: float = GridParameters.E_max, *,
+                 gap: Literal["fixed", "self-consistent"] = FilmParameters.gap,
                  delta: float | None = None, escape_time: float | None = None,
-                 omega_max: float | None = None, dynes: float = 0.0,
+                 omega_max: float | None = None, dynes: float = FilmParameters.dynes,
                  photon: PhotonHit | None = None, injection: Injection | None = None) -> None:
         if isinstance(material, Material):
             mat = material
