@@ -85,7 +85,7 @@ def velocity_matrices(h: Hamiltonian, k: np.ndarray) -> tuple[np.ndarray, np.nda
     return e, u, v
 
 
-def _group_average(values: np.ndarray, energies: np.ndarray, tol: float) -> np.ndarray:
+def degenerate_average(values: np.ndarray, energies: np.ndarray, tol: float) -> np.ndarray:
     """Average ``values`` (``(M, N, ...)``) over groups of degenerate bands."""
     same = np.abs(energies[:, :, None] - energies[:, None, :]) <= tol  # (M, N, N)
     if not np.any(same.sum(axis=-1) > 1):
@@ -187,8 +187,8 @@ def band_geometry(
             prod = v[:, i] * np.swapaxes(v[:, j], -1, -2)  # v^i_nm v^j_mn
             comps.append(-2.0 * (prod.imag * inv2).sum(axis=-1))
     om = np.stack(comps, axis=-1) if comps else np.zeros((m, n, 0))
-    om = _group_average(om, e, degeneracy_tol)
-    vel = _group_average(vel, e, degeneracy_tol)
+    om = degenerate_average(om, e, degeneracy_tol)
+    vel = degenerate_average(vel, e, degeneracy_tol)
     return e, om, vel
 
 

@@ -136,8 +136,24 @@ def bloch_vectors(h: Hamiltonian, k: np.ndarray) -> np.ndarray:
     return b.reshape(*lead, h.n_bands, -1)
 
 
-def _interband_kubo(e: np.ndarray, v: np.ndarray, tol: float) -> np.ndarray:
-    """Ω^n_m,ij from velocity matrices: ``(M, N, N, d, d)``."""
+def interband_tensor(e: np.ndarray, v: np.ndarray, tol: float) -> np.ndarray:
+    """The interband Berry tensor Ω^n_m,ij from energies and velocity matrices.
+
+    Parameters
+    ----------
+    e
+        Band energies ``(M, N)`` at ``M`` k-points.
+    v
+        Velocity matrices ``(M, d, N, N)`` in the eigenbasis.
+    tol
+        Energy differences at or below ``tol`` count as degenerate (no interband term).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(M, N, N, d, d)``: ``−2 Im(v^i_nm v^j_mn)/(ε_n − ε_m)²`` off the band diagonal, and
+        on it the Berry curvature of band ``n`` (the sum over ``m``).
+    """
     gap = e[:, :, None] - e[:, None, :]
     far = np.abs(gap) > tol
     inv2 = np.where(far, 1.0 / np.where(far, gap, 1.0) ** 2, 0.0)
@@ -200,7 +216,7 @@ def interband_berry_curvature(
     if h.dim < 2:
         raise ValueError("the interband Berry curvature needs d >= 2")
     if method == "kubo":
-        out = _interband_kubo(e, v, degeneracy_tol)
+        out = interband_tensor(e, v, degeneracy_tol)
     elif method == "bloch":
         out = _interband_bloch(e, u, v, degeneracy_tol)
     else:
@@ -208,7 +224,7 @@ def interband_berry_curvature(
     return out.reshape(*lead, *out.shape[1:])
 
 
-def _axial(tensor: np.ndarray, dim: int) -> np.ndarray:
+def axial_components(tensor: np.ndarray, dim: int) -> np.ndarray:
     """Last two (antisymmetric) axes -> components: xy (2D) or (yz, zx, xy) (3D)."""
     comps = [tensor[..., i, j] for i, j in _components(dim)]
     return comps[0] if dim == 2 else np.stack(comps, axis=-1)
@@ -231,9 +247,9 @@ def orbital_moment(
 def _gap_weighted_curvature(e: np.ndarray, v: np.ndarray, dim: int,
                             degeneracy_tol: float) -> np.ndarray:
     """``½ Σ_{m≠n} (ε^n − ε^m) Ω^n_m`` as an axial vector (Eq. 12; the diagonal has no gap)."""
-    om = _interband_kubo(e, v, degeneracy_tol)
+    om = interband_tensor(e, v, degeneracy_tol)
     gap = e[:, :, None] - e[:, None, :]
-    return _axial(0.5 * (gap[..., None, None] * om).sum(axis=2), dim)
+    return axial_components(0.5 * (gap[..., None, None] * om).sum(axis=2), dim)
 
 
 def orbital_moment_energy(
@@ -274,7 +290,7 @@ def spectral_weights(
     ``Σ_n Z_tot^n = N``.  See the module docstring for the index placement.
     """
     lead, e, _, v = _eigen(h, k)
-    om = _axial(_interband_kubo(e, v, degeneracy_tol), h.dim)  # (M, N, N[, 3])
+    om = axial_components(interband_tensor(e, v, degeneracy_tol), h.dim)  # (M, N, N[, 3])
     b = np.asarray(magnetic_field, dtype=float)
     omb = charge * (om * b if h.dim == 2 else om @ b)  # Ω^n_m(B), (M, N, N)
     n = h.n_bands

@@ -40,7 +40,7 @@ import numpy as np
 
 from boltzphlow.bands.hamiltonian import Hamiltonian, check_hermitian
 from boltzphlow.geometry import interband
-from boltzphlow.geometry.berry import DEGENERACY_TOL, _group_average, band_geometry
+from boltzphlow.geometry.berry import DEGENERACY_TOL, band_geometry, degenerate_average
 from boltzphlow.grids.kmesh import DEFAULT_CHUNK, KMesh
 from boltzphlow.resources import check_memory, format_bytes
 
@@ -176,7 +176,7 @@ def _axial(tensor: np.ndarray, dim: int) -> np.ndarray:
     """``(..., d, d)`` antisymmetric -> ``(..., C)`` components (xy; or yz, zx, xy)."""
     if dim < 2:
         return np.zeros(tensor.shape[:-2] + (0,))
-    out = interband._axial(tensor, dim)
+    out = interband.axial_components(tensor, dim)
     return out[..., None] if dim == 2 else out
 
 
@@ -226,19 +226,19 @@ def band_chunk(
         v = np.conj(np.swapaxes(u, -1, -2))[:, None] @ dhk @ u[:, None]  # (M, d, N, N)
         vel = np.real(np.diagonal(v, axis1=-2, axis2=-1)).swapaxes(1, 2)  # (M, N, d)
         if dim > 1 and (curvature or orbital_moment):
-            tensor = interband._interband_kubo(e, v, degeneracy_tol)  # (M, N, N, d, d)
+            tensor = interband.interband_tensor(e, v, degeneracy_tol)  # (M, N, N, d, d)
             bands = np.arange(n)
             om = _axial(tensor[:, bands, bands], dim)
             if orbital_moment:
                 gap = e[:, :, None] - e[:, None, :]
                 moment = -_axial(0.5 * (gap[..., None, None] * tensor).sum(axis=2), dim)
-                moment = _group_average(moment, e, degeneracy_tol)
-            om = _group_average(om, e, degeneracy_tol)
+                moment = degenerate_average(moment, e, degeneracy_tol)
+            om = degenerate_average(om, e, degeneracy_tol)
         else:
             om = np.zeros((len(e), n, 0))
             if orbital_moment:
                 moment = np.zeros((len(e), n, 0))
-        vel = _group_average(vel, e, degeneracy_tol)
+        vel = degenerate_average(vel, e, degeneracy_tol)
     if not curvature:
         om = om[..., :0]
     return BandChunk(
