@@ -332,21 +332,33 @@ def validate_config(raw: Mapping[str, Any]) -> tuple[Job, BaseModel]:
     """
     if not isinstance(raw, Mapping):
         raise ConfigError("", f"expected a table of key = value, got {shorten(raw)}")
-    from pydantic import ValidationError
 
     _check_nesting(raw)
     job = _job_of(raw)
-    body = {key: value for key, value in raw.items() if key != "sweep"}
+    config = validate_for(job, {key: value for key, value in raw.items() if key != "sweep"})
+    if "sweep" in raw:
+        validate_sweep(raw["sweep"], job)
+    return job, config
+
+
+def validate_for(job: Job, body: Mapping[str, Any]) -> BaseModel:
+    """Validate a config without a ``[sweep]`` table with the schema of a known ``job`` (what
+    :func:`validate_config` does once it has found the job; a sweep calls it per point).
+
+    Raises
+    ------
+    ConfigError
+        For an unknown key or a bad value (the first one found, with a count of the others).
+    """
+    from pydantic import ValidationError
+
     try:
-        config = job.config_model.model_validate(body)
+        return job.config_model.model_validate(body)
     except ValidationError as exc:
         raise _config_error(exc, job.config_model) from None
     except (RecursionError, ArithmeticError) as exc:  # e.g. an overflow in a validator
         raise ConfigError("", f"cannot validate the config ({type(exc).__name__}: "
                               f"{shorten(str(exc))})") from None
-    if "sweep" in raw:
-        validate_sweep(raw["sweep"], job)
-    return job, config
 
 
 def _job_of(raw: Mapping[str, Any]) -> Job:

@@ -93,6 +93,7 @@ from boltzphlow.config import (
     is_config_key,
     parse_sweep_values,
     read_toml,
+    validate_for,
     validate_sweep,
 )
 from boltzphlow.errors import ResourceError
@@ -101,8 +102,7 @@ from boltzphlow.resources import blas_threads, check_memory, format_bytes
 from boltzphlow.schema import field_at
 
 __all__ = ["MAX_SWEEP_POINTS", "RESULT_SCHEMA_VERSION", "PointRecord", "compute_point",
-           "is_config_key", "parse_values", "point_key", "run_point", "sweep", "sweep_points",
-           "validate_point"]
+           "is_config_key", "parse_values", "point_key", "run_point", "sweep", "sweep_points"]
 
 #: Suffix of the folder that stores the per-point results next to the output file.
 POINTS_SUFFIX = ".points"
@@ -231,32 +231,6 @@ def _axis(schema: type[BaseModel], name: str, raw_values: Sequence[Any],
 # running one point (on a worker)
 
 
-def validate_point(job: Job, raw_point: Mapping[str, Any]) -> BaseModel:
-    """Validate one point's config (no ``[sweep]`` table) with the schema of ``job``.
-
-    What :func:`boltzphlow.config.validate_config` does once the job is known: a sweep
-    validates every point before any runs, and looking the job up again for each point would
-    cost more than the validation itself.
-
-    Raises
-    ------
-    boltzphlow.config.ConfigError
-        For an unknown key or a bad value (the first one found, with a count of the others).
-    """
-    from pydantic import ValidationError
-
-    from boltzphlow.config import _config_error
-    from boltzphlow.errors import shorten
-
-    try:
-        return job.config_model.model_validate(raw_point)
-    except ValidationError as exc:
-        raise _config_error(exc, job.config_model) from None
-    except (RecursionError, ArithmeticError) as exc:  # e.g. an overflow in a validator
-        raise ConfigError("", f"cannot validate the config ({type(exc).__name__}: "
-                              f"{shorten(str(exc))})") from None
-
-
 def run_point(job: Job, raw_point: dict[str, Any]) -> xr.Dataset:
     """Validate and run one point's config with ``job``; return its finalized result.
 
@@ -270,7 +244,7 @@ def run_point(job: Job, raw_point: dict[str, Any]) -> xr.Dataset:
 
     start = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
-        config = validate_point(job, raw_point)
+        config = validate_for(job, raw_point)
         ds = job.run(config, SilentContext())
     ds = results.finalize(ds, job.name, raw_point, time.perf_counter() - start)
     ds.attrs["result_schema_version"] = RESULT_SCHEMA_VERSION
@@ -525,7 +499,7 @@ def sweep(config_or_path: str | Path | Mapping[str, Any],
     points = sweep_points(raw, grid)
     seen: dict[str, list[Any]] = {name: [None] * len(grid[name]) for name in names}
     for k, (_, point) in enumerate(points):  # schema errors are the user's: fail before running
-        config = validate_point(job, point)
+        config = validate_for(job, point)
         for name, i in zip(names, np.unravel_index(k, shape), strict=True):
             if seen[name][i] is None:
                 seen[name][i] = _attribute(config, name)
