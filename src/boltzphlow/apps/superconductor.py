@@ -73,15 +73,20 @@ class SolverConfig(ConfigModel):
     """Time integrator (registry name) and its options (``dt``: relaxation step, default
     1/μ of the state at each output interval; first step of the adaptive schemes)."""
 
-    method: str = Field("bdf", description="time integrator (a name of the integrator "
-                                           "registry)")
-    rtol: float = Field(1e-6, gt=0, lt=1, description="relative tolerance of the integrator")
-    atol: float = Field(1e-14, gt=0, description="absolute tolerance of the integrator")
+    method: str = Field("bdf", description="time integrator, a name of the registry "
+                        "boltzphlow.integrate.INTEGRATORS, case insensitive (bdf, radau, lsoda, "
+                        "rosenbrock, relaxation, rk45, dop853, and any registered later)")
+    rtol: float = Field(1e-6, gt=0, lt=1, description="relative tolerance of the adaptive "
+                        "integrators; also the tolerance of the energy bookkeeping check")
+    atol: float = Field(1e-14, gt=0, description="absolute tolerance of the adaptive "
+                                                 "integrators")
     dt: Quantity("ns", positive=True) | None = Field(
-        None, description="relaxation step, or first step of the adaptive integrators")
-    order: int = Field(1, ge=1, le=3, description="order of the relaxation scheme "
-                                                    "(other methods ignore it)")
-    tol: float = Field(1e-10, gt=0, lt=1, description="steady state: relative residual")
+        None, description="step of relaxation (none: 1/μ of the state at each output "
+                          "interval); first step of the adaptive schemes")
+    order: int = Field(1, ge=1, le=3, description="order (1–3) of relaxation; other methods "
+                                                  "ignore it")
+    tol: float = Field(1e-10, gt=0, lt=1, description="steady state: every component's net "
+                                                      "rate below tol of its gross flux")
 
     @field_validator("method")
     @classmethod
