@@ -459,7 +459,7 @@ def summary(ds: xr.Dataset) -> str:
         done = "complete" if int(a.get("complete", 1)) else "PARTIAL (resume with --resume)"
         lines = [
             head,
-            f"{a.get('method')}: t = 0 → {float(ds.t[-1]):.4g} ns, {ds.sizes['t']} outputs, "
+            f"{a.get('solver_method')}: t = 0 → {float(ds.t[-1]):.4g} ns, {ds.sizes['t']} outputs, "
             f"{done}",
             f"QP density {float(ds.qp_density[0]):.4g} → {float(ds.qp_density[-1]):.4g} µm⁻³; "
             f"gap {float(ds.delta[0]):.5g} → {float(ds.delta[-1]):.5g} µeV",

@@ -1027,7 +1027,7 @@ class _Records:
             tau0_ns=mat.tau0, tau_pb_ns=mat.tau_pb, N0_per_ueV_um3=mat.N0,
             debye_energy_ueV=mat.debye_energy, T_bath_K=model.T_bath, gap_mode=model.gap_mode,
             energy_step_ueV=model.grid.step, escape_time_ns=model.escape_time or 0.0,
-            method=stats.method, **stats.attrs(), compute_time_s=wall, complete=int(complete))
+            **stats.attrs(), compute_time_s=wall, complete=int(complete))
         return ds
 
 
