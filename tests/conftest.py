@@ -17,8 +17,7 @@ from boltzphlow import config as config_module
 from boltzphlow import jobs
 from boltzphlow.jobs import Job, RunContext
 from boltzphlow.plotting import save_figure, sweep_dims
-from boltzphlow.schema import ConfigModel
-from boltzphlow.units import Quantity
+from boltzphlow.schema import ConfigModel, Quantity
 
 #: Test switch: the toy job sends itself a signal ("how": "sigint" or "sigterm") in a phase:
 #: "run" once ``after`` records are computed, "plot" while plotting.  Set it with the

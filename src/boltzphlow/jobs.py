@@ -85,7 +85,7 @@ class Job:
         its tables are derived from the model's parameter definitions
         (:func:`boltzphlow.schema.config_model`), and ``boltzphlow keys NAME`` lists its keys
         (:func:`boltzphlow.schema.key_rows`: every field needs a ``description`` and, unless
-        it is a :func:`~boltzphlow.units.Quantity`, a ``json_schema_extra={"unit": ...}``).
+        it is a :func:`~boltzphlow.schema.Quantity`, a ``json_schema_extra={"unit": ...}``).
     run
         ``run(config, context) -> Dataset``; see the module docstring for the contract.
     plot

@@ -5,7 +5,7 @@ Every table of every model's config derives from :class:`ConfigModel`:
 * ``extra="forbid"``: a misspelt key is an error, never a silent default;
 * ``strict=True``: booleans are not numbers (``T = true`` is an error, not T = 1), ``2.5`` is
   not a count, ``"3"`` is not a float.  Quantities with units are
-  :func:`boltzphlow.units.Quantity` fields, which take numbers and unit strings and refuse
+  :func:`Quantity` fields, which take numbers and unit strings and refuse
   booleans too.  TOML gives arrays as lists: declare ``list[...]`` fields, or mark a field
   ``Field(strict=False)`` where lax conversion is wanted (``Path`` from a string);
 * a boolean is refused by every field whose type has no ``bool`` in it, even where pydantic's
@@ -26,15 +26,25 @@ import re
 import types
 import typing
 from collections.abc import Iterator
-from functools import cache
-from typing import Any
+from functools import cache, partial
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, create_model, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    create_model,
+    field_validator,
+)
 
 from boltzphlow.parameters import MISSING, Parameter, parameters_of
-from boltzphlow.units import Quantity, display_unit, field_unit
+from boltzphlow.units import display_unit, parse_quantity
 
-__all__ = ["KEYS_BLOCK", "ConfigModel", "accepts_bool", "config_fields", "config_model",
+__all__ = ["KEYS_BLOCK", "ConfigModel", "Quantity", "QuantityUnit", "accepts_bool",
+           "config_fields", "config_model", "field_unit",
            "field_at", "format_default", "key_rows", "key_tables", "markdown_keys",
            "parameter_values", "table_of", "update_key_blocks"]
 
@@ -152,7 +162,7 @@ def config_model(source: type, name: str | None = None, *, doc: str | None = Non
 
     Every parameter of the dataclass ``source`` becomes a key with the same name, type,
     default, bounds and meaning (``description``), and its unit in ``json_schema_extra``; a
-    ``quantity`` parameter becomes a :func:`~boltzphlow.units.Quantity` field that takes other
+    ``quantity`` parameter becomes a :func:`Quantity` field that takes other
     units.  This is how an app states its config without copying the model.
 
     Parameters
@@ -282,3 +292,77 @@ def update_key_blocks(text: str, render: Any) -> str:
     """``text`` (a Markdown page) with every ``<!-- keys: MODEL -->`` ... ``<!-- /keys -->``
     block replaced by ``render(MODEL)`` (e.g. :func:`markdown_keys` of that model's schema)."""
     return KEYS_BLOCK.sub(lambda m: f"{m[1]}{render(m[2]).rstrip()}\n{m[4]}", text)
+
+
+# ------------------------------------------------------------------------- quantity fields
+class QuantityUnit(str):
+    """Marker in a :func:`Quantity` field's metadata: the field's default unit (a ``str``)."""
+
+
+def field_unit(field: Any) -> str | None:
+    """The default unit of a pydantic ``FieldInfo`` declared with :func:`Quantity` (else None).
+
+    Looks through ``Optional``/unions, so ``Quantity("K") | None`` gives ``"K"``.
+    """
+    stack = [getattr(field, "annotation", None), *getattr(field, "metadata", ())]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, QuantityUnit):
+            return str(item)
+        stack.extend(typing.get_args(item))
+        stack.extend(getattr(item, "__metadata__", ()))
+    return None
+
+
+def Quantity(unit: str, *, positive: bool = False, nonnegative: bool = False,
+             allow_inf: bool = False) -> Any:
+    """A pydantic v2 field type: a float in ``unit``, given as a number or a string with a unit.
+
+    Parameters
+    ----------
+    unit
+        The documented default unit of the field; validated values are floats in it.
+    positive
+        Require ``value > 0`` (message ``"must be > 0, got ..."``).
+    nonnegative
+        Require ``value >= 0`` (message ``"must be >= 0, got ..."``).
+    allow_inf
+        Take ``inf`` (the TOML float, or the string ``"inf"``) as infinity, e.g. a lifetime
+        meaning "never"; every other value is parsed as usual.
+
+    Returns
+    -------
+    typing.Annotated
+        ``Annotated[float, BeforeValidator(...), ...]`` for use as a field annotation.  The
+        field takes what :func:`parse_quantity` takes (booleans, ``inf`` and ``nan`` are
+        refused, magnitudes are bounded).
+
+    Examples
+    --------
+    >>> class Config(ConfigModel):
+    ...     T_bath: Quantity("K", positive=True) = 0.05
+    >>> Config(T_bath="50 mK").T_bath
+    0.05
+    """
+    parse = partial(_parse_or_inf if allow_inf else parse_quantity, unit=unit)
+    metadata: list[Any] = [QuantityUnit(unit), BeforeValidator(parse)]
+    if positive or nonnegative:
+        metadata.append(AfterValidator(partial(_check_bound, unit=unit, strict=positive)))
+    return Annotated[(float, *metadata)]
+
+
+def _parse_or_inf(value: Any, unit: str) -> float:
+    """:func:`parse_quantity`, with ``inf`` (float or ``"inf"``, ``"+inf"``) taken as infinity."""
+    if isinstance(value, float) and value == math.inf:
+        return math.inf
+    if isinstance(value, str) and value.strip().lower() in ("inf", "+inf"):
+        return math.inf
+    return parse_quantity(value, unit)
+
+
+def _check_bound(value: float, *, unit: str, strict: bool) -> float:
+    """Raise ``ValueError`` unless ``value > 0`` (``strict``) or ``value >= 0``."""
+    if value > 0 or (not strict and value == 0):
+        return value
+    shown = f"{value:g} {unit}".rstrip()
+    raise ValueError(f"must be {'>' if strict else '>='} 0, got {shown}")

@@ -195,7 +195,7 @@ def _as_text(raw: Any, value: Any) -> str:
 def _axis(schema: type[BaseModel], name: str, raw_values: Sequence[Any],
           validated: Sequence[Any], label: str) -> tuple[np.ndarray, dict[str, str]]:
     """Coordinate values and attributes of one swept key (see the module docstring)."""
-    from boltzphlow.units import field_unit
+    from boltzphlow.schema import field_unit
 
     field = field_at(schema, name)
     numeric = all(isinstance(v, int | float | np.integer | np.floating)

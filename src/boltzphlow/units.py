@@ -5,7 +5,8 @@ temperatures in K, lengths in µm.  Other families document their own (dimension
 
 A config value may be a bare number, meaning the documented default unit of its key, or a
 string with a unit, ``"50 mK"``, ``"438 ns"``, ``"0.2 um"``, ``"3 µm"``, ``"1/ns"``
-(:func:`parse_quantity`).  Pydantic config models declare such keys with :func:`Quantity`::
+(:func:`parse_quantity`).  Pydantic config models declare such keys with
+:func:`boltzphlow.schema.Quantity` (the config layer; this module imports no pydantic)::
 
     class Config(ConfigModel):
         T_bath: Quantity("K", positive=True) = 0.05
@@ -45,18 +46,17 @@ from __future__ import annotations
 
 import math
 import re
-from functools import cache, lru_cache, partial
+from functools import cache, lru_cache
 from numbers import Real
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Any
 
 from boltzphlow.errors import shorten
 
 if TYPE_CHECKING:
     import pint
 
-__all__ = ["K_B", "MAX_LENGTH", "MAX_MAGNITUDE", "MIN_MAGNITUDE", "Quantity", "QuantityUnit",
-           "conversion_factor", "display_unit", "field_unit", "parse_quantity", "parse_unit",
-           "unit_registry"]
+__all__ = ["K_B", "MAX_LENGTH", "MAX_MAGNITUDE", "MIN_MAGNITUDE", "conversion_factor",
+           "display_unit", "parse_quantity", "parse_unit", "unit_registry"]
 
 #: Boltzmann constant in µeV/K (CODATA 2018, exact).
 K_B = 86.17333262
@@ -356,14 +356,6 @@ def _check_magnitude(magnitude: float, unit: str) -> float:
     return magnitude
 
 
-def _check_bound(value: float, *, unit: str, strict: bool) -> float:
-    """Raise ``ValueError`` unless ``value > 0`` (``strict``) or ``value >= 0``."""
-    if value > 0 or (not strict and value == 0):
-        return value
-    shown = f"{value:g} {unit}".rstrip()
-    raise ValueError(f"must be {'>' if strict else '>='} 0, got {shown}")
-
-
 @lru_cache(maxsize=64)
 def conversion_factor(source: str, target: str) -> float:
     """The number a value in ``source`` is multiplied by to be in ``target``
@@ -391,77 +383,3 @@ def display_unit(unit: str) -> str:
     unchanged (labels of a model's own units pass through)."""
     text = re.sub(r"(?<![A-Za-z])u(?=(?:eV|m|s|W|K)(?![A-Za-z]))", "µ", unit)
     return re.sub(r"(?:\^|\*\*)(-?[0-9]+)", lambda m: m[1].translate(_SUPERSCRIPTS), text)
-
-
-# --------------------------------------------------------------------------------------------
-# pydantic fields
-
-
-class QuantityUnit(str):
-    """Marker in a :func:`Quantity` field's metadata: the field's default unit (a ``str``)."""
-
-
-def field_unit(field: Any) -> str | None:
-    """The default unit of a pydantic ``FieldInfo`` declared with :func:`Quantity` (else None).
-
-    Looks through ``Optional``/unions, so ``Quantity("K") | None`` gives ``"K"``.
-    """
-    import typing
-
-    stack = [getattr(field, "annotation", None), *getattr(field, "metadata", ())]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, QuantityUnit):
-            return str(item)
-        stack.extend(typing.get_args(item))
-        stack.extend(getattr(item, "__metadata__", ()))
-    return None
-
-
-def Quantity(unit: str, *, positive: bool = False, nonnegative: bool = False,
-             allow_inf: bool = False) -> Any:
-    """A pydantic v2 field type: a float in ``unit``, given as a number or a string with a unit.
-
-    Parameters
-    ----------
-    unit
-        The documented default unit of the field; validated values are floats in it.
-    positive
-        Require ``value > 0`` (message ``"must be > 0, got ..."``).
-    nonnegative
-        Require ``value >= 0`` (message ``"must be >= 0, got ..."``).
-    allow_inf
-        Take ``inf`` (the TOML float, or the string ``"inf"``) as infinity, e.g. a lifetime
-        meaning "never"; every other value is parsed as usual.
-
-    Returns
-    -------
-    typing.Annotated
-        ``Annotated[float, BeforeValidator(...), ...]`` for use as a field annotation.  The
-        field takes what :func:`parse_quantity` takes (booleans, ``inf`` and ``nan`` are
-        refused, magnitudes are bounded).
-
-    Examples
-    --------
-    >>> from boltzphlow.schema import ConfigModel
-    >>> class Config(ConfigModel):
-    ...     T_bath: Quantity("K", positive=True) = 0.05
-    >>> Config(T_bath="50 mK").T_bath
-    0.05
-    """
-    from pydantic import AfterValidator, BeforeValidator
-
-    parse = partial(_parse_or_inf if allow_inf else parse_quantity, unit=unit)
-    metadata: list[Any] = [QuantityUnit(unit), BeforeValidator(parse)]
-    if positive or nonnegative:
-        metadata.append(AfterValidator(partial(_check_bound, unit=unit, strict=positive)))
-    return Annotated[(float, *metadata)]
-
-
-def _parse_or_inf(value: Any, unit: str) -> float:
-    """:func:`parse_quantity`, with ``inf`` (float or ``"inf"``, ``"+inf"``) taken as infinity."""
-    if isinstance(value, float) and value == math.inf:
-        return math.inf
-    if isinstance(value, str) and value.strip().lower() in ("inf", "+inf"):
-        return math.inf
-    return parse_quantity(value, unit)

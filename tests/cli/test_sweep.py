@@ -23,7 +23,7 @@ from boltzphlow import jobs, results
 from boltzphlow.cli import main
 from boltzphlow.errors import ResourceError
 from boltzphlow.jobs import Job
-from boltzphlow.schema import ConfigModel
+from boltzphlow.schema import ConfigModel, Quantity
 from boltzphlow.sweep import (
     RESULT_SCHEMA_VERSION,
     compute_point,
@@ -33,7 +33,6 @@ from boltzphlow.sweep import (
     sweep_points,
 )
 from boltzphlow.testing import assert_has_metadata
-from boltzphlow.units import Quantity
 
 PHOTO_TOML = """\
 # small photoexcited config for sweep tests

@@ -34,8 +34,7 @@ from pydantic import BaseModel
 
 from boltzphlow import cli, jobs
 from boltzphlow.config import list_examples, read_toml, validate_config
-from boltzphlow.schema import accepts_bool
-from boltzphlow.units import field_unit
+from boltzphlow.schema import accepts_bool, field_unit
 
 SETTINGS = settings(max_examples=40, deadline=None, database=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much,

@@ -33,8 +33,8 @@ LAYERS: list[set[str]] = [
 ]
 
 #: Rooms of the physics: they import none of :data:`NOT_IN_PHYSICS`.
-PHYSICS = {"errors", "stats", "parameters", "resources", "grids", "bands", "geometry", "kspace",
-           "scattering", "integrate", "kinetics", "observables"}
+PHYSICS = {"errors", "stats", "units", "parameters", "resources", "grids", "bands", "geometry",
+           "kspace", "scattering", "integrate", "kinetics", "observables"}
 
 #: What the physics never imports: configs, the command line, apps, and plotting.
 NOT_IN_PHYSICS = ("boltzphlow.config", "boltzphlow.cli", "boltzphlow.apps", "boltzphlow.jobs",

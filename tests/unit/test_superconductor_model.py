@@ -507,8 +507,7 @@ def test_sweep_results_are_drawn_with_failed_points_left_out(tmp_path, figures):
 
 
 def test_docs_document_every_config_key_and_cite_papers_not_seed_files():
-    from boltzphlow.schema import config_fields
-    from boltzphlow.units import field_unit
+    from boltzphlow.schema import config_fields, field_unit
 
     root = Path(__file__).resolve().parents[2]
     docs = (root / "docs" / "superconductor.md").read_text()

@@ -11,12 +11,10 @@ from typing import Literal
 import pytest
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from boltzphlow.schema import ConfigModel
+from boltzphlow.schema import ConfigModel, Quantity, field_unit
 from boltzphlow.units import (
     K_B,
     MAX_MAGNITUDE,
-    Quantity,
-    field_unit,
     parse_quantity,
     parse_unit,
     unit_registry,

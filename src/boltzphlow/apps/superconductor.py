@@ -27,8 +27,8 @@ from boltzphlow.kinetics.superconductor.model import (
 )
 from boltzphlow.kinetics.superconductor.parameters import FilmParameters, GridParameters
 from boltzphlow.kinetics.superconductor.sources import Injection, PhotonHit
-from boltzphlow.schema import ConfigModel, config_model
-from boltzphlow.units import Quantity, conversion_factor
+from boltzphlow.schema import ConfigModel, Quantity, config_model
+from boltzphlow.units import conversion_factor
 
 #: Dimensions of a single run's variables; any other dimension of a result is swept.
 _RUN_DIMS = ("t", "E", "omega")

@@ -28,8 +28,7 @@ from pydantic import (
 from boltzphlow.bands import MODEL_KINDS
 from boltzphlow.errors import shorten
 from boltzphlow.grids.kmesh import DEFAULT_CHUNK
-from boltzphlow.schema import ConfigModel, config_model
-from boltzphlow.units import field_unit
+from boltzphlow.schema import ConfigModel, config_model, field_unit
 
 __all__ = ["DEFAULT_MESH", "MAX_MAGNITUDE", "MODEL_TABLES", "TASKS", "AhcTask", "BandsTask",
            "ChernTask", "ChiralAnomalyTask", "CmeTask", "CurvatureMapTask", "GeometryConfig",
