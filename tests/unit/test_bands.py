@@ -374,7 +374,7 @@ class TestWannier90:
         ],
     )
     def test_bad_tb_files_are_one_line_input_errors(self, tmp_path, edit, message):
-        path = self._write_tb(tmp_path)
+        _, path = self._write_tb(tmp_path)
         lines = path.read_text().splitlines()
         edit(lines)
         path.write_text("\n".join(lines) + "\n")
@@ -392,6 +392,7 @@ class TestWannier90:
 
     @staticmethod
     def _write_tb(tmp_path):
+        """A two-orbital model with positions and its ``_tb.dat`` file: ``(model, path)``."""
         model = bands.TightBinding(
             np.diag([1.0, 2.0, 3.0]),
             {
@@ -418,42 +419,10 @@ class TestWannier90:
                     lines.append(f"{m + 1} {n + 1} {x[0]} 0 {x[1]} 0 {x[2]} 0")
         path = tmp_path / "toy_tb.dat"
         path.write_text("\n".join(lines) + "\n")
-        return path
+        return model, path
 
     def test_tb_dat_with_positions(self, tmp_path):
-        model = bands.TightBinding(
-            np.diag([1.0, 2.0, 3.0]),
-            {
-                (0, 0, 0): np.diag([0.5, -0.5]),
-                (1, 0, 0): [[0.1, 0.2j], [0.3, 0.0]],
-                (-1, 0, 0): np.conj([[0.1, 0.2j], [0.3, 0.0]]).T,
-            },
-            positions=[[0.0, 0.0, 0.0], [0.5, 0.25, 0.1]],
-        )
-        lines = [
-            "tb file",
-            "1.0 0.0 0.0",
-            "0.0 2.0 0.0",
-            "0.0 0.0 3.0",
-            "2",
-            f"{len(model.R)}",
-            " ".join("1" for _ in model.R),
-        ]
-        for i, r in enumerate(model.R):
-            lines += ["", " ".join(str(x) for x in r)]
-            for n in range(2):
-                for m in range(2):
-                    v = model.h_R[i, m, n]
-                    lines.append(f"{m + 1} {n + 1} {v.real:.15f} {v.imag:.15f}")
-        cart = model.positions @ model.lattice
-        for r in model.R:
-            lines += ["", " ".join(str(x) for x in r)]
-            for n in range(2):
-                for m in range(2):
-                    x = cart[m] if (m == n and not np.any(r)) else np.zeros(3)
-                    lines.append(f"{m + 1} {n + 1} {x[0]} 0 {x[1]} 0 {x[2]} 0")
-        path = tmp_path / "toy_tb.dat"
-        path.write_text("\n".join(lines) + "\n")
+        model, path = self._write_tb(tmp_path)
         read = bands.read_wannier90_tb(path)
         np.testing.assert_allclose(read.positions, model.positions, atol=1e-14)
         k = RNG.normal(size=(4, 3))
