@@ -401,3 +401,58 @@ def test_a_newly_registered_scheme_reaches_every_models_evolve():
         assert set(seen) == {"_Problem", "PhotoexcitedMetal"}
     finally:
         INTEGRATORS.pop(Twin.name)
+
+
+class CubicDecay:
+    """``y' = -y³``: ``y(t) = y0 / sqrt(1 + 2 y0² t)``; a first trial step of 1 from ``y0 = 30``
+    overflows (explicit stages reach ~1e13 and cube past the float range)."""
+
+    def rhs(self, t, y):
+        return -y ** 3
+
+    def jacobian(self, t, y):
+        return np.diag(-3.0 * y ** 2)
+
+    def exact(self, y0, t):
+        return y0 / np.sqrt(1.0 + 2.0 * np.outer(t, y0 ** 2))
+
+
+@pytest.mark.parametrize("name", [n for n in SCHEMES if INTEGRATORS[n].adaptive])
+def test_an_overflowing_trial_step_is_rejected_not_raised(name):
+    """Warnings are errors in this suite: a trial step that overflows must be rejected by the
+    controller (the step shrinks) without a floating-point warning, and the answer is still
+    within 30 rtol (the bound of the other adaptive tests)."""
+    problem, y0, t = CubicDecay(), np.array([30.0, 1.0]), np.array([0.0, 1.0])
+    rtol = _rtol(INTEGRATORS[name])
+    res = _run(problem, y0, t, name, dt0=1.0, rtol=rtol, atol=1e-3 * rtol)
+    assert _rel_error(res, problem, y0, t) < 30 * rtol
+
+
+class NaNAfter:
+    """``y' = -y`` until ``t_bad``, NaN from there on (a model that breaks mid-run)."""
+
+    def __init__(self, t_bad):
+        self.t_bad = t_bad
+
+    def rhs(self, t, y):
+        return np.full_like(y, np.nan) if t >= self.t_bad else -y
+
+    def rhs_and_loss(self, t, y):
+        return self.rhs(t, y), np.ones_like(y)
+
+    def jacobian(self, t, y):
+        return -np.eye(y.size)
+
+
+@pytest.mark.parametrize("t_bad", [0.0, 0.5])
+@pytest.mark.parametrize("name", SCHEMES)
+def test_a_derivative_that_turns_nan_stops_the_run_with_a_message(name, t_bad):
+    """A model whose derivative is NaN from the start or from mid-run: the run stops
+    (success False), keeps the outputs before the failure, and says where, rather than
+    spinning in SciPy's step-size loop or writing NaN as a result."""
+    t = np.array([0.0, 0.25, 1.0])
+    step = {"dt0": 0.01} if INTEGRATORS[name].adaptive else {"dt": 0.01}
+    res = integrate(NaNAfter(t_bad), np.ones(3), t, name, **step)
+    assert not res.success and "stopped at t = " in res.message
+    kept = 1 if t_bad == 0.0 else 2
+    assert len(res.t) == kept and np.all(np.isfinite(res.y))

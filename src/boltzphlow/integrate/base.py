@@ -201,6 +201,10 @@ class CountingProblem:
 
     def rhs(self, t: float, y: np.ndarray) -> np.ndarray:
         self.counters.nfev += 1
+        if not np.all(np.isfinite(y)):
+            # a rejected trial state (overflowed stage or Newton iterate): the model is not
+            # evaluated on it, and the NaN makes the scheme reject the step
+            return np.full(np.shape(y), np.nan)
         return self.problem.rhs(t, y)
 
     def rhs_and_loss(self, t: float, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -109,9 +109,16 @@ class _SciPyScheme(Integrator):
         jac = self._jac()
         if jac is not None:
             kw["jac"] = jac
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), np.errstate(invalid="ignore", over="ignore"):
             warnings.simplefilter("ignore", UserWarning)  # rtol = 1e3 in fixed-step mode
-            return self.solver_class(self.problem.rhs, t, y, t1, **kw)
+            solver = self.solver_class(self.problem.rhs, t, y, t1, **kw)
+        f0 = getattr(solver, "f", None)  # the derivative at t (RK, Radau keep it)
+        if not np.isfinite(getattr(solver, "h_abs", 0.0)) or (
+                f0 is not None and not np.all(np.isfinite(f0))):
+            # SciPy picks the first step from the derivative at the start; NaN there makes its
+            # step-size loop spin forever or its LU refuse the matrix
+            raise IntegrationError(f"{self.name}: the derivative at t = {t:g} is not finite")
+        return solver
 
     def _proposed(self, solver: sint.OdeSolver) -> float:
         """The step the controller will try next."""
@@ -133,9 +140,16 @@ class _SciPyScheme(Integrator):
         h_keep = dt
         while solver.status == "running":
             nfev0 = p.counters.nfev
-            message = solver.step()
+            # A trial step may overshoot into overflow (an explicit stage, a diverging Newton
+            # iterate); SciPy's controller rejects it and shrinks the step, so floating-point
+            # warnings inside step() are not errors. An accepted state must be finite.
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                message = solver.step()
             if solver.status == "failed":
                 raise IntegrationError(message or f"{self.name} could not take a step")
+            if not np.all(np.isfinite(solver.y)):
+                raise IntegrationError(f"{self.name} accepted a step to a state that is not "
+                                       f"finite at t = {solver.t:g}")
             steps += 1
             rejected += self._rejected(p.counters.nfev - nfev0)
             running = solver.status == "running"
