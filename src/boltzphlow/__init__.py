@@ -16,7 +16,7 @@ import types
 from typing import Any
 
 __all__ = ["__version__", "bands", "geometry", "integrate", "kspace", "observables",
-           "photoexcited", "stats", "superconductor", "sweep"]
+           "photoexcited", "scattering", "stats", "superconductor", "sweep", "transport"]
 
 #: Public subpackages and the modules they are (imported on first use).
 _SUBPACKAGES = {
@@ -28,6 +28,8 @@ _SUBPACKAGES = {
     "stats": "boltzphlow.stats",
     "photoexcited": "boltzphlow.kinetics.photoexcited",
     "superconductor": "boltzphlow.kinetics.superconductor",
+    "scattering": "boltzphlow.scattering",
+    "transport": "boltzphlow.kinetics.bte",
 }
 
 

@@ -1,0 +1,9 @@
+"""Electron transport on k-meshes: the linearised Boltzmann equation with full collision
+operators, magnetic fields and the Berry-phase terms (``bp.transport``)."""
+
+from __future__ import annotations
+
+from boltzphlow.kinetics.bte.fields import FieldTerms
+from boltzphlow.kinetics.bte.linear import BTEResult, LinearBTE
+
+__all__ = ["BTEResult", "FieldTerms", "LinearBTE"]
