@@ -131,6 +131,63 @@ class TestChunking:
         with pytest.raises(ValueError, match="symmetry-reduced"):
             KStates.build(HALDANE, (12, 12), window, use_symmetry=True).neighbours(0)
 
+    def test_neighbours_at_an_offset_vector_on_a_lattice(self):
+        """Offsets along several axes at once: the partner is the state of the same band at
+        k + Σ_i offset_i b_i / N_i (its energy agrees with a direct diagonalisation to
+        round-off, 1e-12 for |ε| ≲ 3), lattices wrap (an offset of a whole period is the state
+        itself), and a diagonal step is the composition of the two single steps exactly."""
+        mesh = KMesh.gamma_centered((12, 10))
+        window = (-np.inf, -1.5)
+        states = KStates.build(HALDANE, mesh, window)
+        for offset in ((1, -1), (2, 3), (-13, 1)):
+            rows = states.neighbours(offset=offset)
+            k_next = states.k + HALDANE.k_cartesian(np.array(offset) / np.array(mesh.shape))
+            e_next = np.linalg.eigvalsh(HALDANE.hamiltonian(k_next))[np.arange(len(states)),
+                                                                       states.band]
+            held = rows >= 0
+            np.testing.assert_allclose(states.energy[rows[held]], e_next[held], atol=1e-12)
+            np.testing.assert_array_equal(states.band[rows[held]], states.band[held])
+            assert np.all(e_next[~held] > -1.5) and (~held).any() and held.any()
+        # one axis: the same rows as (axis, step); whole periods: the state itself
+        np.testing.assert_array_equal(states.neighbours(offset=(0, -3)), states.neighbours(1, -3))
+        np.testing.assert_array_equal(states.neighbours(offset=np.array([12, -20])),
+                                      np.arange(len(states)))
+        full = KStates.build(HALDANE, mesh)  # every state held: no -1 anywhere
+        diagonal = full.neighbours(offset=(1, -1))
+        assert np.all(diagonal >= 0)
+        np.testing.assert_array_equal(diagonal, full.neighbours(1, -1)[full.neighbours(0, 1)])
+
+    @pytest.mark.parametrize("mesh", [KMesh.gamma_centered((8, 6)),
+                                      KMesh.monkhorst_pack((7, 6))])
+    def test_neighbours_at_an_offset_vector_on_a_continuum_box(self, mesh):
+        """A continuum box [-k_max, k_max)^2 does not wrap: the partner at offset o is held iff
+        k + o δ lies in the box along every axis (δ_i = 2 k_max / N_i; positions are multiples
+        of δ_i / 2, so a 1e-9 margin decides the edges exactly); held partners sit at k + o δ
+        to round-off.  N = 6 puts a point at a distance one step from each edge: deciding in
+        fractions (i + s) / N would misplace it by an ulp (4/6 + 1/6 rounds either way)."""
+        k_max = 2.0
+        dirac = KStates.build(bands.massive_dirac(1.0, 0.3, k_max=k_max), mesh)
+        delta = 2 * k_max / np.array(mesh.shape)
+        for offset in ((1, -1), (-1, 1), (3, 2), (-2, -5)):
+            rows = dirac.neighbours(offset=offset)
+            target = dirac.k + np.array(offset) * delta
+            inside = np.all((target >= -k_max - 1e-9) & (target < k_max - 1e-9), axis=1)
+            np.testing.assert_array_equal(rows >= 0, inside)
+            np.testing.assert_allclose(dirac.k[rows[inside]], target[inside], atol=1e-13)
+            np.testing.assert_array_equal(dirac.band[rows[inside]], dirac.band[inside])
+        # a diagonal step: 2 bands x (N_x + N_y - 1) edge points lose their partner
+        assert np.sum(dirac.neighbours(offset=(1, -1)) < 0) == 2 * (sum(mesh.shape) - 1)
+        assert np.all(dirac.neighbours(offset=(mesh.shape[0], 0)) == -1)
+
+    def test_neighbours_refuse_ambiguous_or_malformed_steps(self):
+        states = KStates.build(HALDANE, (6, 6))
+        for kwargs, match in (({}, "exactly one"), ({"axis": 0, "offset": (1, 0)}, "exactly one"),
+                              ({"offset": (1, 0, 0)}, "2 integers"),
+                              ({"offset": (0.5, 0)}, "2 integers"),
+                              ({"offset": ("a", 0)}, "2 integers"), ({"axis": 2}, "axis")):
+            with pytest.raises(ValueError, match=match):
+                states.neighbours(**kwargs)
+
     def test_symmetry_reduced_states_reproduce_the_full_mesh_sum(self):
         mesh = (30, 30)
         full = KStates.build(HALDANE, mesh, (-np.inf, 0.0))

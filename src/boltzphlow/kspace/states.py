@@ -511,37 +511,69 @@ class KStates:
         rows = pos if order is None else order[pos]
         return np.where(found, rows, -1)
 
-    def neighbours(self, axis: int, step: int = 1) -> np.ndarray:
-        """Row of the state of the same band ``step`` mesh points along reduced ``axis``.
+    def neighbours(self, axis: int | None = None, step: int = 1, *,
+                   offset: Sequence[int] | np.ndarray | None = None) -> np.ndarray:
+        """Row of the state of the same band a whole number of mesh steps away.
 
-        The finite-difference partner of each state for ``∂/∂k`` on the mesh (the field
-        terms of a Boltzmann equation): the reduced step is ``step / N_axis``, i.e. the
-        Cartesian displacement ``h.k_cartesian(step * e_axis / N_axis)``.  Bands are matched
-        by index (ascending energy), so a partner across a band crossing is the other band.
+        Either ``step`` mesh points along reduced ``axis`` (the finite-difference partner of
+        each state for ``∂/∂k`` on the mesh: the field terms of a Boltzmann equation), or an
+        integer ``offset`` vector of steps along every reduced axis at once (``offset=(1, -1)``:
+        the mesh diagonals, as for the simplices of a tetrahedron method).  The reduced
+        displacement is ``offset_i / N_i``, i.e. the Cartesian ``h.k_cartesian(offset / N)``.
+        Bands are matched by index (ascending energy), so a partner across a band crossing is
+        the other band.
+
+        Parameters
+        ----------
+        axis, step
+            One reduced axis and the (integer) number of steps along it.
+        offset
+            ``(d,)`` integer steps along the reduced axes; instead of ``axis``/``step``.
 
         Returns
         -------
         numpy.ndarray
             ``(S,)`` int64 rows, -1 where the partner is outside the window or, for a
-            continuum box, beyond its edge (lattices wrap around the Brillouin zone).
+            continuum box, beyond its edge along any axis (lattices wrap around the Brillouin
+            zone).
 
         Raises
         ------
         ValueError
-            Without a mesh, on symmetry-reduced states, or for an axis the mesh lacks.
+            Without a mesh, on symmetry-reduced states, for an axis the mesh lacks, for both
+            or neither of ``axis`` and ``offset``, or for an offset of the wrong length or
+            not integer.
         """
         if self.mesh is None or self.reduced:
             raise ValueError("neighbours need the states of a full mesh (not symmetry-reduced)")
-        if not 0 <= axis < self.mesh.dim:
-            raise ValueError(f"axis must be in 0..{self.mesh.dim - 1}, got {axis}")
+        d = self.mesh.dim
+        if (axis is None) == (offset is None):
+            raise ValueError("neighbours take either axis (and step) or offset, exactly one")
+        if offset is None:
+            if not 0 <= axis < d:
+                raise ValueError(f"axis must be in 0..{d - 1}, got {axis}")
+            steps = np.zeros(d, dtype=np.int64)
+            steps[axis] = int(step)
+        else:
+            raw = np.asarray(offset)
+            if (raw.shape != (d,) or raw.dtype.kind not in "iuf"
+                    or not np.all(np.mod(raw, 1) == 0)):
+                raise ValueError(f"offset must be {d} integers (one per mesh axis), "
+                                 f"got {offset!r}")
+            steps = raw.astype(np.int64)
+        shape = np.asarray(self.mesh.shape, dtype=np.int64)[:, None]
         index = np.array(np.unravel_index(self.k_index, self.mesh.shape))  # (d, S)
-        size = self.mesh.shape[axis]
         inside = np.ones(len(self), dtype=bool)
-        if not self.periodic:  # the box [-1/2, 1/2) in wrapped reduced coordinates
-            f = (index[axis] + self.mesh.shift[axis]) / size
-            g = np.mod(f + 0.5, 1.0) - 0.5 + int(step) / size
-            inside = (g >= -0.5) & (g < 0.5)
-        index[axis] = (index[axis] + int(step)) % size
+        moving = steps != 0
+        if not self.periodic and moving.any():
+            # the box [-1/2, 1/2) in wrapped reduced coordinates, in units of mesh steps:
+            # positions i + shift (integers or half-integers, exact in floating point, so the
+            # edges are decided exactly, unlike fractions (i + shift) / N)
+            size = shape[moving]
+            position = index[moving] + np.asarray(self.mesh.shift, dtype=float)[moving, None]
+            target = position - size * (2 * position >= size) + steps[moving, None]
+            inside = np.all((2 * target >= -size) & (2 * target < size), axis=0)
+        index = np.mod(index + steps[:, None], shape)
         rows = self.find(np.ravel_multi_index(index, self.mesh.shape), self.band)
         return np.where(inside, rows, -1)
 
