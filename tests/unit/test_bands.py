@@ -605,3 +605,21 @@ class TestRegistry:
         points = bands.high_symmetry_points("rashba_2deg", params)
         np.testing.assert_array_equal(points["M"], [2.5, 2.5])
         np.testing.assert_array_equal(bands.high_symmetry_points("rashba_2deg")["X"], [1, 0])
+
+
+@pytest.mark.parametrize("dim", [1, 2, 3])
+def test_parabolic_band_energy_velocity_and_refusals(dim):
+    """``parabolic_band``: ε = k²/2m and v = k/m at random points (exact), a flat Berry
+    curvature of zero, the registry builds it, and bad parameters are refused in one line."""
+    rng = np.random.default_rng(dim)
+    h = bands.parabolic_band(mass=0.7, k_max=2.0, dim=dim)
+    k = rng.uniform(-2, 2, size=(5, dim))
+    assert np.allclose(h.hamiltonian(k)[:, 0, 0].real, (k ** 2).sum(-1) / 1.4, rtol=1e-14)
+    assert np.allclose(h.velocity(k)[:, :, 0, 0].real, k / 0.7, rtol=1e-14)
+    assert h.dim == dim and h.n_bands == 1 and not h.periodic
+    kind = bands.MODEL_KINDS["parabolic"]
+    assert kind.model(kind.parameters(mass=0.7, k_max=2.0)).dim == 2
+    with pytest.raises(ValueError, match="mass"):
+        bands.parabolic_band(mass=0.0)
+    with pytest.raises(ValueError, match="dim"):
+        bands.parabolic_band(dim=4)

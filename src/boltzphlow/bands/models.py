@@ -31,6 +31,7 @@ from boltzphlow.parameters import parameter
 __all__ = [
     "PAULI",
     "HaldaneParameters",
+    "ParabolicParameters",
     "MassiveDiracParameters",
     "PBandParameters",
     "QiWuZhangParameters",
@@ -39,6 +40,7 @@ __all__ = [
     "WeylLatticeParameters",
     "WeylNode",
     "haldane",
+    "parabolic_band",
     "massive_dirac",
     "p_band_model",
     "qi_wu_zhang",
@@ -67,6 +69,17 @@ class MassiveDiracParameters:
     k_max: float = parameter(5.0, unit="1/a", gt=0,
                              doc="half-width of the k-box [-k_max, k_max]² (the model is "
                                  "truncated there)")
+
+
+@dataclass(frozen=True)
+class ParabolicParameters:
+    """One parabolic band ``ε = k²/2m`` on the k-box [-k_max, k_max]^d (the free-electron
+    textbook case of transport: Drude, Hall coefficient, Wiedemann–Franz)."""
+
+    mass: float = parameter(1.0, unit="1/(energy·a²)", gt=0,
+                            doc="effective mass m, ε = k²/2m")
+    k_max: float = parameter(3.0, unit="1/a", gt=0,
+                             doc="half-width of the k-box [-k_max, k_max]^d")
 
 
 @dataclass(frozen=True)
@@ -173,6 +186,39 @@ def massive_dirac(v: float = MassiveDiracParameters.v, delta: float = MassiveDir
     return ContinuumModel(
         h, 2, 2, k_max, velocity=dh, name=f"massive Dirac (v={v:g}, delta={delta:g})"
     )
+
+
+def parabolic_band(mass: float = ParabolicParameters.mass,
+                   k_max: float = ParabolicParameters.k_max, dim: int = 2) -> ContinuumModel:
+    r"""One parabolic band ``ε(k) = k²/2m`` in ``dim`` = 1, 2 or 3 dimensions, on the box
+    ``[-k_max, k_max]^dim``.
+
+    No Berry curvature, no orbital moment: the reference band of Boltzmann transport (Drude
+    ``σ = n e² τ/m``, Hall coefficient ``1/(n e)``, Wiedemann–Franz).
+
+    Parameters
+    ----------
+    mass
+        Effective mass m (``ħ = 1``: 1/(energy × a²)).
+    k_max
+        Half-width of the k-box.
+    dim
+        Dimension of k-space.
+    """
+    mass, dim = float(mass), int(dim)
+    if not mass > 0:
+        raise ValueError(f"the mass must be > 0, got {mass}")
+    if dim not in (1, 2, 3):
+        raise ValueError(f"dim must be 1, 2 or 3, got {dim}")
+
+    def h(k: np.ndarray) -> np.ndarray:
+        return (0.5 * np.sum(k * k, axis=-1) / mass)[..., None, None].astype(complex)
+
+    def dh(k: np.ndarray) -> np.ndarray:
+        return (k / mass)[..., :, None, None].astype(complex)
+
+    return ContinuumModel(h, 1, dim, k_max, velocity=dh,
+                          name=f"parabolic band (m={mass:g}, {dim}D)")
 
 
 def haldane(

@@ -20,6 +20,7 @@ from boltzphlow.bands.hamiltonian import Hamiltonian
 from boltzphlow.bands.models import (
     HaldaneParameters,
     MassiveDiracParameters,
+    ParabolicParameters,
     PBandParameters,
     QiWuZhangParameters,
     Rashba2degParameters,
@@ -27,6 +28,7 @@ from boltzphlow.bands.models import (
     haldane,
     massive_dirac,
     p_band_model,
+    parabolic_band,
     qi_wu_zhang,
     rashba_2deg,
     weyl_lattice,
@@ -44,6 +46,12 @@ def _fixed(points: Mapping[str, tuple[float, ...]]) -> Callable[[Any], dict[str,
 def _box(params: Any) -> dict[str, np.ndarray]:
     """Points of a continuum k-box: in units of k_max without parameters."""
     return box_points() if params is None else box_points(params.k_max)
+
+
+def _parabolic_2d(mass: float = ParabolicParameters.mass,
+                  k_max: float = ParabolicParameters.k_max) -> Hamiltonian:
+    """The 2D :func:`~boltzphlow.bands.models.parabolic_band` (configs name the 2D band)."""
+    return parabolic_band(mass=mass, k_max=k_max, dim=2)
 
 
 def _weyl(params: Any) -> dict[str, np.ndarray]:
@@ -112,6 +120,8 @@ MODEL_KINDS: Mapping[str, ModelKind] = {kind.name: kind for kind in (
     ModelKind("weyl_lattice", 3, True, WeylLatticeParameters, weyl_lattice, _weyl,
               ("G", "X", "M", "G", "W1", "Z", "R")),
     ModelKind("rashba_2deg", 2, False, Rashba2degParameters, rashba_2deg, _box,
+              ("X", "G", "M")),
+    ModelKind("parabolic", 2, False, ParabolicParameters, _parabolic_2d, _box,
               ("X", "G", "M")),
     ModelKind("p_band", 3, True, PBandParameters, p_band_model, _fixed(FCC),
               ("G", "X", "W", "L", "G", "K")),
