@@ -18,7 +18,8 @@ from contextlib import contextmanager
 
 from boltzphlow.errors import ResourceError
 
-__all__ = ["available_memory", "blas_threads", "check_memory", "format_bytes", "memory_limit"]
+__all__ = ["available_memory", "blas_threads", "check_memory", "compute_threads", "format_bytes",
+           "memory_limit"]
 
 #: Fraction of the available memory one allocation (estimate) may take.
 MEMORY_FRACTION = 0.8
@@ -89,6 +90,19 @@ def check_memory(nbytes: float, what: str, keys: Sequence[str] = ()) -> None:
         hint = f"; change {' or '.join(keys)}" if keys else ""
         raise ResourceError(f"{what} needs {format_bytes(nbytes)}, more than the "
                             f"{format_bytes(limit)} this run may use{hint}")
+
+
+def compute_threads(cap: int | None = None) -> int:
+    """Threads a hot loop of this process may use: the cores it may run on, no more than the
+    current BLAS thread limit (a sweep sets one thread per task when it runs as many tasks as
+    there are cores, :func:`blas_threads`), and no more than ``cap``."""
+    from threadpoolctl import threadpool_info
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    limits = [int(lib["num_threads"]) for lib in threadpool_info()
+              if lib.get("user_api") == "blas"]
+    n = min([cores or 1, *limits])
+    return max(1, n if cap is None else min(int(cap), n))
 
 
 @contextmanager
