@@ -24,32 +24,52 @@ constant relaxation time, the one model that does not conserve particles.
 A model implements :meth:`ScatteringModel.pair_flux` for blocks of candidate pairs with
 ``ε_c ≥ ε_r`` (rows r, columns c) and declares how far in energy its transitions reach
 (:meth:`ScatteringModel.max_energy_transfer`); :class:`CollisionOperator` enumerates the
-candidates in energy-sorted blocks of bounded memory and assembles the sparse symmetric ``Φ``.
+candidates in energy-sorted blocks of bounded memory and assembles the sparse symmetric ``Φ``
+(stored once, as the upper triangle in energy order: 8 bytes a pair in float32).
+
+The assembly evaluates the pairs as dense tiles of the energy-sorted states
+(:class:`Tile`: a block of consecutive rows against the contiguous range of their partners),
+so that every per-state quantity enters by slicing and broadcasting instead of a gather per
+pair; models implement :meth:`ScatteringModel.tile_flux` for that path (and
+:meth:`ScatteringModel.pair_flux` for any list of pairs, the reference and the fallback).
 """
 
 from __future__ import annotations
 
 import math
+import threading
 from abc import ABC, abstractmethod
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.sparse.csgraph import connected_components
 
 from boltzphlow import stats
 from boltzphlow.kspace.states import KStates
-from boltzphlow.resources import check_memory
+from boltzphlow.parameters import check_parameters, parameter
+from boltzphlow.resources import check_memory, compute_threads, format_bytes
 
 __all__ = ["BYTES_PER_PAIR", "CollisionOperator", "DeltaFunction", "Equilibrium", "Gaussian",
-           "PairBlock", "ScatteringModel", "pair_blocks"]
+           "PairBlock", "ScatteringModel", "Tile", "TileStates", "pair_blocks", "tile_gaussian"]
 
-#: Bytes one stored pair of the symmetric flux matrix takes at assembly (COO: value, row,
-#: column; CSR of both triangles after).
-BYTES_PER_PAIR = 40
+#: Bytes one stored pair of the symmetric flux takes: a value (float32, the default) and a
+#: column (int32) of the upper triangle.
+BYTES_PER_PAIR = 8
 
-#: Candidate pairs examined at once (bounds the working memory of the enumeration).
-BLOCK_PAIRS = 1 << 21
+#: Candidate pairs examined at once: the size of a tile (about 1 MB a float32 temporary,
+#: within the L2 cache; the fastest on the 2-core benchmark machine).
+BLOCK_PAIRS = 1 << 18
+
+#: Stored pairs one block of :meth:`CollisionOperator.matvec` converts to float64 at once
+#: (32 MB): SciPy would convert the whole float32 triangle (8 bytes a pair) for every product.
+MATVEC_PAIRS = 1 << 22
+
+#: Candidate pairs drawn to estimate the number of stored pairs before the assembly.
+SAMPLE_PAIRS = 20000
 
 
 # --------------------------------------------------------------------------- equilibrium
@@ -77,6 +97,13 @@ class Equilibrium:
         f = self.fermi(energy)
         return f * (1.0 - f)
 
+    def _ordered(self, e_from: np.ndarray, e_to: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray]:
+        """``f^0(ε_<)(1 - f^0(ε_>))`` and ``x = (ε_> - ε_<)/T ≥ 0`` of each pair."""
+        e1, e2 = np.asarray(e_from, float), np.asarray(e_to, float)
+        lo, hi = np.minimum(e1, e2), np.maximum(e1, e2)
+        return self.fermi(lo) * (1.0 - self.fermi(hi)), (hi - lo) / self.T
+
     def elastic_flux_factor(self, e_from: np.ndarray, e_to: np.ndarray) -> np.ndarray:
         r"""The symmetric occupation factor of an elastic (static) transition.
 
@@ -84,15 +111,28 @@ class Equilibrium:
         ``ε ↔ ε'``, equal to ``f^0 (1 - f^0)`` at ``ε = ε'`` and the ``ω → 0`` limit of the
         phonon factor ``f^0(ε)(1 - f^0(ε'))(N(ε - ε') + 1)`` times ``ω/T`` — so that a
         smeared δ between two states of slightly different energy still gives ``Φ = Φᵀ``.
+        Evaluated without cancellation as ``f^0_<(1 - f^0_>)(1 - e^{-x})/x``,
+        ``x = |ε - ε'|/T`` (from ``f^0_>(1 - f^0_<) = e^{-x} f^0_<(1 - f^0_>)``).
         """
-        e1, e2 = np.asarray(e_from, float), np.asarray(e_to, float)
-        d = e1 - e2
-        close = np.abs(d) < 1e-6 * self.T
-        mid = 0.5 * (e1 + e2)
-        safe = np.where(close, 1.0, d)
+        occupation, x = self._ordered(e_from, e_to)
+        small = x < 1e-8
         with np.errstate(invalid="ignore", divide="ignore"):
-            ratio = self.T * (self.fermi(e2) - self.fermi(e1)) / safe
-        return np.where(close, self.pauli_weight(mid), ratio)
+            ratio = -np.expm1(-x) / np.where(small, 1.0, x)
+        return occupation * np.where(small, 1.0 - 0.5 * x, ratio)
+
+    def absorption_factor(self, e_from: np.ndarray, e_to: np.ndarray) -> np.ndarray:
+        r"""``f^0_<(1 - f^0_>) N(Δ) Δ/T`` with ``Δ = ε_> - ε_< ≥ 0`` (dimensionless).
+
+        The occupation factor of a phonon of energy ``Δ`` absorbed by the lower state (equal
+        to ``f^0_>(1 - f^0_<)(N(Δ) + 1) Δ/T``, the emission by the upper one: the identity
+        ``f(1 - f') N(ε' - ε) = f'(1 - f)(N(ε' - ε) + 1)``), times ``Δ/T`` so that it stays
+        finite as ``Δ → 0`` (limit ``f^0(1 - f^0)``); symmetric in its arguments.
+        """
+        occupation, x = self._ordered(e_from, e_to)
+        small = x < 1e-8
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+            ratio = np.where(small, 1.0, x) / np.expm1(np.minimum(x, 700.0))
+        return occupation * np.where(small, 1.0 - 0.5 * x, ratio)
 
 
 # --------------------------------------------------------------------------- δ functions
@@ -102,7 +142,9 @@ class DeltaFunction(ABC):
     ``mismatch(rows, cols)`` returns ``ε_c - ε_r - Δ_{rc}`` for any pairs (the energy transfer
     ``Δ`` may depend on the pair, e.g. ``±c_s |k_c - k_r|``); a method evaluates it where it
     needs (a smearing at the pair itself, a tetrahedron method at the mesh neighbours of the
-    column too) and returns the weight of each pair in energy⁻¹.
+    column too) and returns the weight of each pair in energy⁻¹.  The weight of a pair whose
+    own ``|mismatch|`` exceeds :meth:`cutoff` must be zero (the models prune such pairs
+    before calling :meth:`weights`).
     """
 
     name: str = ""
@@ -116,27 +158,70 @@ class DeltaFunction(ABC):
                 mismatch: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> np.ndarray:
         """δ weights ``(P,)`` of the pairs ``(rows[i], cols[i])`` (energy⁻¹)."""
 
+    def tile_weights(self, tile: Tile, mismatch: np.ndarray) -> np.ndarray | None:
+        """δ weights of the pairs of a :class:`Tile` (``(B, W)``, the tile's dtype) from their
+        mismatch ``(B, W)``, for a δ whose weight depends on the pair's own mismatch only;
+        None (the default): the method needs :meth:`weights` (the operator then evaluates the
+        tile's candidate pairs one by one)."""
+        return None
+
+
+def gaussian_weights(x: np.ndarray, width: np.ndarray | float, n_sigma: float) -> np.ndarray:
+    """``exp(-x²/2σ²)/(√(2π) σ)`` where ``|x| ≤ n_sigma σ``, else 0 (the exponential is
+    evaluated only inside the cut)."""
+    x = np.asarray(x, float)
+    if np.ndim(width) == 0:
+        u = x * (1.0 / float(width))
+        out = np.exp(-0.5 * u * u) * (1.0 / (math.sqrt(2 * math.pi) * float(width)))
+        out[np.abs(u) > n_sigma] = 0.0
+        return out
+    width = np.broadcast_to(np.asarray(width, float), x.shape)
+    u = x / width
+    out = np.exp(-0.5 * np.minimum(u * u, 2 * n_sigma * n_sigma)) / (math.sqrt(2 * math.pi)
+                                                                       * width)
+    out[np.abs(u) > n_sigma] = 0.0
+    return out
+
 
 @dataclass(frozen=True)
 class Gaussian(DeltaFunction):
     """Gaussian smearing of fixed width σ (energy), cut at ``n_sigma`` σ (default 4: the
     neglected tail is ``erfc(4/√2) ≈ 6e-5`` of the weight)."""
 
-    width: float
-    n_sigma: float = 4.0
+    width: float = parameter(unit="energy", doc="standard deviation σ of the Gaussian δ",
+                             gt=0)
+    n_sigma: float = parameter(4.0, unit="1", doc="cut of the Gaussian, in widths", gt=0)
     name = "gaussian"
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.width) and self.width > 0):
             raise ValueError(f"the Gaussian width must be finite and > 0, got {self.width}")
+        check_parameters(self)
 
     def cutoff(self, states: KStates) -> float:
         return self.n_sigma * self.width
 
     def weights(self, states, rows, cols, mismatch):
-        x = mismatch(rows, cols) / self.width
-        return np.where(np.abs(x) <= self.n_sigma,
-                        np.exp(-0.5 * x * x) / (math.sqrt(2 * math.pi) * self.width), 0.0)
+        return gaussian_weights(mismatch(rows, cols), self.width, self.n_sigma)
+
+    def tile_weights(self, tile, mismatch):
+        return tile_gaussian(mismatch, 1.0 / self.width, self.n_sigma)
+
+
+def tile_gaussian(mismatch: np.ndarray, inverse_width: np.ndarray | float,
+                  n_sigma: float) -> np.ndarray:
+    """:func:`gaussian_weights` of a tile, in the dtype of ``mismatch``, from the inverse
+    width(s) ``1/σ`` (a number or an array broadcasting to the tile)."""
+    dt = mismatch.dtype
+    u = mismatch * (inverse_width if np.ndim(inverse_width) else dt.type(inverse_width))
+    u *= u
+    inside = u <= dt.type(n_sigma * n_sigma)
+    u *= dt.type(-0.5)
+    out = np.exp(u, out=u)
+    out *= inside  # (a product with the mask: cheaper than a masked assignment)
+    out *= (inverse_width if np.ndim(inverse_width) else dt.type(inverse_width))
+    out *= dt.type(1.0 / math.sqrt(2 * math.pi))
+    return out
 
 
 # --------------------------------------------------------------------------- pairs
@@ -152,6 +237,147 @@ class PairBlock:
         return len(self.rows)
 
 
+class TileStates:
+    """The energy-sorted states of an operator, with per-state arrays cast once to the dtype
+    of the tile evaluation (contiguous, so that a tile's rows and columns are slices).
+
+    ``array(key, make)`` returns ``make()`` (an ``(S, ...)`` array) cast to ``dtype``, built
+    once (thread-safe); ``memo(key, make)`` keeps any other value.
+    """
+
+    def __init__(self, states: KStates, eq: Equilibrium, dtype) -> None:
+        self.states, self.eq, self.dtype = states, eq, np.dtype(dtype)
+        self._cache: dict = {}
+        self._lock = threading.Lock()
+
+    def memo(self, key, make: Callable[[], object]):
+        found = self._cache.get(key)
+        if found is None:
+            with self._lock:
+                found = self._cache.get(key)
+                if found is None:
+                    found = self._cache[key] = make()
+        return found
+
+    def array(self, key, make: Callable[[], np.ndarray], dtype=None) -> np.ndarray:
+        dt = self.dtype if dtype is None else np.dtype(dtype)
+        return self.memo(("array", key, dt.str),
+                         lambda: np.ascontiguousarray(np.asarray(make()).astype(dt)))
+
+    def energy(self) -> np.ndarray:
+        """``ε - μ`` (μ subtracted before the cast: differences keep their accuracy)."""
+        return self.array("energy", lambda: self.states.energy - self.eq.mu)
+
+
+class Tile:
+    r"""Candidate pairs of energy-sorted states as a dense rectangle: the rows ``r0:r1`` and
+    the columns ``c0:c1`` (``c0 = r0 + 1``) of the sorted order.
+
+    A per-state array ``x`` enters a pair quantity as ``row(x)`` ``(B, 1)`` and ``col(x)``
+    ``(1, W)`` (slices, no gathers), so a model evaluates its flux with broadcast arithmetic
+    on the whole rectangle; the operator keeps only the candidates (``c > r`` and
+    ``ε_c - ε_r`` within the reach: :meth:`candidates`).  Pair quantities shared by models
+    (the energy transfer, the wave-vector transfer) are kept in ``cache``.
+    """
+
+    def __init__(self, context: TileStates, r0: int, r1: int, c1: int,
+                 stop: np.ndarray) -> None:
+        self.context, self.r0, self.r1, self.c0, self.c1 = context, r0, r1, r0 + 1, c1
+        self.stop = stop  # end of each row's candidates (sorted positions)
+        self.cache: dict = {}
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.r1 - self.r0, self.c1 - self.c0
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.context.dtype
+
+    @property
+    def eq(self) -> Equilibrium:
+        return self.context.eq
+
+    def row(self, x: np.ndarray) -> np.ndarray:
+        """``x`` of the rows, ``(B, 1, ...)``."""
+        return x[self.r0:self.r1, None]
+
+    def col(self, x: np.ndarray) -> np.ndarray:
+        """``x`` of the columns, ``(1, W, ...)``."""
+        return x[None, self.c0:self.c1]
+
+    def energy_transfer(self) -> np.ndarray:
+        """``ε_c - ε_r`` ``(B, W)``."""
+        de = self.cache.get("de")
+        if de is None:
+            e = self.context.energy()
+            de = self.cache["de"] = self.col(e) - self.row(e)
+        return de
+
+    def candidates(self, start: int = 0, end: int | None = None) -> np.ndarray:
+        """``(B, end - start)`` bool of the tile's columns ``start:end``: ``c > r`` and ``c``
+        before the row's stop."""
+        b, w = self.shape
+        col = np.arange(start, w if end is None else end)[None, :]
+        return (col >= np.arange(b)[:, None]) & (col < (self.stop - self.c0)[:, None])
+
+    def keep_candidates(self, values: np.ndarray) -> np.ndarray:
+        """Zero ``values`` ``(B, W)`` outside the candidates, in place: only the first B
+        columns (``c ≤ r``) and those past the first row's stop can hold any."""
+        b, w = self.shape
+        lo = min(b, w)
+        hi = max(lo, int(self.stop[0]) - self.c0)
+        values[:, :lo] *= self.candidates(0, lo)
+        if hi < w:
+            values[:, hi:] *= self.candidates(hi, w)
+        return values
+
+
+def _partner_counts(energy_sorted: np.ndarray, max_transfer: float) -> np.ndarray:
+    """Number of partners ``j > i`` with ``e_j - e_i ≤ max_transfer`` of each sorted state."""
+    s = len(energy_sorted)
+    stop = np.searchsorted(energy_sorted, energy_sorted + max_transfer, side="right")
+    return stop - np.arange(s) - 1
+
+
+def _sorted_blocks(counts: np.ndarray, block_pairs: int) -> Iterator[tuple[int, int, np.ndarray,
+                                                                             np.ndarray]]:
+    """``(start, end, i, j)``: the candidate pairs of the sorted rows ``start:end`` (positions
+    in the energy order; ``i`` nondecreasing, ``j`` increasing within each row)."""
+    s = len(counts)
+    start = 0
+    index = np.int32 if s < 2**31 - 1 else np.int64
+    while start < s:
+        csum = np.cumsum(counts[start:start + max(block_pairs, 1) + 1])
+        end = start + max(1, int(np.searchsorted(csum, block_pairs, side="right")))
+        end = min(end, s)
+        n = counts[start:end]
+        total = int(n.sum())
+        if total:
+            i = np.repeat(np.arange(start, end, dtype=index), n)
+            first = np.repeat((np.cumsum(n) - n - np.arange(start, end) - 1).astype(index), n)
+            j = np.arange(total, dtype=index) - first
+            yield start, end, i, j
+        start = end
+
+
+def _row_blocks(stop: np.ndarray, block_pairs: int) -> Iterator[tuple[int, int]]:
+    """``(start, end)``: blocks of consecutive sorted rows whose tile (the rows against the
+    columns ``start + 1 : stop[end - 1]``) has at most ``block_pairs`` entries (at least one
+    row; the area, not the number of candidates, bounds the memory when the numbers of
+    partners jump), skipping empty tiles; ``stop`` (nondecreasing) ends each row's
+    candidates."""
+    s = len(stop)
+    start = 0
+    while start < s:
+        window = stop[start:start + max(block_pairs, 1)]
+        area = np.arange(1, len(window) + 1) * (window - start - 1)  # nondecreasing
+        end = start + max(1, int(np.searchsorted(area, block_pairs, side="right")))
+        if stop[end - 1] > start + 1:
+            yield start, end
+        start = end
+
+
 def pair_blocks(states: KStates, max_transfer: float, *,
                 block_pairs: int = BLOCK_PAIRS) -> Iterator[PairBlock]:
     """Every unordered pair of states whose energies differ by at most ``max_transfer``.
@@ -161,24 +387,11 @@ def pair_blocks(states: KStates, max_transfer: float, *,
     holds about ``block_pairs`` pairs at a time.
     """
     order = np.argsort(states.energy, kind="stable")
-    e = states.energy[order]
-    s = len(e)
-    if s == 0:
+    if not len(order):
         return
-    stop = np.searchsorted(e, e + max_transfer, side="right")  # partners i < j < stop[i]
-    counts = stop - np.arange(s) - 1
-    start = 0
-    while start < s:
-        csum = np.cumsum(counts[start:])
-        end = start + max(1, int(np.searchsorted(csum, block_pairs, side="right")))
-        end = min(end, s)
-        n = counts[start:end]
-        if n.sum():
-            i = np.repeat(np.arange(start, end), n)
-            offsets = np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n)
-            j = i + 1 + offsets
-            yield PairBlock(rows=order[i], cols=order[j])
-        start = end
+    counts = _partner_counts(states.energy[order], max_transfer)
+    for _start, _end, i, j in _sorted_blocks(counts, block_pairs):
+        yield PairBlock(rows=order[i], cols=order[j])
 
 
 # --------------------------------------------------------------------------- models
@@ -188,18 +401,20 @@ class ScatteringModel:
     Subclasses set ``name`` and implement :meth:`pair_flux`; a model without pair transitions
     (a constant relaxation time) returns no pairs and implements :meth:`sink` instead.
     ``needs_eigenvectors`` tells :class:`~boltzphlow.kspace.KStates` builders to keep the
-    Bloch vectors (for the overlaps ``⟨u_c|u_r⟩``).
+    Bloch vectors (for the overlaps ``⟨u_c|u_r⟩``).  ``has_pairs`` is False for a model
+    that only has a sink (the operator then skips the pair enumeration for it).
     """
 
     name: str = ""
     needs_eigenvectors: bool = False
+    has_pairs: bool = True
 
-    def max_energy_transfer(self) -> float:
+    def max_energy_transfer(self, states: KStates | None = None) -> float:
         """Largest ``|ε_c - ε_r|`` a transition of this model can have before smearing
-        (0 for elastic models; the largest phonon energy otherwise)."""
+        (0 for elastic models; the largest phonon energy between ``states`` otherwise)."""
         return 0.0
 
-    def max_phonon_energy(self) -> float:
+    def max_phonon_energy(self, states: KStates | None = None) -> float:
         """Largest phonon energy (widens the energy window; 0 without phonons)."""
         return 0.0
 
@@ -207,6 +422,13 @@ class ScatteringModel:
                   delta: DeltaFunction) -> np.ndarray:
         """Equilibrium transition flux ``Φ_{rc}`` of each pair, ``(P,)`` (see the module)."""
         return np.zeros(len(pairs))
+
+    def tile_flux(self, tile: Tile, delta: DeltaFunction) -> np.ndarray | None:
+        """``Φ_{rc}`` of every pair of a :class:`Tile` ``(B, W)``, in the tile's dtype (any
+        finite value where the pair is not a candidate — the operator zeroes those; zero
+        beyond the δ cutoff), or None (the default): the operator then calls
+        :meth:`pair_flux` on the tile's candidates."""
+        return None
 
     def sink(self, states: KStates, eq: Equilibrium) -> np.ndarray | None:
         """``Γ_s`` of a non-conserving relaxation (``(S,)``), or None."""
@@ -218,11 +440,82 @@ class ScatteringModel:
 
 
 # --------------------------------------------------------------------------- operator
+def _mesh_text(states: KStates) -> str:
+    return "x".join(map(str, states.mesh.shape)) if states.mesh is not None else "given"
+
+
+class _PairBuffer:
+    """The upper triangle of a flux matrix in energy order, filled block by block in CSR
+    order (rows nondecreasing, columns increasing within a row): values and int32 columns
+    in arrays sized from the estimate (grown by half when it was short)."""
+
+    def __init__(self, s: int, estimate: int, dtype, what: str, keys: Sequence[str]) -> None:
+        self.s, self.dtype, self.what, self.keys = s, dtype, what, keys
+        size = max(1024, int(1.05 * estimate))
+        self.data = np.empty(size, dtype=dtype)
+        self.indices = np.empty(size, dtype=np.int32)
+        self.row_counts = np.zeros(s, dtype=np.int64)
+        self.n = 0
+
+    def add(self, i: np.ndarray, j: np.ndarray, phi: np.ndarray) -> None:
+        nz = np.flatnonzero(phi)
+        if not len(nz):
+            return
+        m = self.n + len(nz)
+        if m > len(self.data):
+            size = max(m, int(1.5 * len(self.data)))
+            nbytes = (len(self.data) + size) * (self.data.itemsize + 4)
+            check_memory(nbytes, f"{self.what} ({self.n} pairs so far, growing)", self.keys)
+            self.data = np.resize(self.data, size)
+            self.indices = np.resize(self.indices, size)
+        self.data[self.n:m] = phi[nz]
+        self.indices[self.n:m] = j[nz]
+        self.row_counts += np.bincount(i[nz], minlength=self.s)
+        self.n = m
+
+    def add_rows(self, r0: int, counts: np.ndarray, j: np.ndarray, phi: np.ndarray) -> None:
+        """Nonzero values ``phi`` at columns ``j`` of the rows ``r0:r0 + len(counts)`` (CSR
+        order), ``counts`` of them in each row."""
+        m = self.n + len(phi)
+        if m > len(self.data):
+            size = max(m, int(1.5 * len(self.data)))
+            nbytes = (len(self.data) + size) * (self.data.itemsize + 4)
+            check_memory(nbytes, f"{self.what} ({self.n} pairs so far, growing)", self.keys)
+            self.data = np.resize(self.data, size)
+            self.indices = np.resize(self.indices, size)
+        self.data[self.n:m] = phi
+        self.indices[self.n:m] = j
+        self.row_counts[r0:r0 + len(counts)] += counts
+        self.n = m
+
+    def csr(self) -> sp.csr_matrix:
+        s, n = self.s, self.n
+        indptr = np.zeros(s + 1, dtype=np.int64)
+        np.cumsum(self.row_counts, out=indptr[1:])
+        if n < 2**31 - 1:
+            indptr = indptr.astype(np.int32)
+        data, indices = self.data, self.indices
+        if len(data) > 1.1 * n + 1024:  # trim a generous estimate
+            data, indices = data[:n].copy(), indices[:n].copy()
+        else:
+            data, indices = data[:n], indices[:n]
+        self.data = self.indices = None
+        return sp.csr_matrix((data, indices, indptr), shape=(s, s))
+
+
 class CollisionOperator:
     r"""The symmetric collision operator ``L = diag(Φ 1) - Φ + diag(Γ)`` of some models.
 
     ``L φ`` is ``-w_s I_coll[f^0(1-f^0) φ]`` (module docstring): symmetric positive
     semi-definite, with ``L 1 = Γ`` (particle conservation where ``Γ = 0``).
+
+    The candidate pairs (energies within the largest reach of the models plus the δ cutoff)
+    are enumerated in energy order, in blocks of bounded memory; the fluxes of all models
+    are summed per block and only the nonzero ones are kept, as the upper triangle of ``Φ``
+    in energy order (CSR, float32 values and int32 columns: 8 bytes a pair).  Before the
+    assembly the number of stored pairs is estimated from the exact number of candidates
+    and the fraction of a random sample of them that survives, and a request that would not
+    fit (:func:`~boltzphlow.resources.check_memory`) is refused with the estimate.
 
     Parameters
     ----------
@@ -237,79 +530,364 @@ class CollisionOperator:
         The energy δ approximation.
     memory_keys
         Config keys named when the operator would not fit in memory.
+    keep_parts
+        Keep each model's flux matrix (:attr:`parts`); the out-scattering flux per model
+        (:attr:`out_flux_parts`) is always kept.
+    block_pairs
+        Candidate pairs examined at once.
+    dtype
+        float32 (default) or float64: the precision in which the tiles are evaluated and the
+        fluxes stored (8 or 12 bytes a pair; float32 is ~5 times faster, its exp and log
+        being vectorised).  Each float32 flux is good to a few 1e-7 relative (energies
+        are cast relative to μ; ``x/(e^x - 1)`` by Kahan's log form), and σ to ~1e-7
+        (< 1e-6 asserted by the tests); the out-fluxes are summed in float64 from the stored
+        values, so ``L 1 = Γ`` holds to float64 round-off either way.
+    workers
+        Threads evaluating blocks of pairs and applying the operator (:meth:`matvec`, by
+        blocks of rows; default: 2, fewer on a single core or under a lower BLAS thread limit,
+        e.g. in a sweep running one task per core: :func:`~boltzphlow.resources.compute_threads`);
+        the result does not depend on it
+        (the products only to the order of the float64 sums).
 
     Attributes
     ----------
     flux
-        ``Φ``, ``(S, S)`` symmetric CSR (both triangles), zero diagonal.
+        ``Φ``, ``(S, S)`` symmetric CSR (both triangles, state order), zero diagonal; built
+        on first use (the operator itself applies the stored triangle).
     sink
         ``Γ``, ``(S,)``.
     out_flux
         ``Σ_{s'} Φ_{ss'} + Γ_s``, ``(S,)``: the diagonal of ``L``.
+    out_flux_parts
+        Per model (keyed by :meth:`ScatteringModel.describe`): its out-flux ``(S,)``.
     parts
-        Per model: its flux matrix and sink (for splitting rates by mechanism).
+        Per model: its flux matrix and sink (``keep_parts=True`` only).
+    estimated_pairs
+        The number of pairs estimated before the assembly.
     """
 
     def __init__(self, states: KStates, models: Sequence[ScatteringModel], eq: Equilibrium,
                  delta: DeltaFunction, *, memory_keys: Sequence[str] = ("mesh",),
-                 keep_parts: bool = False) -> None:
+                 keep_parts: bool = False, block_pairs: int = BLOCK_PAIRS,
+                 dtype: type = np.float32, workers: int | None = None) -> None:
         if not models:
             raise ValueError("a collision operator needs at least one scattering model")
         self.states, self.models, self.eq, self.delta = states, tuple(models), eq, delta
+        self.dtype = np.dtype(dtype)
+        self.workers = max(1, int(workers)) if workers is not None else compute_threads(2)
+        if self.dtype not in (np.float64, np.float32):
+            raise ValueError(f"the flux is stored as float64 or float32, not {self.dtype}")
         s = len(states)
-        total = sp.csr_matrix((s, s))
-        sink = np.zeros(s)
-        self.parts: dict[str, tuple[sp.csr_matrix, np.ndarray]] = {}
-        for model in self.models:
-            flux = self._assemble(model, memory_keys)
+        self.names = self._names(self.models)
+        order = np.argsort(states.energy, kind="stable")
+        self._order = order
+        self.sink = np.zeros(s)
+        self._sink_parts: dict[str, np.ndarray] = {}
+        for name, model in zip(self.names, self.models, strict=True):
             gamma = model.sink(states, eq)
             gamma = np.zeros(s) if gamma is None else np.asarray(gamma, float)
-            total = total + flux
-            sink += gamma
-            if keep_parts:
-                self.parts[model.describe()] = (flux, gamma)
-        self.flux = total.tocsr()
-        self.sink = sink
-        self.out_flux = np.asarray(self.flux.sum(axis=1)).ravel() + sink
+            self._sink_parts[name] = gamma
+            self.sink = self.sink + gamma
+        paired = [(n, m) for n, m in zip(self.names, self.models, strict=True) if m.has_pairs]
+        sorted_states = states.select(order) if paired and s else None
+        upper, out_parts, upper_parts = self._assemble(sorted_states, paired, memory_keys,
+                                                       keep_parts, block_pairs)
+        self._upper = upper
+        self._upper_parts = upper_parts
+        self._keep_parts = keep_parts
+        inverse = np.empty(s, dtype=np.int64)
+        inverse[order] = np.arange(s)
+        self._inverse = inverse
+        self.out_flux_parts = {}
+        for name in self.names:
+            sorted_part = out_parts.get(name, np.zeros(s))
+            self.out_flux_parts[name] = sorted_part[inverse] + self._sink_parts[name]
+        self.out_flux = sum(self.out_flux_parts.values(), np.zeros(s))
+        self._flux: sp.csr_matrix | None = None
+        self._blocks: list[tuple[int, int]] | None = None
 
-    def _assemble(self, model: ScatteringModel, keys: Sequence[str]) -> sp.csr_matrix:
-        states, s = self.states, len(self.states)
-        reach = model.max_energy_transfer() + self.delta.cutoff(states)
-        values, rows, cols = [], [], []
-        kept = 0
-        for block in pair_blocks(states, reach):
-            phi = model.pair_flux(states, block, self.eq, self.delta)
-            nz = phi != 0
-            if not nz.any():
-                continue
-            values.append(phi[nz])
-            rows.append(block.rows[nz])
-            cols.append(block.cols[nz])
-            kept += int(nz.sum())
-            check_memory(BYTES_PER_PAIR * kept, f"the collision operator of {model.describe()} "
-                         f"({kept} pairs so far, {s} states)", keys)
-        if not values:
-            return sp.csr_matrix((s, s))
-        v, r, c = np.concatenate(values), np.concatenate(rows), np.concatenate(cols)
-        upper = sp.coo_matrix((v, (r, c)), shape=(s, s))
-        return (upper + upper.T).tocsr()
+    # ------------------------------------------------------------------ assembly
+    @staticmethod
+    def _names(models: Sequence[ScatteringModel]) -> list[str]:
+        names: list[str] = []
+        for model in models:
+            name, n = model.describe(), 2
+            while name in names:
+                name, n = f"{model.describe()} #{n}", n + 1
+            names.append(name)
+        return names
+
+    def _block_flux(self, states: KStates, paired, rows, cols):
+        block = PairBlock(rows=rows, cols=cols)
+        return [np.asarray(m.pair_flux(states, block, self.eq, self.delta), float)
+                for _n, m in paired]
+
+    def _estimate(self, states: KStates, paired, counts: np.ndarray,
+                  keys: Sequence[str]) -> int:
+        """Pairs the assembly will store (candidates × surviving fraction of a sample);
+        refuses (ResourceError) when their peak memory would not fit."""
+        total = int(counts.sum())
+        if total == 0:
+            return 0
+        if total <= SAMPLE_PAIRS:
+            estimate = total
+        else:
+            rng = np.random.default_rng(0)
+            draw = np.sort(rng.integers(0, total, SAMPLE_PAIRS))
+            csum = np.cumsum(counts)
+            i = np.searchsorted(csum, draw, side="right")
+            j = i + 1 + (draw - (csum[i] - counts[i]))
+            fluxes = self._block_flux(states, paired, i, j)
+            alive = np.zeros(len(i), dtype=bool)
+            for phi in fluxes:
+                alive |= phi != 0
+            fraction = (alive.sum() + 1) / len(i)
+            estimate = int(math.ceil(total * min(1.0, fraction)))
+        per_pair = 1.05 * (self.dtype.itemsize + 4) + 4  # buffer + the block's temporaries
+        nbytes = per_pair * estimate + 8 * len(counts) * (6 + 2 * len(paired))
+        check_memory(nbytes, f"the collision operator of {len(counts)} states on the "
+                     f"{_mesh_text(states)} mesh (about {estimate:.3g} pairs of "
+                     f"{total:.3g} candidates; estimate)", keys)
+        return estimate
+
+    def _tile_flux(self, tile: Tile, paired) -> list[np.ndarray]:
+        """Each model's flux on a tile ``(B, W)``, zero outside the candidates."""
+        fluxes, pairs = [], None
+        for _n, m in paired:
+            phi = m.tile_flux(tile, self.delta)
+            if phi is None:  # the pair-by-pair contract on the tile's candidates
+                if pairs is None:
+                    a, b = np.nonzero(tile.candidates())
+                    pairs = a, b, PairBlock(rows=a + tile.r0, cols=b + tile.c0)
+                a, b, block = pairs
+                phi = np.zeros(tile.shape, dtype=tile.dtype)
+                phi[a, b] = m.pair_flux(tile.context.states, block, self.eq, self.delta)
+            else:
+                phi = (np.asarray(phi, dtype=tile.dtype) if np.shape(phi) == tile.shape
+                       else np.array(np.broadcast_to(phi, tile.shape), dtype=tile.dtype))
+                tile.keep_candidates(phi)
+            fluxes.append(phi)
+        return fluxes
+
+    def _assemble(self, states: KStates | None, paired, keys, keep_parts, block_pairs):
+        s = len(self.states)
+        empty = sp.csr_matrix((s, s), dtype=self.dtype)
+        self.estimated_pairs = self.candidate_pairs = 0
+        if states is None:
+            return empty, {}, {}
+        reach = (max(m.max_energy_transfer(states) for _n, m in paired)
+                 + self.delta.cutoff(states))
+        counts = _partner_counts(states.energy, reach)
+        stop = np.arange(s) + 1 + counts
+        self.candidate_pairs = int(counts.sum())
+        self.estimated_pairs = self._estimate(states, paired, counts, keys)
+        names = [n for n, _m in paired]
+        out = {n: np.zeros(s) for n in names}
+        what = f"the collision operator of {s} states on the {_mesh_text(states)} mesh"
+        total = _PairBuffer(s, self.estimated_pairs, self.dtype, what, keys)
+        parts = ({n: _PairBuffer(s, 0, self.dtype, what, keys) for n in names}
+                 if keep_parts and len(names) > 1 else {})
+        context = TileStates(states, self.eq, self.dtype)
+
+        def work(rows: tuple[int, int]):
+            r0, r1 = rows
+            tile = Tile(context, r0, r1, int(stop[r1 - 1]), stop[r0:r1])
+            fluxes = self._tile_flux(tile, paired)
+            phi = fluxes[0] if len(fluxes) == 1 else np.sum(fluxes, axis=0)
+            sums = []
+            for f in fluxes:  # the out-fluxes from the stored (rounded) values
+                f64 = f.astype(np.float64, copy=False)
+                sums.append((f64.sum(axis=1), f64.sum(axis=0)))
+            return tile, sums, _kept(phi), [_kept(f) for f in fluxes] if parts else None
+
+        def _kept(phi):  # boolean compression (np.nonzero of 2D is ten times slower)
+            keep = phi != 0
+            b = np.broadcast_to(np.arange(phi.shape[1], dtype=np.int32), phi.shape)[keep]
+            return keep.sum(axis=1), b, phi[keep]
+
+        def keep(result) -> None:
+            tile, sums, kept, kept_parts = result
+            r0, c0 = tile.r0, tile.c0
+            for k, (name, (by_row, by_col)) in enumerate(zip(names, sums, strict=True)):
+                out[name][r0:tile.r1] += by_row
+                out[name][c0:tile.c1] += by_col
+                if name in parts:
+                    n, j, v = kept_parts[k]
+                    parts[name].add_rows(r0, n, j + c0, v)
+            n, j, v = kept
+            total.add_rows(r0, n, j + c0, v)
+
+        blocks = _row_blocks(stop, block_pairs)
+        if self.workers == 1:
+            for block in blocks:
+                keep(work(block))
+        else:  # tiles in threads (NumPy releases the GIL), kept in order
+            with ThreadPoolExecutor(self.workers) as pool:
+                pending: deque = deque()
+                for block in blocks:
+                    pending.append(pool.submit(work, block))
+                    if len(pending) >= 2 * self.workers:
+                        keep(pending.popleft().result())
+                while pending:
+                    keep(pending.popleft().result())
+        upper = total.csr()
+        upper_parts = {}
+        if keep_parts:
+            upper_parts = ({names[0]: upper} if len(names) == 1 else
+                           {n: parts[n].csr() for n in names})
+        return upper, out, upper_parts
+
+    # ------------------------------------------------------------------ views
+    def _full(self, upper: sp.csr_matrix) -> sp.csr_matrix:
+        """Both triangles of an energy-ordered upper triangle, in state order."""
+        full = (upper + upper.T).tocsr()
+        inv = self._inverse
+        return full[inv][:, inv].tocsr()
+
+    @property
+    def flux(self) -> sp.csr_matrix:
+        if self._flux is None:
+            self._flux = self._full(self._upper)
+        return self._flux
+
+    @property
+    def parts(self) -> dict[str, tuple[sp.csr_matrix, np.ndarray]]:
+        if not self._keep_parts:
+            return {}
+        s = len(self.states)
+        return {n: (self._full(self._upper_parts[n]) if n in self._upper_parts
+                    else sp.csr_matrix((s, s)), self._sink_parts[n]) for n in self.names}
 
     @property
     def n_pairs(self) -> int:
         """Stored unordered pairs (nonzeros of one triangle of Φ)."""
-        return self.flux.nnz // 2
+        return int(self._upper.nnz)
 
     @property
     def nbytes(self) -> int:
-        f = self.flux
-        return int(f.data.nbytes + f.indices.nbytes + f.indptr.nbytes + 2 * self.sink.nbytes)
+        u = self._upper
+        return int(u.data.nbytes + u.indices.nbytes + u.indptr.nbytes
+                   + 3 * self.out_flux.nbytes)
+
+    def occupation_weight(self) -> np.ndarray:
+        """``w_s f^0_s (1 - f^0_s)``, ``(S,)``: the out-flux of a unit rate."""
+        return self.states.weight * self.eq.pauli_weight(self.states.energy)
+
+    def scattering_rate(self) -> np.ndarray:
+        """Out-scattering rate ``1/τ_s = out_flux_s / (w_s f^0_s (1 - f^0_s))`` (SERTA),
+        ``(S,)``, energy units."""
+        return self.out_flux / self.occupation_weight()
+
+    def rates_by_mechanism(self) -> dict[str, np.ndarray]:
+        """``1/τ_s`` of each model (they add up to :meth:`scattering_rate`)."""
+        w = self.occupation_weight()
+        return {n: f / w for n, f in self.out_flux_parts.items()}
 
     def matvec(self, phi: np.ndarray) -> np.ndarray:
         """``L φ`` for ``φ`` of shape ``(S,)`` or ``(S, m)``."""
         phi = np.asarray(phi, float)
         d = self.out_flux if phi.ndim == 1 else self.out_flux[:, None]
-        return d * phi - self.flux @ phi
+        x = phi[self._order]
+        y = np.empty_like(x)
+        y[self._order] = self._symmetric_product(x)
+        return d * phi - y
+
+    def _matvec_blocks(self) -> list[tuple[int, int]]:
+        """Row blocks ``(r0, r1)`` of the stored triangle of about :data:`MATVEC_PAIRS` pairs."""
+        if self._blocks is None:
+            indptr = self._upper.indptr
+            s = len(indptr) - 1
+            edges = np.unique(np.append(
+                np.searchsorted(indptr, np.arange(0, indptr[-1], MATVEC_PAIRS)), s))
+            edges = np.unique(np.append(edges, 0))
+            self._blocks = [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:], strict=True)
+                            if indptr[b] > indptr[a]]
+        return self._blocks
+
+    def _symmetric_product(self, x: np.ndarray) -> np.ndarray:
+        """``(U + Uᵀ) x`` of the stored upper triangle ``U`` (energy order), ``x`` float64.
+
+        SciPy multiplies a float32 matrix by a float64 vector by converting the whole matrix to
+        float64 first (12 bytes a pair, twice: for ``U`` and for ``Uᵀ``): the peak memory of a
+        solve would be twice the operator's.  Here blocks of rows are converted in turn, each
+        used for both triangles (values exact in float64, sums in float64), in threads.
+        """
+        u = self._upper
+        if u.dtype == np.float64:
+            return u @ x + u.T @ x
+        s = u.shape[0]
+        data, indices, indptr = u.data, u.indices, u.indptr
+
+        def block(rows: tuple[int, int]):
+            r0, r1 = rows
+            lo, hi = indptr[r0], indptr[r1]
+            b = sp.csr_matrix((data[lo:hi].astype(np.float64), indices[lo:hi],
+                               indptr[r0:r1 + 1] - lo), shape=(r1 - r0, s))
+            return r0, r1, b @ x, b.T @ x[r0:r1]
+
+        y = np.zeros(x.shape)
+
+        def add(result) -> None:
+            r0, r1, upper, lower = result
+            y[r0:r1] += upper
+            y[:] += lower
+
+        blocks = self._matvec_blocks()
+        if self.workers == 1 or len(blocks) < 2:
+            for rows in blocks:
+                add(block(rows))
+        else:
+            with ThreadPoolExecutor(self.workers) as pool:
+                pending: deque = deque()
+                for rows in blocks:
+                    pending.append(pool.submit(block, rows))
+                    if len(pending) >= 2 * self.workers:
+                        add(pending.popleft().result())
+                while pending:
+                    add(pending.popleft().result())
+        return y
+
+    def connected_sets(self) -> np.ndarray:
+        """Label ``(S,)`` of the set of states each state is connected to by the flux Φ.
+
+        Exact and cheap in memory: the components of a sparse spanning guess (the first few
+        partners of every state) are found with :func:`scipy.sparse.csgraph.connected_components`,
+        then one pass over the stored pairs, in blocks, collects the pairs that join two of those
+        components, and the components those pairs join are merged.  (Running the graph
+        routine on Φ itself converts it to float64 and builds its transpose: 20 bytes a pair.)
+        """
+        u, order = self._upper, self._order
+        s = u.shape[0]
+        counts = np.diff(u.indptr)
+        first = np.minimum(counts, 4)
+        rows = np.repeat(np.arange(s), first)
+        offsets = np.arange(len(rows)) - np.repeat(np.cumsum(first) - first, first)
+        cols = u.indices[np.repeat(u.indptr[:-1], first) + offsets]
+        guess = sp.coo_matrix((np.ones(len(rows)), (rows, cols)), shape=(s, s))
+        labels = connected_components(guess, directed=False)[1]
+        joins = []
+        step = max(1, (1 << 24) // (int(counts.mean()) + 1 if s else 1))
+        for start in range(0, s, step):
+            stop = min(s, start + step)
+            lo, hi = u.indptr[start], u.indptr[stop]
+            a = np.repeat(labels[start:stop], counts[start:stop])
+            b = labels[u.indices[lo:hi]]
+            cross = a != b
+            if cross.any():
+                joins.append(np.unique(np.stack([a[cross], b[cross]]), axis=1))
+        if joins:
+            pairs = np.concatenate(joins, axis=1)
+            n = labels.max() + 1
+            merge = sp.coo_matrix((np.ones(pairs.shape[1]), (pairs[0], pairs[1])), shape=(n, n))
+            labels = connected_components(merge, directed=False)[1][labels]
+        out = np.empty(s, dtype=np.int64)
+        out[order] = labels
+        return out
 
     def matrix(self) -> sp.csr_matrix:
         """``L`` as a sparse matrix."""
         return (sp.diags(self.out_flux) - self.flux).tocsr()
+
+    def __repr__(self) -> str:
+        return (f"<CollisionOperator: {len(self.states)} states, {self.n_pairs} pairs, "
+                f"{format_bytes(self.nbytes)}; {', '.join(self.names)}>")
