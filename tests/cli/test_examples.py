@@ -29,12 +29,16 @@ SMALL_GRIDS: dict[str, dict[str, str]] = {
                  "curvature_map.n": "[36, 36]", "bands.n_points": "81"},
     "photoexcited": {"points_per_omega": "40", "run.t_end": "2.0", "run.n_out": "5",
                      "p_band.mesh": "12"},
+    "bte": {"distribution_points": "500", "magnetoconductivity.B": "[0.0, 0.01]"},
 }
 
 #: Overrides of single examples, applied after those of their model.
 EXAMPLE_GRIDS: dict[str, dict[str, str]] = {
     "weyl_cme": {"mesh": "[12, 12, 12]", "cme.refine": "2", "chern.mesh": "[12, 12]"},
     "massive_dirac_ahc": {"mesh": "[100, 100]"},
+    "bte_dirac_phonons": {"mesh": "[32, 32]", "T": "[0.3]", "n_kT": "4.0"},
+    "bte_parabolic_mobility": {"mesh": "[48, 48]"},
+    "bte_weyl_magnetotransport": {"mesh": "[32, 32, 32]"},
 }
 
 EXAMPLES = sorted(list_examples())

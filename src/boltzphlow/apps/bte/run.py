@@ -1,0 +1,465 @@
+"""Run a ``bte`` config: build the model and its scattering, solve the linearised BTE at each
+point (temperature or field), checkpoint after each, resume, and summarise."""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from boltzphlow import scattering as scattering_lib
+from boltzphlow.apps.bte.config import (
+    FROM_MODEL,
+    SCATTERING_TABLES,
+    BteConfig,
+    scattering_class,
+)
+from boltzphlow.apps.geometry.plan import build_hamiltonian
+from boltzphlow.bands.hamiltonian import Hamiltonian
+from boltzphlow.config import ConfigError
+from boltzphlow.errors import InputError, shorten
+from boltzphlow.jobs import RunContext
+from boltzphlow.kinetics.bte import LinearBTE
+
+__all__ = ["AXES", "OBSERVABLES", "build_delta", "build_scattering", "fermi_wavevector",
+           "points_of", "run", "summary", "units_of"]
+
+#: Names of the Cartesian axes of the tensors.
+AXES = ("x", "y", "z")
+
+#: Observables of a solve copied into the result when the solver gives them: attribute of
+#: :class:`~boltzphlow.kinetics.bte.BTEResult` → (shape: scalar, vector ``(i,)`` or tensor
+#: ``(i, j)``; long name; unit kind of :func:`units_of`).
+OBSERVABLES = {
+    "electron_density": ("scalar", "density of electrons (states above μ)", "density"),
+    "hole_density": ("scalar", "density of holes (states below μ)", "density"),
+    "carrier_density": ("scalar", "carrier density n = n_e + n_h", "density"),
+    "mobility": ("tensor", "mobility σ_ij/(n e)", "mobility"),
+    "seebeck": ("tensor", "Seebeck coefficient S (E = S ∇T at zero current)", "seebeck"),
+    "thermal_conductivity": ("tensor", "electronic thermal conductivity κ_e at zero current",
+                             "kappa"),
+    "lorenz_ratio": ("vector", "Lorenz ratio κ_e,ii/(σ_ii T)", "lorenz"),
+}
+
+#: Per-point bookkeeping of the solve: name → long name.
+SOLVER_RECORDS = {
+    "converged": "solver met its tolerance (1) or not (0)",
+    "iterations": "solver iterations",
+    "residual": "relative residual of the solve",
+    "n_states": "states in the energy window",
+    "n_pairs": "stored pairs of the collision operator",
+}
+
+
+# --------------------------------------------------------------------------------------------
+# building
+
+
+def units_of(cfg: BteConfig, h: Hamiltonian) -> dict[str, str]:
+    """Unit strings of a result (ħ = e = k_B = 1, lattice constant a = 1)."""
+    tb_file = cfg.hamiltonian == "wannier90" and cfg.wannier90.format == "tb"
+    default = "eV" if cfg.hamiltonian == "wannier90" else ("t" if h.periodic else "E0")
+    energy = cfg.energy_unit or default
+    length = "Å" if tb_file else "a"
+    d = h.dim
+    return {
+        "energy": energy, "length": length, "k": f"1/{length}",
+        "sigma": {1: f"e^2*{length}/h", 2: "e^2/h", 3: f"e^2/(h*{length})"}[d],
+        "resistivity": {1: f"h/(e^2*{length})", 2: "h/e^2", 3: f"h*{length}/e^2"}[d],
+        "field": f"hbar/(e*{length}^2)",
+        "density": f"1/{length}^{d}" if d > 1 else f"1/{length}",
+        "mobility": f"e*{length}^2/hbar",
+        "seebeck": "k_B/e",
+        "kappa": {1: f"k_B*{energy}*{length}/hbar", 2: f"k_B*{energy}/hbar",
+                  3: f"k_B*{energy}/(hbar*{length})"}[d],
+        "lorenz": "(k_B/e)^2",
+    }
+
+
+def build_scattering(cfg: BteConfig, h: Hamiltonian) -> list[Any]:
+    """The scattering models of the ``[scattering]`` tables (a model's ``ValueError`` is
+    reported as a config error naming its table); node impurities take the nodes of ``h``."""
+    models = []
+    for name in SCATTERING_TABLES:
+        table = getattr(cfg.scattering, name)
+        if table is None:
+            continue
+        cls = scattering_class(name)
+        values = {key: getattr(table, key) for key in type(table).model_fields}
+        try:
+            if name in FROM_MODEL:
+                if getattr(h, "nodes", None) is None:
+                    raise ValueError(f"the {cfg.hamiltonian} model has no Weyl nodes")
+                models.append(cls.of(h, **values))
+            else:
+                models.append(cls(**values))
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"scattering.{name}", str(exc)) from None
+    return models
+
+
+def build_delta(cfg: BteConfig, T: float) -> Any:
+    """The δ approximation of ``[delta]`` at temperature ``T`` (the default Gaussian width)."""
+    d = cfg.delta
+    if d.method == "gaussian":
+        return scattering_lib.Gaussian(width=d.width if d.width is not None else float(T),
+                                       n_sigma=d.n_sigma)
+    names = {"adaptive": ("AdaptiveGaussian", "boltzphlow.scattering.delta"),
+             "tetrahedron": ("LinearTetrahedron", "boltzphlow.scattering.tetrahedron")}
+    cls_name, module = names[d.method]
+    cls = getattr(scattering_lib, cls_name, None)
+    if cls is None:
+        import importlib
+
+        try:
+            cls = getattr(importlib.import_module(module), cls_name)
+        except (ImportError, AttributeError):
+            raise ConfigError("delta.method", f"{d.method!r} is not available in this "
+                                              "version") from None
+    fields = getattr(cls, "__dataclass_fields__", {})
+    kwargs = {key: getattr(d, key) for key in type(d).model_fields
+              if key in fields and key not in ("method", "width")}
+    try:
+        return cls(**kwargs)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError("delta", str(exc)) from None
+
+
+def points_of(cfg: BteConfig) -> tuple[str | None, np.ndarray, list[tuple[float, np.ndarray]]]:
+    """The swept dimension of the task (None for one point), its values and every point's
+    ``(T, B vector)``."""
+    b0 = np.asarray(cfg.magnetic_field, float)
+    if cfg.task == "resistivity_vs_T":
+        temps = np.asarray(cfg.T if isinstance(cfg.T, list) else [cfg.T], float)
+        return "temperature", temps, [(float(t), b0) for t in temps]
+    if cfg.task == "magnetoconductivity":
+        task = cfg.magnetoconductivity
+        direction = np.asarray(task.direction, float)
+        direction = direction / np.linalg.norm(direction)
+        fields = np.atleast_1d(np.asarray(task.B, float))
+        return "field", fields, [(float(cfg.T), b * direction) for b in fields]
+    return None, np.zeros(0), [(float(cfg.T), b0)]
+
+
+def fermi_wavevector(states: Any, eq: Any) -> float:
+    """``k_F``: the mean ``|k|`` of the states weighted by ``w f^0(1-f^0)`` (the Fermi
+    surface of an isotropic model around k = 0)."""
+    p = states.weight * eq.pauli_weight(states.energy)
+    total = float(p.sum())
+    if not total > 0:
+        return math.nan
+    return float((p * np.linalg.norm(states.k, axis=1)).sum() / total)
+
+
+def _fingerprint(cfg: BteConfig) -> str:
+    """Hash of the config (what a partial result must have been computed from)."""
+    text = json.dumps(cfg.model_dump(), sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+# --------------------------------------------------------------------------------------------
+# one point
+
+
+def _solve(cfg: BteConfig, h: Hamiltonian, models: Sequence[Any], T: float, B: np.ndarray
+           ) -> tuple[LinearBTE, Any]:
+    """Build and solve the linearised BTE at one ``(T, B)``."""
+    field = B if np.any(B) else None
+    bte = LinearBTE(h, mesh=tuple(cfg.mesh), mu=cfg.mu, T=T, scattering=list(models),
+                    magnetic_field=field, berry=cfg.berry, delta=build_delta(cfg, T),
+                    n_kT=cfg.n_kT, spin_degeneracy=cfg.spin_degeneracy)
+    s = cfg.solver
+    options = {"rtol": s.rtol, "maxiter": s.maxiter}
+    if "thermal" in inspect.signature(bte.solve).parameters:  # Seebeck, κ_e: B = 0 tasks
+        options["thermal"] = cfg.task != "magnetoconductivity"
+    return bte, bte.solve(method=s.method, **options)
+
+
+def _resistivity(sigma: np.ndarray) -> np.ndarray:
+    """``σ⁻¹``, NaN where σ is singular."""
+    try:
+        with np.errstate(all="ignore"):
+            rho = np.linalg.inv(sigma)
+    except np.linalg.LinAlgError:
+        return np.full_like(sigma, np.nan)
+    return rho if np.all(np.isfinite(rho)) else np.full_like(sigma, np.nan)
+
+
+def _record(bte: LinearBTE, res: Any) -> dict[str, Any]:
+    """The numbers of one point."""
+    sigma = np.asarray(res.sigma, float)
+    out: dict[str, Any] = {
+        "sigma": sigma, "resistivity": _resistivity(sigma),
+        "converged": int(bool(res.converged)), "iterations": int(res.iterations),
+        "residual": float(res.residual), "n_states": len(bte.states),
+        "n_pairs": int(getattr(bte.operator, "n_pairs", 0))}
+    d = sigma.shape[0]
+    for name, (kind, _, _) in OBSERVABLES.items():
+        try:
+            with np.errstate(all="ignore"):
+                value = np.asarray(getattr(res, name, None), float)
+        except (ValueError, TypeError, ArithmeticError, np.linalg.LinAlgError):
+            continue  # not computed by this solve (no thermal drive, no carriers)
+        if value.shape == {"scalar": (), "vector": (d,), "tensor": (d, d)}[kind]:
+            out[name] = value
+    return out
+
+
+def _distribution(cfg: BteConfig, bte: LinearBTE, res: Any, units: dict[str, str]
+                  ) -> xr.Dataset:
+    """δf on the Fermi surface: the states with ``f^0(1-f^0)`` above 1 % of its largest value,
+    evenly chosen down to ``distribution_points``, padded with NaN to that many (so that the
+    points of a sweep share the dimension)."""
+    states = bte.states
+    pauli = bte.eq.pauli_weight(states.energy)
+    chosen = np.flatnonzero(pauli >= 0.01 * pauli.max()) if len(pauli) else np.zeros(0, int)
+    n = cfg.distribution_points
+    if len(chosen) > n:
+        chosen = chosen[np.round(np.linspace(0, len(chosen) - 1, n)).astype(int)]
+    d = states.dim
+    k = np.full((n, d), np.nan)
+    energy = np.full(n, np.nan)
+    delta_f = np.full((n, d), np.nan)
+    m = len(chosen)
+    k[:m] = states.k[chosen]
+    energy[:m] = states.energy[chosen]
+    delta_f[:m] = pauli[chosen, None] * np.asarray(res.phi)[chosen]
+    ds = xr.Dataset()
+    for a in range(d):
+        ds[f"fs_k{AXES[a]}"] = ("fs_state", k[:, a], {
+            "units": units["k"], "long_name": f"k_{AXES[a]} of the Fermi-surface states"})
+    ds["fs_energy"] = ("fs_state", energy, {"units": units["energy"],
+                                            "long_name": "energy of the Fermi-surface states"})
+    ds["fs_delta_f"] = (("fs_state", "j"), delta_f, {
+        "units": f"{units['length']}/{units['energy']}",
+        "long_name": "deviation δf = f0(1-f0)φ per unit electric field along j"})
+    return ds
+
+
+# --------------------------------------------------------------------------------------------
+# the dataset
+
+
+def _dataset(h: Hamiltonian, units: dict[str, str], dim: str | None, values: np.ndarray,
+             records: list[dict[str, Any]]) -> xr.Dataset:
+    """The result of the finished points (the others NaN)."""
+    d = h.dim
+    n = len(values) if dim is not None else 1
+    lead = (dim,) if dim is not None else ()
+    shape = (n,) if dim is not None else ()
+
+    def gather(name: str, tail: tuple[int, ...] = ()) -> np.ndarray:
+        out = np.full((n, *tail), np.nan)
+        for i, rec in enumerate(records):
+            if name in rec:
+                out[i] = rec[name]
+        return out.reshape((*shape, *tail))
+
+    tensor = (*lead, "i", "j")
+    ds = xr.Dataset(coords={
+        "i": ("i", list(AXES[:d]), {"units": "1", "long_name": "current direction i"}),
+        "j": ("j", list(AXES[:d]), {"units": "1", "long_name": "electric field direction j"})})
+    if dim == "temperature":
+        ds.coords["temperature"] = ("temperature", values, {
+            "units": units["energy"], "long_name": "temperature k_B T"})
+    elif dim == "field":
+        ds.coords["field"] = ("field", values, {
+            "units": units["field"],
+            "long_name": "magnetic field strength B along the direction"})
+    ds["sigma"] = (tensor, gather("sigma", (d, d)), {
+        "units": units["sigma"], "long_name": "conductivity σ_ij (current i, field j)"})
+    ds["resistivity"] = (tensor, gather("resistivity", (d, d)), {
+        "units": units["resistivity"], "long_name": "resistivity ρ = σ⁻¹"})
+    for name, long_name in SOLVER_RECORDS.items():
+        ds[name] = (lead, gather(name), {"units": "1", "long_name": long_name})
+    for name, (kind, long_name, unit) in OBSERVABLES.items():
+        if any(name in rec for rec in records):
+            dims, tail = {"scalar": (lead, ()), "vector": ((*lead, "i"), (d,)),
+                          "tensor": (tensor, (d, d))}[kind]
+            ds[name] = (dims, gather(name, tail), {"units": units[unit],
+                                                   "long_name": long_name})
+    return ds
+
+
+def _assemble(h: Hamiltonian, units: dict[str, str], dim: str | None, values: np.ndarray,
+              records: list[dict[str, Any]], distribution: xr.Dataset | None,
+              attrs: dict[str, Any]) -> xr.Dataset:
+    ds = _dataset(h, units, dim, values, records)
+    if distribution is not None and len(distribution.data_vars):
+        ds = ds.merge(distribution)
+    ds.attrs = {**attrs, "points_done": len(records), "n_points": max(len(values), 1)}
+    return ds
+
+
+# --------------------------------------------------------------------------------------------
+# run
+
+
+def _resume(previous: xr.Dataset | None, fingerprint: str, dim: str | None,
+            values: np.ndarray) -> tuple[list[dict[str, Any]], xr.Dataset | None]:
+    """The finished points of a partial result of the same config, and its distribution."""
+    if previous is None:
+        return [], None
+
+    def refuse(what: str) -> InputError:
+        return InputError(f"--resume: the partial result does not belong to this config: {what}")
+
+    a = previous.attrs
+    if a.get("model") != "bte":
+        raise refuse(f"it holds a {shorten(a.get('model'))} result")
+    if a.get("config_fingerprint") != fingerprint:
+        raise refuse("it was computed from another config")
+    if dim is not None and (dim not in previous.coords
+                            or not np.array_equal(previous[dim].to_numpy(), values)):
+        raise refuse(f"coordinate {dim} differs from the config's")
+    records = []
+    for i in range(int(a.get("points_done", 0))):
+        point = previous.isel({dim: i}) if dim is not None else previous
+        records.append({name: point[name].to_numpy() for name in
+                        ("sigma", "resistivity", *SOLVER_RECORDS, *OBSERVABLES)
+                        if name in point})
+    fs = [name for name in previous.data_vars if name.startswith("fs_")]
+    return records, (xr.Dataset({name: previous[name] for name in fs}) if fs else None)
+
+
+def run(cfg: BteConfig, context: RunContext) -> xr.Dataset:
+    """Solve the linearised BTE at every point of the task, checkpointing after each.
+
+    The model, the scattering tables and the first point's states and collision operator are
+    built (and checked: a config error names the key) before the first ``context.progress``
+    call.  A solve that does not meet its tolerance flags the result (``check_failed``).
+    """
+    h = build_hamiltonian(cfg)
+    models = build_scattering(cfg, h)
+    units = units_of(cfg, h)
+    dim, values, points = points_of(cfg)
+    fingerprint = _fingerprint(cfg)
+    records, distribution = _resume(context.resume_from, fingerprint, dim, values)
+    attrs: dict[str, Any] = {
+        "model": "bte",
+        "task": cfg.task,
+        "hamiltonian": cfg.hamiltonian,
+        "hamiltonian_name": getattr(h, "name", "") or cfg.hamiltonian,
+        "parameters": json.dumps(getattr(cfg, cfg.hamiltonian).model_dump(), default=str),
+        "dim": h.dim,
+        "n_bands": h.n_bands,
+        "mesh": list(cfg.mesh),
+        "mu": cfg.mu,
+        "berry": int(cfg.berry),
+        "scattering": "; ".join(m.describe() for m in models),
+        "delta": cfg.delta.method,
+        "solver_method": cfg.solver.method,
+        "energy_unit": units["energy"],
+        "config_fingerprint": fingerprint,
+        "conventions": f"hbar = e = k_B = 1, lattice constant 1; energies and T in "
+                       f"{units['energy']}, k in {units['k']}; sigma in {units['sigma']}; "
+                       f"B in {units['field']}",
+    }
+    if dim != "temperature":
+        attrs["T"] = float(points[0][0])
+    if dim == "field":
+        direction = np.asarray(cfg.magnetoconductivity.direction, float)
+        attrs["field_direction"] = [float(x) for x in direction / np.linalg.norm(direction)]
+    else:
+        attrs["magnetic_field"] = [float(b) for b in points[0][1]]
+    if context.resume_from is not None:
+        for key in ("fermi_wavevector", "bloch_gruneisen_temperature"):
+            if key in context.resume_from.attrs:
+                attrs[key] = float(context.resume_from.attrs[key])
+    phonons = [m for m in models if hasattr(m, "sound_velocity")]
+    for i, (T, B) in enumerate(points):
+        if i < len(records):
+            continue
+        bte, res = _solve(cfg, h, models, T, B)
+        records.append(_record(bte, res))
+        if T <= min(t for t, _ in points[:i + 1]):  # k_F from the lowest T solved so far
+            k_f = fermi_wavevector(bte.states, bte.eq)
+            attrs["fermi_wavevector"] = k_f
+            if phonons and math.isfinite(k_f):
+                attrs["bloch_gruneisen_temperature"] = 2 * float(phonons[0].sound_velocity) * k_f
+        if i == 0 and cfg.store_distribution:
+            distribution = _distribution(cfg, bte, res, units)
+        context.progress(len(records), len(points))
+        if len(records) < len(points):
+            context.checkpoint(_assemble(h, units, dim, values, records, distribution, attrs))
+    ds = _assemble(h, units, dim, values, records, distribution, attrs)
+    bad = [i for i, rec in enumerate(records) if not rec["converged"]]
+    if bad:
+        where = (f" at {dim} = " + ", ".join(f"{values[i]:g}" for i in bad[:5])
+                 if dim is not None else "")
+        ds.attrs["check_failed"] = (f"the {cfg.solver.method} solve did not reach rtol = "
+                                    f"{cfg.solver.rtol:g}{where} (largest residual "
+                                    f"{max(float(records[i]['residual']) for i in bad):.2g})")
+    return ds
+
+
+# --------------------------------------------------------------------------------------------
+# summary
+
+
+def _tensor_line(sigma: np.ndarray, units: str, name: str = "σ") -> str:
+    d = sigma.shape[-1]
+    scale = max(float(np.abs(np.diag(sigma)).max()), 1e-300)
+    parts = [f"{name}_{AXES[i]}{AXES[j]} = {sigma[i, j]:.6g}" for i in range(d) for j in range(d)
+             if i == j or abs(sigma[i, j]) > 1e-9 * scale]
+    return ", ".join(parts) + f" {units}"
+
+
+def summary(ds: xr.Dataset) -> str:
+    """A few lines: the model, the scattering, σ (or ρ(T), σ(B)) and the solver's state."""
+    from boltzphlow.plotting import sweep_dims
+
+    a = ds.attrs
+    mesh = "x".join(str(int(n)) for n in np.atleast_1d(a.get("mesh", [])))
+    head = (f"bte ({a.get('task')}): {a.get('hamiltonian_name', a.get('hamiltonian'))}, "
+            f"mesh {mesh}, μ = {a.get('mu')}; scattering: {a.get('scattering', '')}")
+    swept = sweep_dims(ds)
+    sigma = ds["sigma"]
+    if swept:
+        diag = np.diagonal(sigma.to_numpy(), axis1=-2, axis2=-1)
+        text = (f"sweep over {', '.join(swept)}: σ_ii from {float(np.nanmin(diag)):.4g} to "
+                f"{float(np.nanmax(diag)):.4g} {sigma.units}" if np.isfinite(diag).any()
+                else f"sweep over {', '.join(swept)}: no finished point")
+        return head + "\n  " + text
+    lines = [head]
+    if "temperature" in sigma.dims:
+        rho = ds["resistivity"]
+        for t in range(ds.sizes["temperature"]):
+            value = rho.isel(temperature=t).to_numpy()
+            if np.isfinite(value).all():
+                lines.append(f"  T = {float(ds.temperature[t]):.4g}: "
+                             + _tensor_line(value, rho.units, "ρ"))
+        if "bloch_gruneisen_temperature" in a:
+            lines.append(f"  T_BG = 2 c_s k_F = {float(a['bloch_gruneisen_temperature']):.4g} "
+                         f"(k_F = {float(a['fermi_wavevector']):.4g})")
+    elif "field" in sigma.dims:
+        for b in range(ds.sizes["field"]):
+            value = sigma.isel(field=b).to_numpy()
+            if np.isfinite(value).all():
+                lines.append(f"  B = {float(ds.field[b]):.4g}: "
+                             + _tensor_line(value, sigma.units))
+    else:
+        lines.append("  " + _tensor_line(sigma.to_numpy(), sigma.units))
+        if "mobility" in ds and np.isfinite(ds.mobility.to_numpy()).all():
+            lines.append("  " + _tensor_line(ds.mobility.to_numpy(), ds.mobility.units, "μ")
+                         + f"; carrier density {float(ds.carrier_density):.6g} "
+                         f"{ds.carrier_density.units}")
+        if "seebeck" in ds and np.isfinite(ds.seebeck.to_numpy()).all():
+            lines.append("  " + _tensor_line(ds.seebeck.to_numpy(), ds.seebeck.units, "S"))
+        if "lorenz_ratio" in ds and np.isfinite(ds.lorenz_ratio.to_numpy()).all():
+            lines.append("  Lorenz ratio " + ", ".join(
+                f"{v:.5g}" for v in ds.lorenz_ratio.to_numpy()) + " (k_B/e)^2 "
+                "(π²/3 = 3.2899 for elastic scattering)")
+    conv = ds["converged"].to_numpy()
+    its = ds["iterations"].to_numpy()
+    lines.append(f"  solver {a.get('solver_method')}: {int(np.nansum(conv))} of "
+                 f"{int(np.isfinite(conv).sum())} points converged, at most "
+                 f"{int(np.nanmax(its)) if np.isfinite(its).any() else 0} iterations, "
+                 f"{int(np.nanmax(ds['n_states'].to_numpy()))} states")
+    return "\n".join(lines)
