@@ -242,3 +242,47 @@ def test_a_field_sweep_through_the_cli(tmp_path, capsys, figures):
     assert abs(plus[0, 1]) > 0.05 * plus[0, 0]
     assert [p.name for p in figures] == ["fields_sweep.png"]
     assert_figures_hold_data(figures)
+
+
+# ------------------------------------------------------------------------------ Wannier90
+@pytest.mark.slow
+def test_a_wannier90_model_runs_and_gives_its_drude_sum(tmp_path, monkeypatch, capsys):
+    r"""The ``bte`` job on a Wannier90 ``_hr.dat`` file: one orbital on the simple cubic
+    lattice with nearest-neighbour hopping -1, ``ε = -2 Σ_i cos k_i``, ``v_x = 2 sin k_x``.
+
+    With a constant τ the conductivity is the mesh sum
+    ``σ_xx = 2π τ/N³ Σ_k f⁰(1 - f⁰)/T v_x²`` (e²/(h a)) over the same Γ-centred mesh, written
+    here with NumPy independently of the package: they agree to the window's truncation
+    (states beyond μ ± 20 T carry f⁰(1 - f⁰) < e⁻²⁰ ≈ 2·10⁻⁹ of the peak), so to 1e-7."""
+    n, tau, T, mu = 12, 10.0, 0.5, 0.3
+    lines = ["cubic nearest-neighbour hopping", "1", "7", " ".join(["1"] * 7)]
+    for r in [(0, 0, 0), (1, 0, 0), (-1, 0, 0), (0, 1, 0), (0, -1, 0), (0, 0, 1), (0, 0, -1)]:
+        value = 0.0 if not any(r) else -1.0
+        lines.append(f"{r[0]:5d}{r[1]:5d}{r[2]:5d}{1:5d}{1:5d}{value:22.15f}{0.0:22.15f}")
+    (tmp_path / "cubic_hr.dat").write_text("\n".join(lines) + "\n")
+    (tmp_path / "cubic.toml").write_text(f"""\
+model = "bte"
+hamiltonian = "wannier90"
+mesh = [{n}, {n}, {n}]
+mu = {mu}
+T = {T}
+berry = false
+
+[wannier90]
+file = "cubic_hr.dat"
+
+[scattering.constant_tau]
+tau = {tau}
+""", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    code, _out, err = run_cli(["run", "cubic.toml", "-o", "out", "-q"], capsys)
+    assert code == 0, err
+    ds = results.load(tmp_path / "out" / "cubic.nc")
+    k = 2 * np.pi * np.arange(n) / n
+    kx, ky, kz = np.meshgrid(k, k, k, indexing="ij")
+    eps = -2 * (np.cos(kx) + np.cos(ky) + np.cos(kz))
+    f = 1 / (np.exp((eps - mu) / T) + 1)
+    expected = 2 * np.pi * tau / n ** 3 * np.sum(f * (1 - f) / T * (2 * np.sin(kx)) ** 2)
+    sigma = np.asarray(ds["sigma"]).reshape(3, 3)
+    np.testing.assert_allclose(np.diag(sigma), expected, rtol=1e-7)
+    assert np.abs(sigma - np.diag(np.diag(sigma))).max() < 1e-9 * expected

@@ -198,9 +198,10 @@ def _write_hr(path, model) -> None:
 
 #: Smallest meshes that resolve each built-in model with its default parameters (the minimum of
 #: docs/geometry.md, "Mesh resolution": 11, 7, 100, 40 points for Haldane, Qi-Wu-Zhang, the
-#: massive Dirac and Rashba models; the floor of 3 for the gapless Weyl and p-band models).
+#: massive Dirac and Rashba models; the floor of 3 for the gapless Weyl and p-band models; the
+#: parabolic band has no curvature to resolve).
 SMALL_MESH = {"haldane": 12, "qi_wu_zhang": 8, "massive_dirac": 100, "rashba_2deg": 40,
-              "weyl_lattice": 8, "p_band": 8}
+              "weyl_lattice": 8, "p_band": 8, "parabolic": 12}
 
 
 @pytest.mark.filterwarnings("ignore::boltzphlow.apps.geometry.ResolutionWarning")
