@@ -43,6 +43,7 @@ from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -457,17 +458,23 @@ class _PairBuffer:
         self.row_counts = np.zeros(s, dtype=np.int64)
         self.n = 0
 
-    def add(self, i: np.ndarray, j: np.ndarray, phi: np.ndarray) -> None:
-        nz = np.flatnonzero(phi)
-        if not len(nz):
-            return
-        m = self.n + len(nz)
+    def _reserve(self, count: int) -> int:
+        """Room for ``count`` more pairs (growing by half when the estimate was short, the
+        memory checked first); returns the end of the new pairs."""
+        m = self.n + count
         if m > len(self.data):
             size = max(m, int(1.5 * len(self.data)))
             nbytes = (len(self.data) + size) * (self.data.itemsize + 4)
             check_memory(nbytes, f"{self.what} ({self.n} pairs so far, growing)", self.keys)
             self.data = np.resize(self.data, size)
             self.indices = np.resize(self.indices, size)
+        return m
+
+    def add(self, i: np.ndarray, j: np.ndarray, phi: np.ndarray) -> None:
+        nz = np.flatnonzero(phi)
+        if not len(nz):
+            return
+        m = self._reserve(len(nz))
         self.data[self.n:m] = phi[nz]
         self.indices[self.n:m] = j[nz]
         self.row_counts += np.bincount(i[nz], minlength=self.s)
@@ -476,13 +483,7 @@ class _PairBuffer:
     def add_rows(self, r0: int, counts: np.ndarray, j: np.ndarray, phi: np.ndarray) -> None:
         """Nonzero values ``phi`` at columns ``j`` of the rows ``r0:r0 + len(counts)`` (CSR
         order), ``counts`` of them in each row."""
-        m = self.n + len(phi)
-        if m > len(self.data):
-            size = max(m, int(1.5 * len(self.data)))
-            nbytes = (len(self.data) + size) * (self.data.itemsize + 4)
-            check_memory(nbytes, f"{self.what} ({self.n} pairs so far, growing)", self.keys)
-            self.data = np.resize(self.data, size)
-            self.indices = np.resize(self.indices, size)
+        m = self._reserve(len(phi))
         self.data[self.n:m] = phi
         self.indices[self.n:m] = j
         self.row_counts[r0:r0 + len(counts)] += counts
@@ -501,6 +502,25 @@ class _PairBuffer:
             data, indices = data[:n], indices[:n]
         self.data = self.indices = None
         return sp.csr_matrix((data, indices, indptr), shape=(s, s))
+
+
+def _in_order(work: Callable[[Any], Any], items: Sequence[Any] | Iterator[Any],
+              take: Callable[[Any], None], workers: int) -> None:
+    """``take(work(item))`` for every item, in order; with ``workers > 1`` the work runs in
+    threads (NumPy and SciPy's products release the GIL in their loops), at most
+    ``2 × workers`` results held at once."""
+    if workers <= 1:
+        for item in items:
+            take(work(item))
+        return
+    with ThreadPoolExecutor(workers) as pool:
+        pending: deque = deque()
+        for item in items:
+            pending.append(pool.submit(work, item))
+            if len(pending) >= 2 * workers:
+                take(pending.popleft().result())
+        while pending:
+            take(pending.popleft().result())
 
 
 class CollisionOperator:
@@ -717,19 +737,7 @@ class CollisionOperator:
             n, j, v = kept
             total.add_rows(r0, n, j + c0, v)
 
-        blocks = _row_blocks(stop, block_pairs)
-        if self.workers == 1:
-            for block in blocks:
-                keep(work(block))
-        else:  # tiles in threads (NumPy releases the GIL), kept in order
-            with ThreadPoolExecutor(self.workers) as pool:
-                pending: deque = deque()
-                for block in blocks:
-                    pending.append(pool.submit(work, block))
-                    if len(pending) >= 2 * self.workers:
-                        keep(pending.popleft().result())
-                while pending:
-                    keep(pending.popleft().result())
+        _in_order(work, _row_blocks(stop, block_pairs), keep, self.workers)
         upper = total.csr()
         upper_parts = {}
         if keep_parts:
@@ -833,18 +841,7 @@ class CollisionOperator:
             y[:] += lower
 
         blocks = self._matvec_blocks()
-        if self.workers == 1 or len(blocks) < 2:
-            for rows in blocks:
-                add(block(rows))
-        else:
-            with ThreadPoolExecutor(self.workers) as pool:
-                pending: deque = deque()
-                for rows in blocks:
-                    pending.append(pool.submit(block, rows))
-                    if len(pending) >= 2 * self.workers:
-                        add(pending.popleft().result())
-                while pending:
-                    add(pending.popleft().result())
+        _in_order(block, blocks, add, self.workers if len(blocks) > 1 else 1)
         return y
 
     def connected_sets(self) -> np.ndarray:

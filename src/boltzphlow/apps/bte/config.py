@@ -19,7 +19,13 @@ import numpy as np
 from pydantic import AfterValidator, Field, create_model, model_validator
 
 from boltzphlow import scattering as scattering_lib
-from boltzphlow.apps.geometry.config import MODEL_TABLES, MeshSizes, Real, Triple
+from boltzphlow.apps.geometry.config import (
+    MODEL_TABLES,
+    MeshSizes,
+    Real,
+    Triple,
+    resolve_model_table,
+)
 from boltzphlow.bands import MODEL_KINDS
 from boltzphlow.parameters import parameters_of
 from boltzphlow.schema import ConfigModel, config_model
@@ -183,15 +189,7 @@ class _BteChecks(ConfigModel):
     @model_validator(mode="after")
     def _consistent(self) -> Any:
         name = self.hamiltonian
-        kind = MODEL_KINDS[name]
-        for other in MODEL_KINDS:
-            if other != name and getattr(self, other) is not None:
-                raise ValueError(f"{other}: parameters given for {other!r} but "
-                                 f"hamiltonian = {name!r}")
-        if kind.parameters is None and getattr(self, name) is None:
-            raise ValueError(f"{name}.file: required key missing (the _hr.dat or _tb.dat file)")
-        if getattr(self, name) is None:
-            setattr(self, name, MODEL_TABLES[name]())
+        kind = resolve_model_table(self)
         if self.mesh is None:
             self.mesh = list(DEFAULT_MESH[kind.dim])
         if len(self.mesh) != kind.dim:

@@ -25,7 +25,7 @@ from pydantic import (
     model_validator,
 )
 
-from boltzphlow.bands import MODEL_KINDS
+from boltzphlow.bands import MODEL_KINDS, ModelKind
 from boltzphlow.errors import shorten
 from boltzphlow.grids.kmesh import DEFAULT_CHUNK
 from boltzphlow.schema import ConfigModel, config_model, field_unit
@@ -296,21 +296,30 @@ DEFAULT_MESH = {2: [200, 200], 3: [40, 40, 40]}
 # The whole config
 
 
+def resolve_model_table(config: Any) -> ModelKind:
+    """The model kind of ``config.hamiltonian``, its parameter table filled with the defaults
+    when absent; refuses the table of another model and a Wannier90 model without its file.
+    For the validators of every app whose config names a :mod:`boltzphlow.bands` model."""
+    name = config.hamiltonian
+    kind = MODEL_KINDS[name]
+    for other in MODEL_KINDS:
+        if other != name and getattr(config, other) is not None:
+            raise ValueError(f"{other}: parameters given for {other!r} but "
+                             f"hamiltonian = {name!r}")
+    if kind.parameters is None and getattr(config, name) is None:
+        raise ValueError(f"{name}.file: required key missing (the _hr.dat or _tb.dat file)")
+    if getattr(config, name) is None:
+        setattr(config, name, MODEL_TABLES[name]())
+    return kind
+
+
 class _GeometryChecks(ConfigModel):
     """Checks across the tables of a geometry config (the fields come from the registry)."""
 
     @model_validator(mode="after")
     def _consistent(self) -> Any:
         name = self.hamiltonian
-        kind = MODEL_KINDS[name]
-        for other in MODEL_KINDS:
-            if other != name and getattr(self, other) is not None:
-                raise ValueError(f"{other}: parameters given for {other!r} but "
-                                 f"hamiltonian = {name!r}")
-        if kind.parameters is None and getattr(self, name) is None:
-            raise ValueError(f"{name}.file: required key missing (the _hr.dat or _tb.dat file)")
-        if getattr(self, name) is None:
-            setattr(self, name, MODEL_TABLES[name]())
+        kind = resolve_model_table(self)
         if not any(getattr(self, task) is not None for task in TASKS):
             raise ValueError("no task: give at least one of the tables "
                              + ", ".join(f"[{task}]" for task in TASKS))
