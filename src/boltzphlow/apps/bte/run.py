@@ -20,7 +20,7 @@ from boltzphlow.apps.bte.config import (
     BteConfig,
     scattering_class,
 )
-from boltzphlow.apps.geometry.plan import build_hamiltonian
+from boltzphlow.apps.geometry.plan import build_hamiltonian, model_attrs
 from boltzphlow.bands.hamiltonian import Hamiltonian
 from boltzphlow.config import ConfigError
 from boltzphlow.errors import InputError, shorten
@@ -344,11 +344,7 @@ def run(cfg: BteConfig, context: RunContext) -> xr.Dataset:
     attrs: dict[str, Any] = {
         "model": "bte",
         "task": cfg.task,
-        "hamiltonian": cfg.hamiltonian,
-        "hamiltonian_name": getattr(h, "name", "") or cfg.hamiltonian,
-        "parameters": json.dumps(getattr(cfg, cfg.hamiltonian).model_dump(), default=str),
-        "dim": h.dim,
-        "n_bands": h.n_bands,
+        **model_attrs(cfg, h),
         "mesh": list(cfg.mesh),
         "mu": cfg.mu,
         "berry": int(cfg.berry),

@@ -11,11 +11,13 @@ gives the minimum.
 
 from __future__ import annotations
 
+import json
 import math
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -59,6 +61,18 @@ def build_hamiltonian(cfg: GeometryConfig) -> Hamiltonian:
         return kind.model(kind.parameters(**p.model_dump()))
     except ValueError as exc:
         raise ConfigError(cfg.hamiltonian, str(exc)) from None
+
+
+def model_attrs(cfg: Any, h: Hamiltonian) -> dict[str, Any]:
+    """Result attributes naming the model of a config: its kind, name, parameters (JSON),
+    dimension and number of bands (every app whose config names a :mod:`bands` model)."""
+    return {
+        "hamiltonian": cfg.hamiltonian,
+        "hamiltonian_name": getattr(h, "name", "") or cfg.hamiltonian,
+        "parameters": json.dumps(getattr(cfg, cfg.hamiltonian).model_dump(), default=str),
+        "dim": h.dim,
+        "n_bands": h.n_bands,
+    }
 
 
 def _read_wannier90(p: Wannier90Params) -> Hamiltonian:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import numpy as np
@@ -10,7 +9,7 @@ import xarray as xr
 
 from boltzphlow import bands as bands_lib
 from boltzphlow.apps.geometry.config import TASKS, GeometryConfig
-from boltzphlow.apps.geometry.plan import Plan, build_hamiltonian, make_plan
+from boltzphlow.apps.geometry.plan import Plan, build_hamiltonian, make_plan, model_attrs
 from boltzphlow.apps.geometry.tasks import TASK_FUNCTIONS, units_of, weyl_nodes
 from boltzphlow.bands.hamiltonian import Hamiltonian
 from boltzphlow.errors import InputError, ResourceError, SolverError, shorten
@@ -103,11 +102,7 @@ def run(cfg: GeometryConfig, context: RunContext) -> xr.Dataset:
     tasks = [task for task in TASKS if getattr(cfg, task) is not None]
     attrs = {
         "model": "geometry",
-        "hamiltonian": cfg.hamiltonian,
-        "hamiltonian_name": getattr(h, "name", "") or cfg.hamiltonian,
-        "parameters": json.dumps(getattr(cfg, cfg.hamiltonian).model_dump(), default=str),
-        "dim": h.dim,
-        "n_bands": h.n_bands,
+        **model_attrs(cfg, h),
         "lattice_model": int(h.periodic),
         "mesh": list(cfg.mesh),
         "tasks": " ".join(tasks),
