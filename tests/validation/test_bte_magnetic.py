@@ -50,18 +50,26 @@ def test_onsager_reciprocity_with_impurities():
 
 
 def test_intrinsic_anomalous_hall_of_the_bte_is_that_of_observables():
-    """At B = 0 the Hall conductivity of the BTE (Born impurities: no skew scattering, no
-    side jump in this model) is the intrinsic term, the Fermi-sea sum of Eq. 35 that
+    """At B = 0 the Hall conductivity of the BTE without the side jump (Born impurities: no
+    skew scattering) is the intrinsic term, the Fermi-sea sum of Eq. 35 that
     ``bp.observables.anomalous_hall`` evaluates on the same mesh: equal to round-off of the
-    sum (the normal part vanishes by the mesh's mirror symmetry)."""
+    sum (the normal part vanishes by the mesh's mirror symmetry).  With the side jump the
+    decomposition's intrinsic part is that same sum and σ adds the side-jump tensor."""
     h = bp.bands.massive_dirac(v=1.0, delta=1.0, k_max=4.0)
     imp = bp.scattering.Impurities(density=1.0, strength=0.5)
-    bte = bp.transport.LinearBTE(h, (30, 30), mu=2.0, T=0.15, scattering=[imp], berry=True)
-    sigma = bte.solve(method="direct", thermal=False).sigma
     reference = bp.observables.anomalous_hall(h, mu=2.0, T=0.15, mesh=(30, 30))
     assert abs(reference) > 0.1
-    assert sigma[0, 1] == pytest.approx(reference, rel=1e-9)
-    assert sigma[1, 0] == pytest.approx(-reference, rel=1e-9)
+    bare = bp.transport.LinearBTE(h, (30, 30), mu=2.0, T=0.15, scattering=[imp], berry=True,
+                                  side_jump=False).solve(method="direct", thermal=False)
+    assert bare.anomalous_hall is None
+    assert bare.sigma[0, 1] == pytest.approx(reference, rel=1e-9)
+    assert bare.sigma[1, 0] == pytest.approx(-reference, rel=1e-9)
+    full = bp.transport.LinearBTE(h, (30, 30), mu=2.0, T=0.15, scattering=[imp],
+                                  berry=True).solve(method="direct", thermal=False)
+    hall = full.anomalous_hall
+    assert hall.intrinsic[0, 1] == pytest.approx(reference, rel=1e-9)
+    assert full.sigma_intrinsic == pytest.approx(-reference, rel=1e-9)  # σ_yx = j_y/E_x
+    np.testing.assert_allclose(full.sigma - bare.sigma, hall.side_jump_total, atol=1e-12)
 
 
 @pytest.mark.slow

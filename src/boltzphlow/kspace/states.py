@@ -18,7 +18,11 @@ models); the band quantities follow from them:
   ``ε̄_n = ε_n - e m^n·B``), from the interband tensor of
   :mod:`boltzphlow.geometry.interband`;
 * on request the eigenvectors ``|u_n(k)⟩`` and the velocity matrices
-  ``v^i_nm = ⟨u_n|∂H/∂k_i|u_m⟩`` (interband elements included).
+  ``v^i_nm = ⟨u_n|∂H/∂k_i|u_m⟩`` (interband elements included), and the covariant
+  derivatives of the eigenvectors ``|D_i u_n⟩ = Σ_{m≠n} |u_m⟩ v^i_mn / (ε_n - ε_m)`` (the part
+  of ``∂_i|u_n⟩`` orthogonal to ``|u_n⟩``: ``∂_i|u_n⟩ = |D_i u_n⟩ - i A^n_i |u_n⟩`` with the
+  Berry connection ``A^n = i⟨u_n|∂u_n⟩``; it changes with the phase of ``|u_n⟩`` as the
+  vector itself does, so products like ``⟨u_m|u_n⟩⟨u_n|D u_m⟩`` are gauge invariant).
 
 Degenerate bands (closer than ``degeneracy_tol``, default
 :data:`~boltzphlow.geometry.berry.DEGENERACY_TOL`) are left out of each other's sums and
@@ -44,7 +48,8 @@ from boltzphlow.geometry.berry import DEGENERACY_TOL, band_geometry, degenerate_
 from boltzphlow.grids.kmesh import DEFAULT_CHUNK, KMesh
 from boltzphlow.resources import check_memory, format_bytes
 
-__all__ = ["CHUNK_BYTES", "BandChunk", "EnergyWindow", "KStates", "band_chunk", "band_chunks"]
+__all__ = ["CHUNK_BYTES", "BandChunk", "EnergyWindow", "KStates", "band_chunk", "band_chunks",
+           "covariant_derivatives"]
 
 #: Most bytes of working memory one chunk of k-points may take; larger chunks are split.
 CHUNK_BYTES = 128 * 2**20
@@ -157,6 +162,9 @@ class BandChunk:
         ``(M, N, N)`` complex with ``eigenvectors[m, :, n] = |u_n(k_m)⟩``, or None.
     velocity_matrices
         ``v^i_nm``, ``(M, d, N, N)`` complex, energy × L, or None.
+    covariant_derivatives
+        ``(M, d, N, N)`` complex with ``[m, i, :, n] = |D_i u_n(k_m)⟩`` (module docstring;
+        degenerate partners left out), L, or None.
     """
 
     k: np.ndarray
@@ -170,6 +178,19 @@ class BandChunk:
     orbital_moment: np.ndarray | None = None
     eigenvectors: np.ndarray | None = None
     velocity_matrices: np.ndarray | None = None
+    covariant_derivatives: np.ndarray | None = None
+
+
+def covariant_derivatives(energy: np.ndarray, u: np.ndarray, v: np.ndarray,
+                          degeneracy_tol: float = DEGENERACY_TOL) -> np.ndarray:
+    r"""``|D_i u_n⟩ = Σ_{m≠n} |u_m⟩ v^i_mn / (ε_n - ε_m)`` ``(M, d, N, N)`` (column n) from the
+    energies ``(M, N)``, eigenvectors ``(M, N, N)`` (columns) and velocity matrices
+    ``(M, d, N, N)``; bands closer than ``degeneracy_tol`` are left out of each other's sum
+    (first-order perturbation theory of ``H(k + dk)``)."""
+    gap = energy[:, None, :] - energy[:, :, None]  # [., m, n] = ε_n - ε_m
+    far = np.abs(gap) > degeneracy_tol
+    inverse = np.divide(1.0, gap, out=np.zeros_like(gap), where=far)
+    return u[:, None] @ (v * inverse[:, None])
 
 
 def _axial(tensor: np.ndarray, dim: int) -> np.ndarray:
@@ -191,6 +212,7 @@ def band_chunk(
     orbital_moment: bool = False,
     eigenvectors: bool = False,
     velocity_matrices: bool = False,
+    covariant_derivative: bool = False,
     degeneracy_tol: float = DEGENERACY_TOL,
     check: bool = True,
 ) -> BandChunk:
@@ -207,7 +229,8 @@ def band_chunk(
     if check:
         check_hermitian(hk)
     n, dim = hk.shape[-1], dhk.shape[1]
-    need_eig = eigenvectors or velocity_matrices or (orbital_moment and n > 2 and dim > 1)
+    need_eig = (eigenvectors or velocity_matrices or covariant_derivative
+                or (orbital_moment and n > 2 and dim > 1))
     u = v = moment = None
     if n == 2 or not need_eig:
         e, om, vel = band_geometry(hk, dhk, degeneracy_tol=degeneracy_tol, check=False,
@@ -241,10 +264,12 @@ def band_chunk(
         vel = degenerate_average(vel, e, degeneracy_tol)
     if not curvature:
         om = om[..., :0]
+    deriv = (covariant_derivatives(e, u, v, degeneracy_tol) if covariant_derivative
+             else None)
     return BandChunk(
         k=k, k_index=k_index, weight=weight, hamiltonian=hk, dh_dk=dhk, energy=e, velocity=vel,
         berry_curvature=om, orbital_moment=moment, eigenvectors=u if eigenvectors else None,
-        velocity_matrices=v if velocity_matrices else None,
+        velocity_matrices=v if velocity_matrices else None, covariant_derivatives=deriv,
     )
 
 
@@ -268,6 +293,7 @@ def band_chunks(
     orbital_moment: bool = False,
     eigenvectors: bool = False,
     velocity_matrices: bool = False,
+    covariant_derivative: bool = False,
     degeneracy_tol: float = DEGENERACY_TOL,
     window: EnergyWindow | Sequence[float] | None = None,
 ) -> Iterator[BandChunk]:
@@ -291,13 +317,15 @@ def band_chunks(
     mesh = h.mesh(mesh)
     n, dim = h.n_bands, h.dim
     kubo = orbital_moment and n > 2 and dim > 1
-    per_point = _point_bytes(n, dim, eig=eigenvectors or velocity_matrices or kubo, kubo=kubo)
+    eig = eigenvectors or velocity_matrices or covariant_derivative
+    per_point = _point_bytes(n, dim, eig=eig or kubo, kubo=kubo)
     size = max(1, min(int(chunk_size), CHUNK_BYTES // per_point))
     row = int(np.prod(mesh.shape[1:]))
     check_memory(per_point * max(size, row), f"a chunk of {max(size, row)} k-points of a "
                  f"{n}-band model", ["chunk_size", "mesh"])
     options = dict(curvature=curvature, orbital_moment=orbital_moment, eigenvectors=eigenvectors,
-                   velocity_matrices=velocity_matrices, degeneracy_tol=degeneracy_tol)
+                   velocity_matrices=velocity_matrices, covariant_derivative=covariant_derivative,
+                   degeneracy_tol=degeneracy_tol)
     if use_symmetry and h.symmetry:
         index, fraction = mesh.irreducible_indices(h.symmetry)
         blocks = h.points_blocks(mesh.fractional()[index], fraction, size)
@@ -305,7 +333,7 @@ def band_chunks(
         index = None
         blocks = h.mesh_blocks(mesh, size)
     window = None if window is None else as_window(window)
-    costly = eigenvectors or velocity_matrices or kubo
+    costly = eig or kubo
     start = 0
     for b in blocks:
         m = len(b.k)
@@ -371,6 +399,9 @@ class KStates:
         Row n of the velocity matrices, ``v^i_nm(k) = ⟨u_n|∂H/∂k_i|u_m⟩`` for every band m,
         ``(S, d, N)`` complex, energy × L (``velocity_matrix[s, :, band[s]]`` is the band
         velocity up to degeneracies), or None if not requested.
+    covariant_derivative
+        ``|D_i u_n(k)⟩`` (module docstring), ``(S, d, N)`` complex, L, or None if not
+        requested (it follows the phase of ``eigenvectors``).
     n_bands
         N, the number of bands of the model.
     window
@@ -398,9 +429,10 @@ class KStates:
     mesh: KMesh | None = None
     periodic: bool = True
     reduced: bool = False
+    covariant_derivative: np.ndarray | None = None
 
     _ARRAYS = ("energy", "band", "k_index", "k", "weight", "velocity", "berry_curvature",
-               "orbital_moment", "eigenvectors", "velocity_matrix")
+               "orbital_moment", "eigenvectors", "velocity_matrix", "covariant_derivative")
 
     # ------------------------------------------------------------------ properties
     def __len__(self) -> int:
@@ -438,6 +470,7 @@ class KStates:
         m, n = chunk.energy.shape
         inside = window.contains(chunk.energy)
         moment, u, v = chunk.orbital_moment, chunk.eigenvectors, chunk.velocity_matrices
+        deriv = chunk.covariant_derivatives
         if inside.all():  # every state: views of the per-band arrays, no gather
             point = np.repeat(np.arange(m), n)
             band = np.tile(np.arange(n, dtype=np.int64), m)
@@ -447,6 +480,7 @@ class KStates:
 
             u_rows = None if u is None else rows(np.swapaxes(u, 1, 2))
             v_rows = None if v is None else rows(np.swapaxes(v, 1, 2))
+            d_rows = None if deriv is None else rows(np.moveaxis(deriv, 3, 1))
         else:
             point, band = np.nonzero(inside)
 
@@ -455,6 +489,7 @@ class KStates:
 
             u_rows = None if u is None else u[point, :, band]
             v_rows = None if v is None else v[point, :, band, :]
+            d_rows = None if deriv is None else deriv[point, :, :, band]
         return cls(
             energy=rows(chunk.energy),
             band=band.astype(np.int64, copy=False),
@@ -466,6 +501,7 @@ class KStates:
             orbital_moment=None if moment is None else rows(moment),
             eigenvectors=u_rows,
             velocity_matrix=v_rows,
+            covariant_derivative=d_rows,
             n_bands=n,
             window=window,
             mesh=mesh,
@@ -591,6 +627,7 @@ class KStates:
         orbital_moment: bool = True,
         eigenvectors: bool = False,
         velocity_matrices: bool = False,
+        covariant_derivative: bool = False,
         degeneracy_tol: float = DEGENERACY_TOL,
     ) -> Iterator[KStates]:
         """Yield the states of the window chunk by chunk (about ``chunk_size`` k-points each).
@@ -601,10 +638,12 @@ class KStates:
         window = as_window(window)
         mesh = h.mesh(mesh)
         # costly quantities only at the k-points that hold a state of the window
-        costly = eigenvectors or velocity_matrices or (orbital_moment and h.n_bands > 2)
+        costly = (eigenvectors or velocity_matrices or covariant_derivative
+                  or (orbital_moment and h.n_bands > 2))
         for chunk in band_chunks(h, mesh, chunk_size=chunk_size, use_symmetry=use_symmetry,
                                  curvature=curvature, orbital_moment=orbital_moment,
                                  eigenvectors=eigenvectors, velocity_matrices=velocity_matrices,
+                                 covariant_derivative=covariant_derivative,
                                  degeneracy_tol=degeneracy_tol,
                                  window=window if costly and np.isfinite(window.width) else None):
             yield cls.from_chunk(chunk, window, mesh=mesh, periodic=h.periodic,
@@ -623,6 +662,7 @@ class KStates:
         orbital_moment: bool = True,
         eigenvectors: bool = False,
         velocity_matrices: bool = False,
+        covariant_derivative: bool = False,
         degeneracy_tol: float = DEGENERACY_TOL,
         allow_empty: bool = False,
     ) -> KStates:
@@ -645,9 +685,10 @@ class KStates:
             weights multiplied by the multiplicity.
         curvature, orbital_moment
             Compute the Berry curvature and the orbital moment (else empty / None).
-        eigenvectors, velocity_matrices
-            Keep the eigenvectors ``(S, N)`` and the rows of the velocity matrices
-            ``(S, d, N)`` of the states in the window.
+        eigenvectors, velocity_matrices, covariant_derivative
+            Keep the eigenvectors ``(S, N)``, the rows of the velocity matrices
+            ``(S, d, N)`` and the covariant derivatives of the eigenvectors ``(S, d, N)`` of
+            the states in the window.
         degeneracy_tol
             Energy below which two bands count as degenerate.
         allow_empty
@@ -668,6 +709,7 @@ class KStates:
         for part in cls.chunks(h, mesh, window, chunk_size=chunk_size, use_symmetry=use_symmetry,
                                curvature=curvature, orbital_moment=orbital_moment,
                                eigenvectors=eigenvectors, velocity_matrices=velocity_matrices,
+                               covariant_derivative=covariant_derivative,
                                degeneracy_tol=degeneracy_tol):
             kept += part.nbytes
             count += len(part)

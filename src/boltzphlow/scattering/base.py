@@ -568,6 +568,15 @@ class CollisionOperator:
         e.g. in a sweep running one task per core: :func:`~boltzphlow.resources.compute_threads`);
         the result does not depend on it
         (the products only to the order of the float64 sums).
+    side_jump
+        Also accumulate, in the same pass over the pairs, each model's side-jump flux
+        ``J^{sj}_s = Σ_{s'} Φ_{ss'} δr_{s'←s}`` (the coordinate shift of
+        :mod:`boltzphlow.scattering.sidejump`; the states need ``eigenvectors`` and
+        ``covariant_derivative``).  ``J^{sj}_s = w_s f^0_s(1-f^0_s) v^{sj}_s`` with the
+        side-jump velocity of Eqs. 7 and 12 of Xiao et al. (the Pauli factor
+        ``(1-f^0_{s'})/(1-f^0_s)`` of a phonon rate is in ``Φ``).  Every model counts: the
+        matrix elements of all of :mod:`boltzphlow.scattering` are a scalar potential times
+        ``⟨u_{s'}|u_s⟩``.
 
     Attributes
     ----------
@@ -582,6 +591,8 @@ class CollisionOperator:
         Per model (keyed by :meth:`ScatteringModel.describe`): its out-flux ``(S,)``.
     parts
         Per model: its flux matrix and sink (``keep_parts=True`` only).
+    side_jump_flux_parts
+        Per model: ``J^{sj}`` ``(S, d)``, energy × L⁻ᵈ⁺¹ (``side_jump=True`` only; else empty).
     estimated_pairs
         The number of pairs estimated before the assembly.
     """
@@ -589,7 +600,8 @@ class CollisionOperator:
     def __init__(self, states: KStates, models: Sequence[ScatteringModel], eq: Equilibrium,
                  delta: DeltaFunction, *, memory_keys: Sequence[str] = ("mesh",),
                  keep_parts: bool = False, block_pairs: int = BLOCK_PAIRS,
-                 dtype: type = np.float32, workers: int | None = None) -> None:
+                 dtype: type = np.float32, workers: int | None = None,
+                 side_jump: bool = False) -> None:
         if not models:
             raise ValueError("a collision operator needs at least one scattering model")
         self.states, self.models, self.eq, self.delta = states, tuple(models), eq, delta
@@ -601,6 +613,11 @@ class CollisionOperator:
         self.names = self._names(self.models)
         order = np.argsort(states.energy, kind="stable")
         self._order = order
+        self.side_jump = bool(side_jump)
+        if self.side_jump and (states.eigenvectors is None
+                               or states.covariant_derivative is None):
+            raise ValueError("the side-jump flux needs states built with eigenvectors=True and "
+                             "covariant_derivative=True")
         self.sink = np.zeros(s)
         self._sink_parts: dict[str, np.ndarray] = {}
         for name, model in zip(self.names, self.models, strict=True):
@@ -610,8 +627,8 @@ class CollisionOperator:
             self.sink = self.sink + gamma
         paired = [(n, m) for n, m in zip(self.names, self.models, strict=True) if m.has_pairs]
         sorted_states = states.select(order) if paired and s else None
-        upper, out_parts, upper_parts = self._assemble(sorted_states, paired, memory_keys,
-                                                       keep_parts, block_pairs)
+        upper, out_parts, upper_parts, shift_parts = self._assemble(
+            sorted_states, paired, memory_keys, keep_parts, block_pairs)
         self._upper = upper
         self._upper_parts = upper_parts
         self._keep_parts = keep_parts
@@ -623,6 +640,11 @@ class CollisionOperator:
             sorted_part = out_parts.get(name, np.zeros(s))
             self.out_flux_parts[name] = sorted_part[inverse] + self._sink_parts[name]
         self.out_flux = sum(self.out_flux_parts.values(), np.zeros(s))
+        self.side_jump_flux_parts: dict[str, np.ndarray] = {}
+        if self.side_jump:
+            zero = np.zeros((s, states.dim))
+            self.side_jump_flux_parts = {n: shift_parts[n][inverse] if n in shift_parts
+                                         else zero.copy() for n in self.names}
         self._flux: sp.csr_matrix | None = None
         self._blocks: list[tuple[int, int]] | None = None
 
@@ -694,7 +716,7 @@ class CollisionOperator:
         empty = sp.csr_matrix((s, s), dtype=self.dtype)
         self.estimated_pairs = self.candidate_pairs = 0
         if states is None:
-            return empty, {}, {}
+            return empty, {}, {}, {}
         reach = (max(m.max_energy_transfer(states) for _n, m in paired)
                  + self.delta.cutoff(states))
         counts = _partner_counts(states.energy, reach)
@@ -708,6 +730,7 @@ class CollisionOperator:
         parts = ({n: _PairBuffer(s, 0, self.dtype, what, keys) for n in names}
                  if keep_parts and len(names) > 1 else {})
         context = TileStates(states, self.eq, self.dtype)
+        shifts = ({n: np.zeros((s, states.dim)) for n in names} if self.side_jump else {})
 
         def work(rows: tuple[int, int]):
             r0, r1 = rows
@@ -718,7 +741,9 @@ class CollisionOperator:
             for f in fluxes:  # the out-fluxes from the stored (rounded) values
                 f64 = f.astype(np.float64, copy=False)
                 sums.append((f64.sum(axis=1), f64.sum(axis=0)))
-            return tile, sums, _kept(phi), [_kept(f) for f in fluxes] if parts else None
+            shift_sums = self._tile_side_jump(tile, fluxes) if self.side_jump else None
+            return (tile, sums, _kept(phi), [_kept(f) for f in fluxes] if parts else None,
+                    shift_sums)
 
         def _kept(phi):  # boolean compression (np.nonzero of 2D is ten times slower)
             keep = phi != 0
@@ -726,8 +751,12 @@ class CollisionOperator:
             return keep.sum(axis=1), b, phi[keep]
 
         def keep(result) -> None:
-            tile, sums, kept, kept_parts = result
+            tile, sums, kept, kept_parts, shift_sums = result
             r0, c0 = tile.r0, tile.c0
+            if shift_sums is not None:
+                for name, (by_row, by_col) in zip(names, shift_sums, strict=True):
+                    shifts[name][r0:tile.r1] += by_row
+                    shifts[name][c0:tile.c1] -= by_col
             for k, (name, (by_row, by_col)) in enumerate(zip(names, sums, strict=True)):
                 out[name][r0:tile.r1] += by_row
                 out[name][c0:tile.c1] += by_col
@@ -743,7 +772,25 @@ class CollisionOperator:
         if keep_parts:
             upper_parts = ({names[0]: upper} if len(names) == 1 else
                            {n: parts[n].csr() for n in names})
-        return upper, out, upper_parts
+        return upper, out, upper_parts, shifts
+
+    @staticmethod
+    def _tile_side_jump(tile: Tile, fluxes: list[np.ndarray]
+                        ) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Per model, the row and column sums ``(B, d)``, ``(W, d)`` of
+        ``Φ_rc δr_{c←r}`` on a tile (:mod:`boltzphlow.scattering.sidejump`)."""
+        from boltzphlow.scattering.sidejump import tile_coordinate_shift
+
+        shift = tile_coordinate_shift(tile)
+        out = []
+        for f in fluxes:
+            rows, cols = [], []
+            for g in shift:
+                x = (f * g).astype(np.float64, copy=False)
+                rows.append(x.sum(axis=1))
+                cols.append(x.sum(axis=0))
+            out.append((np.stack(rows, axis=1), np.stack(cols, axis=1)))
+        return out
 
     # ------------------------------------------------------------------ views
     def _full(self, upper: sp.csr_matrix) -> sp.csr_matrix:
@@ -765,6 +812,15 @@ class CollisionOperator:
         s = len(self.states)
         return {n: (self._full(self._upper_parts[n]) if n in self._upper_parts
                     else sp.csr_matrix((s, s)), self._sink_parts[n]) for n in self.names}
+
+    @property
+    def side_jump_flux(self) -> np.ndarray:
+        """``J^{sj}_s = Σ_{s'} Φ_{ss'} δr_{s'←s}`` of all models ``(S, d)``
+        (``side_jump=True``)."""
+        if not self.side_jump:
+            raise ValueError("the operator was built without side_jump=True")
+        return sum(self.side_jump_flux_parts.values(),
+                   np.zeros((len(self.states), self.states.dim)))
 
     @property
     def n_pairs(self) -> int:

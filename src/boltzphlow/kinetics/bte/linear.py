@@ -96,7 +96,8 @@ from boltzphlow.scattering.base import (
     ScatteringModel,
 )
 
-__all__ = ["METHODS", "MIN_THERMAL_STATES", "BTEResult", "LinearBTE", "thermal_states"]
+__all__ = ["METHODS", "MIN_THERMAL_STATES", "AnomalousHall", "BTEResult", "LinearBTE",
+           "hall_component", "thermal_states"]
 
 #: e²/h in units of e²/ħ.
 E2_OVER_H = 1.0 / (2 * math.pi)
@@ -128,6 +129,60 @@ def thermal_states(weight: np.ndarray) -> float:
 
 
 # --------------------------------------------------------------------------- result
+def hall_component(tensor: np.ndarray) -> float:
+    """``σ_yx`` of a ``(d, d)`` tensor (current along y for a field along x: the anomalous Hall
+    conductivity ``σ_AH = j_y/E_x`` of Xiao et al., Eq. 8; ``= -σ_xy`` for an antisymmetric
+    tensor); NaN in 1D."""
+    t = np.asarray(tensor, float)
+    return float(t[1, 0]) if t.shape[0] >= 2 else math.nan
+
+
+@dataclass(frozen=True, eq=False)
+class AnomalousHall:
+    r"""The anomalous Hall decomposition of a :class:`BTEResult` (``(d, d)`` tensors, e²/h,
+    current along i for a field along j; spin degeneracy included).
+
+    Attributes
+    ----------
+    intrinsic
+        The anomalous velocity of the equilibrium occupation (Berry curvature of the Fermi
+        sea, over the whole mesh): ``σ_ij = -ε_ijl Σ ∫ f^0 Ω_l``.
+    side_jump
+        Per scattering model (keyed by its description): the two terms of Eq. 8 of Xiao et
+        al., ``(σ^{sj(1)}, σ^{sj(2)})``: the normal distribution carried by the side-jump
+        velocity (``Σ δf^n v^{sj}``) and the anomalous distribution (Eqs. 4/11, solved with
+        the full collision operator) carried by the band velocity (``Σ δf^a v``).  Models
+        without pairs (a constant relaxation time) have none.
+    """
+
+    intrinsic: np.ndarray
+    side_jump: dict[str, tuple[np.ndarray, np.ndarray]]
+
+    @property
+    def side_jump_terms(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(σ^{sj(1)}, σ^{sj(2)})`` summed over the models."""
+        zero = np.zeros_like(self.intrinsic)
+        first = sum((a for a, _b in self.side_jump.values()), zero)
+        second = sum((b for _a, b in self.side_jump.values()), zero)
+        return first, second
+
+    @property
+    def side_jump_total(self) -> np.ndarray:
+        """``σ^{sj}`` of all models (antisymmetric: ``σ^{sj(2)} = -σ^{sj(1)ᵀ}``)."""
+        first, second = self.side_jump_terms
+        return first + second
+
+    def side_jump_of(self, name: str) -> np.ndarray:
+        """``σ^{sj}`` of one model."""
+        first, second = self.side_jump[name]
+        return first + second
+
+    @property
+    def total(self) -> np.ndarray:
+        """Intrinsic plus side jump."""
+        return self.intrinsic + self.side_jump_total
+
+
 @dataclass(frozen=True, eq=False)
 class BTEResult:
     r"""The solution of a :class:`LinearBTE`: transport coefficients and the distribution.
@@ -139,7 +194,7 @@ class BTEResult:
     ----------
     sigma
         Conductivity ``σ_ij`` ``(d, d)`` in e²/h (current along i, field along j), including
-        the intrinsic (anomalous-velocity) part.
+        the intrinsic (anomalous-velocity) and, where computed, the side-jump parts.
     phi
         ``φ`` ``(S, d)``: ``δf = f^0(1 - f^0) φ`` for a unit electric field along each axis.
     method, converged, iterations, residual
@@ -159,6 +214,12 @@ class BTEResult:
         Carriers of the bands (see :meth:`LinearBTE.carrier_densities`), L⁻ᵈ.
     states
         The states the solution lives on.
+    anomalous_hall
+        The :class:`AnomalousHall` decomposition (intrinsic and side jump by model), or None
+        (no side jump computed: :class:`LinearBTE` ``side_jump``).
+    phi_anomalous
+        ``φ^a`` ``(S, d)`` of the anomalous distribution (Eqs. 4/11 of Xiao et al., all
+        models) for a unit field along each axis, or None.
     """
 
     sigma: np.ndarray
@@ -177,6 +238,23 @@ class BTEResult:
     electron_density: float = math.nan
     hole_density: float = math.nan
     states: KStates | None = None
+    anomalous_hall: AnomalousHall | None = None
+    phi_anomalous: np.ndarray | None = None
+
+    @property
+    def sigma_sidejump(self) -> float:
+        """Side-jump anomalous Hall conductivity ``σ_AH^{sj} = j_y/E_x`` (e²/h; Eq. 8 of Xiao
+        et al., both terms, every model); NaN where no side jump was computed."""
+        if self.anomalous_hall is None:
+            return math.nan
+        return hall_component(self.anomalous_hall.side_jump_total)
+
+    @property
+    def sigma_intrinsic(self) -> float:
+        """Intrinsic (Berry-curvature) anomalous Hall conductivity ``j_y/E_x`` (e²/h)."""
+        if self.anomalous_hall is None:
+            return math.nan
+        return hall_component(self.anomalous_hall.intrinsic)
 
     @property
     def resistivity(self) -> np.ndarray:
@@ -252,6 +330,21 @@ class BTEResult:
         put("hole_density", (), self.hole_density, length_d, "hole density")
         put("carrier_density", (), self.carrier_density, length_d, "carrier density")
         put("mobility", ij, self.mobility, "L^2 e/hbar", "mobility sigma/(n e)")
+        if self.anomalous_hall is not None:
+            ah = self.anomalous_hall
+            first, second = ah.side_jump_terms
+            put("sigma_intrinsic", ij, ah.intrinsic, "e^2/h",
+                "intrinsic (Berry curvature) conductivity")
+            put("sigma_sidejump", ij, ah.side_jump_total, "e^2/h", "side-jump conductivity")
+            put("sigma_sidejump_velocity", ij, first, "e^2/h",
+                "side-jump conductivity, normal distribution x side-jump velocity")
+            put("sigma_sidejump_distribution", ij, second, "e^2/h",
+                "side-jump conductivity, anomalous distribution x band velocity")
+            if len(ah.side_jump) > 1:
+                names = list(ah.side_jump)
+                put("sigma_sidejump_by_mechanism", ("mechanism",) + ij,
+                    np.stack([ah.side_jump_of(n) for n in names]), "e^2/h",
+                    "side-jump conductivity of each scattering model")
         coords: dict[str, Any] = {
             "i": xr.Variable(("i",), axes, attrs={"units": "1", "long_name": "current axis"}),
             "j": xr.Variable(("j",), axes, attrs={"units": "1", "long_name": "drive axis"}),
@@ -268,6 +361,13 @@ class BTEResult:
                     "deviation phi per unit -grad T (k_B/L)")
             coords["band"] = xr.Variable(("state",), np.asarray(s.band),
                                          attrs={"units": "1", "long_name": "band index"})
+            if self.phi_anomalous is not None:
+                put("phi_anomalous", ("state", "j"), self.phi_anomalous, "1",
+                    "anomalous (side-jump) deviation per unit electric field")
+        if self.anomalous_hall is not None and len(self.anomalous_hall.side_jump) > 1:
+            coords["mechanism"] = xr.Variable(
+                ("mechanism",), list(self.anomalous_hall.side_jump),
+                attrs={"units": "1", "long_name": "scattering model"})
         attrs = {"method": self.method, "converged": int(self.converged),
                  "iterations": int(self.iterations), "residual": float(self.residual),
                  "mu": float(self.mu), "T": float(self.T)}
@@ -317,6 +417,12 @@ class LinearBTE:
         the default of :class:`~boltzphlow.scattering.CollisionOperator`).
     workers
         Threads assembling the operator (None: its default).
+    side_jump
+        Compute the side-jump anomalous Hall conductivity (Eqs. 7–12 of Xiao et al.; module
+        docstring): on by default wherever it exists — two or more bands, d ≥ 2, the Berry
+        terms on, no magnetic field (the theory is that of the anomalous Hall effect at
+        B = 0) and a model with pair transitions.  Off, the states keep no covariant
+        derivatives and the operator's pass over the pairs skips the coordinate shifts.
 
     Attributes
     ----------
@@ -343,7 +449,8 @@ class LinearBTE:
                  delta: DeltaFunction | None = None, n_kT: float = 20.0,
                  spin_degeneracy: float = 1.0,
                  min_thermal_states: float = MIN_THERMAL_STATES,
-                 dtype: type | None = None, workers: int | None = None) -> None:
+                 dtype: type | None = None, workers: int | None = None,
+                 side_jump: bool = True) -> None:
         t = float(T)
         if not math.isfinite(t) or t <= 0:
             raise ValueError(f"T must be finite and > 0, got {T} (T = 0 is refused: -df/de is "
@@ -357,12 +464,17 @@ class LinearBTE:
         self.delta = delta if delta is not None else Gaussian(width=t)
         self.spin_degeneracy = float(spin_degeneracy)
         field_on = magnetic_field is not None and bool(np.any(np.asarray(magnetic_field, float)))
+        paired = any(m.has_pairs for m in self.scattering)
+        self.side_jump = bool(side_jump and berry and not field_on and paired
+                              and hamiltonian.n_bands >= 2 and hamiltonian.dim >= 2)
 
         def build(omega: float) -> KStates:
             window = EnergyWindow.around(mu, t, n_kT=n_kT, phonon_energy=omega)
             states = KStates.build(
                 hamiltonian, mesh, window, allow_empty=True,
-                eigenvectors=any(m.needs_eigenvectors for m in self.scattering),
+                eigenvectors=(self.side_jump
+                              or any(m.needs_eigenvectors for m in self.scattering)),
+                covariant_derivative=self.side_jump,
                 curvature=berry, orbital_moment=bool(berry and field_on))
             if not len(states):
                 raise ValueError(f"mu = {mu:g}: no state lies in the energy window "
@@ -393,7 +505,7 @@ class LinearBTE:
         self.thermal_states = n_eff
         options: dict[str, Any] = {} if dtype is None else {"dtype": dtype}
         self.operator = CollisionOperator(self.states, self.scattering, self.eq, self.delta,
-                                          workers=workers, **options)
+                                          workers=workers, side_jump=self.side_jump, **options)
         self._densities: tuple[float, float] | None = None
 
     # ------------------------------------------------------------------ pieces
@@ -552,6 +664,10 @@ class LinearBTE:
         d = self.states.dim
         op = self.operator
         b = self.drives() if thermal else self.fields.drive(self.eq)
+        n_normal = b.shape[1]
+        anomalous = self.anomalous_drives()
+        if anomalous:
+            b = np.hstack([b, *anomalous.values()])
         p = self.occupation_weight
         lorentz = self.fields.lorentz(self.eq)
         lorentz = None if lorentz is None else sp.csr_matrix(lorentz)
@@ -605,9 +721,14 @@ class LinearBTE:
         converged = (bool(conv and residual <= 10 * rtol) if method in ("iterative", "krylov")
                      else bool(residual <= 1e-6))
         info["solve_time_s"] = time.perf_counter() - start
+        phi, phi_a = phi[:, :n_normal], phi[:, n_normal:]
         j_charge, j_heat = self._currents(phi)
-        sigma = (j_charge[:, :d] + self.spin_degeneracy * self.fields.intrinsic_conductivity(
-            self.eq)) / E2_OVER_H
+        intrinsic = self.spin_degeneracy * self.fields.intrinsic_conductivity(self.eq) / E2_OVER_H
+        sigma = j_charge[:, :d] / E2_OVER_H + intrinsic
+        hall = None
+        if anomalous:
+            hall = self._side_jump(phi[:, :d], phi_a, list(anomalous), intrinsic)
+            sigma = sigma + hall.side_jump_total
         n_e, n_h = self.carrier_densities()
         return BTEResult(
             sigma=sigma, phi=phi[:, :d], method=method, converged=converged, iterations=iters,
@@ -617,7 +738,41 @@ class LinearBTE:
             heat_electric=j_heat[:, :d] if thermal else None,
             heat=j_heat[:, d:] if thermal else None,
             mu=self.eq.mu, T=self.eq.T, electron_density=n_e, hole_density=n_h,
-            states=self.states)
+            states=self.states, anomalous_hall=hall,
+            phi_anomalous=(None if hall is None else
+                           phi_a.reshape(len(p), -1, d).sum(axis=1)))
+
+    def anomalous_drives(self) -> dict[str, np.ndarray]:
+        r"""Right-hand sides of the anomalous distribution ``(S, d)`` per scattering model
+        with pair transitions (empty without side jump).
+
+        Eq. 10 of Xiao et al. (Eq. 4 for static impurities) multiplied by
+        ``w f^0(1-f^0)/T``: the shift ``E·δr_{ℓ'ℓ}`` of the final-state energy adds
+        ``Σ_{ℓ'} Φ_{ℓℓ'} E·δr_{ℓ'ℓ} / T`` to the collision term, so for a unit field along j
+        ``L φ^a = -J^{sj}_j / T`` with the operator's side-jump flux
+        ``J^{sj}_s = Σ_{s'} Φ_{ss'} δr_{s'←s} = w_s f^0_s(1-f^0_s) v^{sj}_s`` (Eq. 12): the
+        normal drive with the band velocity replaced by ``-v^{sj}``.  Each model's drive is
+        solved separately (the operator is the full one) so that its share is known.
+        """
+        if not self.side_jump:
+            return {}
+        op = self.operator
+        return {name: -op.side_jump_flux_parts[name] / self.eq.T
+                for name, model in zip(op.names, op.models, strict=True) if model.has_pairs}
+
+    def _side_jump(self, phi: np.ndarray, phi_a: np.ndarray, names: list[str],
+                   intrinsic: np.ndarray) -> AnomalousHall:
+        """The two terms of Eq. 8 per model from the normal ``φ`` ``(S, d)`` and the anomalous
+        solutions ``(S, d × models)`` (in the order of :meth:`anomalous_drives`)."""
+        d = self.states.dim
+        scale = self.spin_degeneracy / FieldTerms.measure(d) / E2_OVER_H
+        parts = {}
+        for m, name in enumerate(names):
+            flux = self.operator.side_jump_flux_parts[name]
+            first = scale * (flux.T @ phi)  # Σ δf^n v^sj: [i, j] = Σ_s J_{s,i} φ_{s,j}
+            second = self._currents(phi_a[:, m * d:(m + 1) * d])[0] / E2_OVER_H
+            parts[name] = (first, second)
+        return AnomalousHall(intrinsic=intrinsic, side_jump=parts)
 
     @staticmethod
     def _pin(phi: np.ndarray, member: sp.csc_matrix, ones: sp.csc_matrix) -> np.ndarray:
