@@ -139,6 +139,8 @@ class AcousticPhonons(ScatteringModel):
         return self.sound_velocity * np.sqrt(np.einsum("pi,pi->p", q, q))
 
     def max_phonon_energy(self, states: KStates | None = None) -> float:
+        if self.elastic:  # no energy is exchanged: the window needs no widening
+            return 0.0
         if self.debye_wavevector is not None:
             return self.sound_velocity * self.debye_wavevector
         return 0.0 if states is None else self.sound_velocity * _span(states)
