@@ -331,7 +331,8 @@ def test_bad_parameters_raise_one_line_value_errors(make, match):
 def test_model_parameters_are_declared_for_the_config():
     from boltzphlow.parameters import parameters_of
 
-    assert list(parameters_of(Impurities)) == ["density", "potential", "strength", "range"]
+    assert list(parameters_of(Impurities)) == ["density", "potential", "strength", "range",
+                                               "skew_scattering"]
     acoustic = parameters_of(AcousticPhonons)
     assert list(acoustic)[:2] == ["sound_velocity", "coupling"]
     assert acoustic["sound_velocity"].unit == "energy*L"

@@ -409,6 +409,8 @@ class ScatteringModel:
     name: str = ""
     needs_eigenvectors: bool = False
     has_pairs: bool = True
+    #: Whether the model has an antisymmetric (skew) rate: :meth:`pair_skew_flux`.
+    has_skew: bool = False
 
     def max_energy_transfer(self, states: KStates | None = None) -> float:
         """Largest ``|ε_c - ε_r|`` a transition of this model can have before smearing
@@ -433,6 +435,16 @@ class ScatteringModel:
 
     def sink(self, states: KStates, eq: Equilibrium) -> np.ndarray | None:
         """``Γ_s`` of a non-conserving relaxation (``(S,)``), or None."""
+        return None
+
+    def pair_skew_flux(self, states: KStates, pairs: PairBlock, eq: Equilibrium,
+                       delta: DeltaFunction) -> np.ndarray:
+        """Antisymmetric flux ``Φ^A_{rc} = -Φ^A_{cr}`` of each pair ``(P,)`` (models with
+        ``has_skew``; :mod:`boltzphlow.scattering.skew`)."""
+        return np.zeros(len(pairs))
+
+    def tile_skew_flux(self, tile: Tile, delta: DeltaFunction) -> np.ndarray | None:
+        """``Φ^A_{rc}`` on a :class:`Tile`, or None (the pair form is then used)."""
         return None
 
     def describe(self) -> str:
@@ -502,6 +514,16 @@ class _PairBuffer:
             data, indices = data[:n], indices[:n]
         self.data = self.indices = None
         return sp.csr_matrix((data, indices, indptr), shape=(s, s))
+
+
+def _row_blocks_of(indptr: np.ndarray) -> list[tuple[int, int]]:
+    """Row blocks ``(r0, r1)`` of a CSR triangle of about :data:`MATVEC_PAIRS` pairs each."""
+    s = len(indptr) - 1
+    edges = np.unique(np.append(
+        np.searchsorted(indptr, np.arange(0, indptr[-1], MATVEC_PAIRS)), s))
+    edges = np.unique(np.append(edges, 0))
+    return [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:], strict=True)
+            if indptr[b] > indptr[a]]
 
 
 def _in_order(work: Callable[[Any], Any], items: Sequence[Any] | Iterator[Any],
@@ -614,6 +636,8 @@ class CollisionOperator:
         order = np.argsort(states.energy, kind="stable")
         self._order = order
         self.side_jump = bool(side_jump)
+        self._skew_upper: sp.csr_matrix | None = None
+        self._skew_out_sorted: np.ndarray | None = None
         if self.side_jump and (states.eigenvectors is None
                                or states.covariant_derivative is None):
             raise ValueError("the side-jump flux needs states built with eigenvectors=True and "
@@ -640,6 +664,9 @@ class CollisionOperator:
             sorted_part = out_parts.get(name, np.zeros(s))
             self.out_flux_parts[name] = sorted_part[inverse] + self._sink_parts[name]
         self.out_flux = sum(self.out_flux_parts.values(), np.zeros(s))
+        self.has_skew = self._skew_upper is not None
+        self.skew_out = (self._skew_out_sorted[inverse] if self.has_skew else np.zeros(s))
+        self._skew_blocks: list[tuple[int, int]] | None = None
         self.side_jump_flux_parts: dict[str, np.ndarray] = {}
         if self.side_jump:
             zero = np.zeros((s, states.dim))
@@ -686,6 +713,8 @@ class CollisionOperator:
             fraction = (alive.sum() + 1) / len(i)
             estimate = int(math.ceil(total * min(1.0, fraction)))
         per_pair = 1.05 * (self.dtype.itemsize + 4) + 4  # buffer + the block's temporaries
+        if any(m.has_skew for _n, m in paired):  # a second triangle: the antisymmetric flux
+            per_pair += 1.05 * (self.dtype.itemsize + 4)
         nbytes = per_pair * estimate + 8 * len(counts) * (6 + 2 * len(paired))
         check_memory(nbytes, f"the collision operator of {len(counts)} states on the "
                      f"{_mesh_text(states)} mesh (about {estimate:.3g} pairs of "
@@ -731,6 +760,9 @@ class CollisionOperator:
                  if keep_parts and len(names) > 1 else {})
         context = TileStates(states, self.eq, self.dtype)
         shifts = ({n: np.zeros((s, states.dim)) for n in names} if self.side_jump else {})
+        skewed = [(n, m) for n, m in paired if m.has_skew]
+        skew = _PairBuffer(s, self.estimated_pairs, self.dtype, what, keys) if skewed else None
+        skew_out = np.zeros(s)
 
         def work(rows: tuple[int, int]):
             r0, r1 = rows
@@ -742,8 +774,13 @@ class CollisionOperator:
                 f64 = f.astype(np.float64, copy=False)
                 sums.append((f64.sum(axis=1), f64.sum(axis=0)))
             shift_sums = self._tile_side_jump(tile, fluxes) if self.side_jump else None
+            antisymmetric = None
+            if skewed:
+                a = self._tile_skew(tile, skewed)
+                a64 = a.astype(np.float64, copy=False)
+                antisymmetric = _kept(a), a64.sum(axis=1), a64.sum(axis=0)
             return (tile, sums, _kept(phi), [_kept(f) for f in fluxes] if parts else None,
-                    shift_sums)
+                    shift_sums, antisymmetric)
 
         def _kept(phi):  # boolean compression (np.nonzero of 2D is ten times slower)
             keep = phi != 0
@@ -751,8 +788,13 @@ class CollisionOperator:
             return keep.sum(axis=1), b, phi[keep]
 
         def keep(result) -> None:
-            tile, sums, kept, kept_parts, shift_sums = result
+            tile, sums, kept, kept_parts, shift_sums, antisymmetric = result
             r0, c0 = tile.r0, tile.c0
+            if antisymmetric is not None:  # Φ^A_cr = -Φ^A_rc
+                (n, j, v), by_row, by_col = antisymmetric
+                skew.add_rows(r0, n, j + c0, v)
+                skew_out[r0:tile.r1] += by_row
+                skew_out[c0:tile.c1] -= by_col
             if shift_sums is not None:
                 for name, (by_row, by_col) in zip(names, shift_sums, strict=True):
                     shifts[name][r0:tile.r1] += by_row
@@ -768,11 +810,32 @@ class CollisionOperator:
 
         _in_order(work, _row_blocks(stop, block_pairs), keep, self.workers)
         upper = total.csr()
+        if skew is not None:
+            self._skew_upper, self._skew_out_sorted = skew.csr(), skew_out
         upper_parts = {}
         if keep_parts:
             upper_parts = ({names[0]: upper} if len(names) == 1 else
                            {n: parts[n].csr() for n in names})
         return upper, out, upper_parts, shifts
+
+    def _tile_skew(self, tile: Tile, skewed) -> np.ndarray:
+        """The antisymmetric flux of the skew models on a tile ``(B, W)``, zero outside the
+        candidates."""
+        total, pairs = np.zeros(tile.shape, dtype=tile.dtype), None
+        for _n, m in skewed:
+            a = m.tile_skew_flux(tile, self.delta)
+            if a is None:
+                if pairs is None:
+                    i, j = np.nonzero(tile.candidates())
+                    pairs = i, j, PairBlock(rows=i + tile.r0, cols=j + tile.c0)
+                i, j, block = pairs
+                total[i, j] += m.pair_skew_flux(tile.context.states, block, self.eq,
+                                                self.delta).astype(tile.dtype)
+            else:
+                a = np.asarray(a, dtype=tile.dtype)
+                tile.keep_candidates(a)
+                total += a
+        return total
 
     @staticmethod
     def _tile_side_jump(tile: Tile, fluxes: list[np.ndarray]
@@ -856,29 +919,42 @@ class CollisionOperator:
         y[self._order] = self._symmetric_product(x)
         return d * phi - y
 
+    def skew_matvec(self, phi: np.ndarray) -> np.ndarray:
+        """``K φ = diag(Φ^A 1) φ + Φ^A φ`` of the skew models (zero without them;
+        :mod:`boltzphlow.scattering.skew`), ``φ`` ``(S,)`` or ``(S, m)``."""
+        phi = np.asarray(phi, float)
+        if not self.has_skew:
+            return np.zeros_like(phi)
+        d = self.skew_out if phi.ndim == 1 else self.skew_out[:, None]
+        x = phi[self._order]
+        y = np.empty_like(x)
+        if self._skew_blocks is None:
+            self._skew_blocks = _row_blocks_of(self._skew_upper.indptr)
+        y[self._order] = self._triangle_product(self._skew_upper, self._skew_blocks, x, -1.0)
+        return d * phi + y
+
     def _matvec_blocks(self) -> list[tuple[int, int]]:
         """Row blocks ``(r0, r1)`` of the stored triangle of about :data:`MATVEC_PAIRS` pairs."""
         if self._blocks is None:
-            indptr = self._upper.indptr
-            s = len(indptr) - 1
-            edges = np.unique(np.append(
-                np.searchsorted(indptr, np.arange(0, indptr[-1], MATVEC_PAIRS)), s))
-            edges = np.unique(np.append(edges, 0))
-            self._blocks = [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:], strict=True)
-                            if indptr[b] > indptr[a]]
+            self._blocks = _row_blocks_of(self._upper.indptr)
         return self._blocks
 
     def _symmetric_product(self, x: np.ndarray) -> np.ndarray:
-        """``(U + Uᵀ) x`` of the stored upper triangle ``U`` (energy order), ``x`` float64.
+        """``(U + Uᵀ) x`` of the stored upper triangle (:meth:`_triangle_product`)."""
+        return self._triangle_product(self._upper, self._matvec_blocks(), x, 1.0)
+
+    def _triangle_product(self, u: sp.csr_matrix, blocks: list[tuple[int, int]],
+                          x: np.ndarray, sign: float) -> np.ndarray:
+        """``(U ± Uᵀ) x`` (``sign``) of a stored upper triangle ``U`` (energy order), ``x``
+        float64.
 
         SciPy multiplies a float32 matrix by a float64 vector by converting the whole matrix to
         float64 first (12 bytes a pair, twice: for ``U`` and for ``Uᵀ``): the peak memory of a
         solve would be twice the operator's.  Here blocks of rows are converted in turn, each
         used for both triangles (values exact in float64, sums in float64), in threads.
         """
-        u = self._upper
         if u.dtype == np.float64:
-            return u @ x + u.T @ x
+            return u @ x + sign * (u.T @ x)
         s = u.shape[0]
         data, indices, indptr = u.data, u.indices, u.indptr
 
@@ -894,9 +970,11 @@ class CollisionOperator:
         def add(result) -> None:
             r0, r1, upper, lower = result
             y[r0:r1] += upper
-            y[:] += lower
+            if sign > 0:
+                y[:] += lower
+            else:
+                y[:] -= lower
 
-        blocks = self._matvec_blocks()
         _in_order(block, blocks, add, self.workers if len(blocks) > 1 else 1)
         return y
 
@@ -938,8 +1016,14 @@ class CollisionOperator:
         return out
 
     def matrix(self) -> sp.csr_matrix:
-        """``L`` as a sparse matrix."""
-        return (sp.diags(self.out_flux) - self.flux).tocsr()
+        """``L`` (plus the skew operator ``K`` of :meth:`skew_matvec`, if any) as a sparse
+        matrix."""
+        a = sp.diags(self.out_flux) - self.flux
+        if self.has_skew:
+            u = self._skew_upper
+            inv = self._inverse
+            a = a + sp.diags(self.skew_out) + (u - u.T).tocsr()[inv][:, inv]
+        return a.tocsr()
 
     def __repr__(self) -> str:
         return (f"<CollisionOperator: {len(self.states)} states, {self.n_pairs} pairs, "

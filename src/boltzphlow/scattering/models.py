@@ -442,6 +442,11 @@ class Impurities(ScatteringModel):
     range
         Range ``r_0`` of the Gaussian, screening length ``1/q_s`` of the Coulomb potential
         (L; required by those two).
+    skew_scattering
+        Add the antisymmetric rate of the third Born order of identical zero-range impurities
+        (non-Gaussian disorder, ``⟨V³⟩ = n s³``: :mod:`boltzphlow.scattering.skew`); needs a
+        :class:`~boltzphlow.scattering.Gaussian` δ.  The sign of ``strength`` then matters
+        (attractive or repulsive impurities skew the opposite way).
     """
 
     density: float = parameter(1.0, unit="L^-d", doc="impurity density n_imp", ge=0)
@@ -451,8 +456,14 @@ class Impurities(ScatteringModel):
                                 doc="strength s of V(q) (coulomb: Z e^2/epsilon)")
     range: float | None = parameter(None, unit="L", doc="gaussian range r0, or screening "
                                     "length 1/q_s of the screened Coulomb potential", gt=0)
+    skew_scattering: bool = parameter(False, unit="-",
+                                      doc="third-order Born skew scattering (zero-range only)")
     name = "impurities"
     needs_eigenvectors = True
+
+    @property
+    def has_skew(self) -> bool:  # type: ignore[override]
+        return bool(self.skew_scattering)
 
     def __post_init__(self) -> None:
         if self.potential not in IMPURITY_POTENTIALS:
@@ -468,6 +479,8 @@ class Impurities(ScatteringModel):
                 raise ValueError(f"{self.potential} impurities need range (the {what})")
             if not (math.isfinite(self.range) and self.range > 0):
                 raise ValueError(f"impurity range must be finite and > 0, got {self.range}")
+        if self.skew_scattering and self.potential != "zero-range":
+            raise ValueError("skew_scattering is implemented for zero-range impurities only")
         check_parameters(self)
 
     def potential_sq(self, q: np.ndarray) -> np.ndarray:
@@ -529,10 +542,65 @@ class Impurities(ScatteringModel):
         d *= tile_overlap_sq(tile)
         return scale_by_measure(tile, d, 2 * math.pi * self.density * s2)
 
+    # ------------------------------------------------------------------ skew scattering
+    def _projector(self, states: KStates, delta: DeltaFunction, memo=None):
+        from boltzphlow.scattering.base import Gaussian
+        from boltzphlow.scattering.skew import spectral_projector
+
+        if not isinstance(delta, Gaussian):
+            raise ValueError("skew scattering needs a Gaussian delta (delta method 'gaussian')")
+
+        def make():
+            return spectral_projector(states, delta.width, delta.n_sigma)
+
+        return make() if memo is None else memo(("skew projector", delta), make)
+
+    def _skew_scale(self) -> float:
+        return (2 * math.pi) ** 2 * self.density * self.strength ** 3
+
+    def pair_skew_flux(self, states: KStates, pairs: PairBlock, eq: Equilibrium,
+                       delta: DeltaFunction) -> np.ndarray:
+        """Antisymmetric flux ``Φ^A_{rc}`` of the pairs (:mod:`boltzphlow.scattering.skew`)."""
+        from boltzphlow.scattering.skew import pair_skew_overlap
+
+        e = states.energy
+
+        def mismatch(rr: np.ndarray, cc: np.ndarray) -> np.ndarray:
+            return e[cc] - e[rr]
+
+        out = np.zeros(len(pairs))
+        if not self.skew_scattering:
+            return out
+        index, r, c, d = energy_shell(states, pairs, delta, mismatch)
+        if not len(index):
+            return out
+        projector = self._projector(states, delta)
+        out[index] = (self._skew_scale() * pair_skew_overlap(states, r, c, projector) * d
+                      * eq.elastic_flux_factor(e[r], e[c]) * pair_measure(states, r, c))
+        return out
+
+    def tile_skew_flux(self, tile: Tile, delta: DeltaFunction) -> np.ndarray | None:
+        """``Φ^A_{rc}`` on a tile (two bands; None otherwise)."""
+        from boltzphlow.scattering.skew import tile_skew_overlap
+
+        if not self.skew_scattering:
+            return None
+        projector = self._projector(tile.context.states, delta, tile.context.memo)
+        loop = tile_skew_overlap(tile, projector)
+        if loop is None:
+            return None
+        d = delta.tile_weights(tile, tile.energy_transfer())
+        if d is None:
+            return None
+        d *= tile_elastic(tile)
+        d *= loop
+        return scale_by_measure(tile, d, self._skew_scale())
+
     def describe(self) -> str:
         extra = "" if self.range is None else f", range = {self.range:g}"
+        skew = ", skew" if self.skew_scattering else ""
         return (f"impurities ({self.potential}, n = {self.density:g}, V = {self.strength:g}"
-                f"{extra})")
+                f"{extra}{skew})")
 
 
 @dataclass(frozen=True)

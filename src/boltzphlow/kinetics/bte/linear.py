@@ -153,10 +153,16 @@ class AnomalousHall:
         velocity (``Σ δf^n v^{sj}``) and the anomalous distribution (Eqs. 4/11, solved with
         the full collision operator) carried by the band velocity (``Σ δf^a v``).  Models
         without pairs (a constant relaxation time) have none.
+    skew
+        The skew-scattering conductivity: the antisymmetric part of the conductivity of the
+        normal distribution, nonzero only with an antisymmetric rate (impurities with
+        ``skew_scattering``: :mod:`boltzphlow.scattering.skew`; it is already part of the
+        Boltzmann σ), or None.
     """
 
     intrinsic: np.ndarray
     side_jump: dict[str, tuple[np.ndarray, np.ndarray]]
+    skew: np.ndarray | None = None
 
     @property
     def side_jump_terms(self) -> tuple[np.ndarray, np.ndarray]:
@@ -179,8 +185,9 @@ class AnomalousHall:
 
     @property
     def total(self) -> np.ndarray:
-        """Intrinsic plus side jump."""
-        return self.intrinsic + self.side_jump_total
+        """Intrinsic plus side jump plus skew scattering (where there is any)."""
+        total = self.intrinsic + self.side_jump_total
+        return total if self.skew is None else total + self.skew
 
 
 @dataclass(frozen=True, eq=False)
@@ -248,6 +255,15 @@ class BTEResult:
         if self.anomalous_hall is None:
             return math.nan
         return hall_component(self.anomalous_hall.side_jump_total)
+
+    @property
+    def sigma_skew(self) -> float:
+        """Skew-scattering anomalous Hall conductivity ``j_y/E_x`` (e²/h); 0 without an
+        antisymmetric rate, NaN where no decomposition was computed."""
+        if self.anomalous_hall is None:
+            return math.nan
+        skew = self.anomalous_hall.skew
+        return 0.0 if skew is None else hall_component(skew)
 
     @property
     def sigma_intrinsic(self) -> float:
@@ -340,6 +356,9 @@ class BTEResult:
                 "side-jump conductivity, normal distribution x side-jump velocity")
             put("sigma_sidejump_distribution", ij, second, "e^2/h",
                 "side-jump conductivity, anomalous distribution x band velocity")
+            if ah.skew is not None:
+                put("sigma_skew", ij, ah.skew, "e^2/h",
+                    "skew-scattering conductivity (third-order Born, non-Gaussian disorder)")
             if len(ah.side_jump) > 1:
                 names = list(ah.side_jump)
                 put("sigma_sidejump_by_mechanism", ("mechanism",) + ij,
@@ -703,6 +722,8 @@ class LinearBTE:
             def apply(x: np.ndarray) -> np.ndarray:
                 y = x / (scale if x.ndim == 1 else scale[:, None])
                 ay = op.matvec(y) if lorentz is None else op.matvec(y) + lorentz @ y
+                if op.has_skew:
+                    ay += op.skew_matvec(y)
                 return ay / (scale if x.ndim == 1 else scale[:, None])
 
             if method == "iterative":
@@ -711,7 +732,7 @@ class LinearBTE:
                 info.update(extra)
             else:
                 x_hat, iters, conv = self._krylov(apply, b_hat, ones, scale, rtol, maxiter,
-                                                  symmetric=lorentz is None)
+                                                  symmetric=lorentz is None and not op.has_skew)
         phi = x_hat / scale[:, None]
         phi = self._pin(phi, member, ones)
         r = np.linalg.norm(b_hat - apply(phi * scale[:, None]), axis=0)
@@ -727,7 +748,9 @@ class LinearBTE:
         sigma = j_charge[:, :d] / E2_OVER_H + intrinsic
         hall = None
         if anomalous:
-            hall = self._side_jump(phi[:, :d], phi_a, list(anomalous), intrinsic)
+            normal = j_charge[:, :d] / E2_OVER_H
+            skew = 0.5 * (normal - normal.T) if op.has_skew and not rta else None
+            hall = self._side_jump(phi[:, :d], phi_a, list(anomalous), intrinsic, skew)
             sigma = sigma + hall.side_jump_total
         n_e, n_h = self.carrier_densities()
         return BTEResult(
@@ -761,7 +784,7 @@ class LinearBTE:
                 for name, model in zip(op.names, op.models, strict=True) if model.has_pairs}
 
     def _side_jump(self, phi: np.ndarray, phi_a: np.ndarray, names: list[str],
-                   intrinsic: np.ndarray) -> AnomalousHall:
+                   intrinsic: np.ndarray, skew: np.ndarray | None) -> AnomalousHall:
         """The two terms of Eq. 8 per model from the normal ``φ`` ``(S, d)`` and the anomalous
         solutions ``(S, d × models)`` (in the order of :meth:`anomalous_drives`)."""
         d = self.states.dim
@@ -772,7 +795,7 @@ class LinearBTE:
             first = scale * (flux.T @ phi)  # Σ δf^n v^sj: [i, j] = Σ_s J_{s,i} φ_{s,j}
             second = self._currents(phi_a[:, m * d:(m + 1) * d])[0] / E2_OVER_H
             parts[name] = (first, second)
-        return AnomalousHall(intrinsic=intrinsic, side_jump=parts)
+        return AnomalousHall(intrinsic=intrinsic, side_jump=parts, skew=skew)
 
     @staticmethod
     def _pin(phi: np.ndarray, member: sp.csc_matrix, ones: sp.csc_matrix) -> np.ndarray:
