@@ -52,7 +52,7 @@ from scipy.sparse.csgraph import connected_components
 from boltzphlow import stats
 from boltzphlow.kspace.states import KStates
 from boltzphlow.parameters import check_parameters, parameter
-from boltzphlow.resources import check_memory, compute_threads, format_bytes
+from boltzphlow.resources import blas_threads, check_memory, compute_threads, format_bytes
 
 __all__ = ["BYTES_PER_PAIR", "CollisionOperator", "DeltaFunction", "Equilibrium", "Gaussian",
            "PairBlock", "ScatteringModel", "Tile", "TileStates", "pair_blocks", "tile_gaussian"]
@@ -808,7 +808,10 @@ class CollisionOperator:
             n, j, v = kept
             total.add_rows(r0, n, j + c0, v)
 
-        _in_order(work, _row_blocks(stop, block_pairs), keep, self.workers)
+        # the tiles' matrix products are small: BLAS threads of their own would only contend
+        # with the assembly's threads (several times slower on a loaded 2-core machine)
+        with blas_threads(1):
+            _in_order(work, _row_blocks(stop, block_pairs), keep, self.workers)
         upper = total.csr()
         if skew is not None:
             self._skew_upper, self._skew_out_sorted = skew.csr(), skew_out
@@ -841,19 +844,12 @@ class CollisionOperator:
     def _tile_side_jump(tile: Tile, fluxes: list[np.ndarray]
                         ) -> list[tuple[np.ndarray, np.ndarray]]:
         """Per model, the row and column sums ``(B, d)``, ``(W, d)`` of
-        ``Φ_rc δr_{c←r}`` on a tile (:mod:`boltzphlow.scattering.sidejump`)."""
-        from boltzphlow.scattering.sidejump import tile_coordinate_shift
+        ``Φ_rc δr_{c←r}`` on a tile, float64
+        (:func:`boltzphlow.scattering.sidejump.tile_side_jump_sums`: matrix products of the
+        flux with per-state factors; the pair-level shift is not formed for two bands)."""
+        from boltzphlow.scattering.sidejump import tile_side_jump_sums
 
-        shift = tile_coordinate_shift(tile)
-        out = []
-        for f in fluxes:
-            rows, cols = [], []
-            for g in shift:
-                x = (f * g).astype(np.float64, copy=False)
-                rows.append(x.sum(axis=1))
-                cols.append(x.sum(axis=0))
-            out.append((np.stack(rows, axis=1), np.stack(cols, axis=1)))
-        return out
+        return tile_side_jump_sums(tile, fluxes)
 
     # ------------------------------------------------------------------ views
     def _full(self, upper: sp.csr_matrix) -> sp.csr_matrix:

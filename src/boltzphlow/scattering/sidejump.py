@@ -44,7 +44,7 @@ import numpy as np
 from boltzphlow.kspace.states import KStates
 
 __all__ = ["OVERLAP_FLOOR", "bloch_vector_derivative", "coordinate_shift", "shift_weight",
-           "tile_coordinate_shift"]
+           "tile_coordinate_shift", "tile_side_jump_sums"]
 
 #: Pairs whose ``|⟨u'|u⟩|²`` is below this get no coordinate shift (their rates carry the same
 #: factor: the product ``W δr`` is ``O(|O|)`` there).
@@ -93,42 +93,74 @@ def bloch_vector_derivative(states: KStates) -> np.ndarray:
     return 2 * np.real(np.einsum("sa,xab,sib->six", u.conj(), _SIGMA, du))
 
 
+def _bloch_factors(ctx) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    r"""Per-state float64 factors of the two-band shift, kept on the tile context.
+
+    ``left (S, 4) = [½, ½ n]`` and ``right (S, 4) = [1, n]`` give ``|O|² = left_r · right_c``;
+    ``parts (S, 3(1 + d)) = [n, a^1, …, a^d]`` with ``a^i = ∂_i n × n``.  By the cyclic
+    triple product, ``(n_r × n_c)·∂_i n_r = a^i_r · n_c`` and
+    ``(n_r × n_c)·∂_i n_c = -n_r · a^i_c``, so
+
+    .. math:: |O|^2\, δr^i_{c←r} = -\tfrac14\,(a^i_r \cdot n_c - n_r \cdot a^i_c),
+
+    a bilinear form of rank 6 in (row, column): matrix products instead of elementwise
+    passes over the tile.
+    """
+    def make():
+        from boltzphlow.scattering.models import state_columns
+
+        states = ctx.states
+        n = np.stack(state_columns(states).bloch, axis=1)  # (S, 3)
+        a = np.cross(bloch_vector_derivative(states), n[:, None, :])  # (S, d, 3)
+        ones = np.ones((len(n), 1))
+        return (np.ascontiguousarray(np.hstack([0.5 * ones, 0.5 * n])),
+                np.ascontiguousarray(np.hstack([ones, n])),
+                np.ascontiguousarray(np.hstack([n, a.reshape(len(n), -1)])))
+
+    return ctx.memo("side_jump_bloch_factors", make)
+
+
+def _tile_inverse_overlap(tile) -> tuple[np.ndarray, np.ndarray | None]:
+    """``max(|O|², floor)`` ``(B, W)`` (float64, two bands) and the mask ``|O|² ≥ floor``
+    (None where every pair passes)."""
+    left, right, _ = _bloch_factors(tile.context)
+    o2 = left[tile.r0:tile.r1] @ right[tile.c0:tile.c1].T
+    keep = None
+    if o2.size and o2.min() < OVERLAP_FLOOR:
+        keep = o2 >= OVERLAP_FLOOR
+        np.maximum(o2, OVERLAP_FLOOR, out=o2)
+    return o2, keep
+
+
 def tile_coordinate_shift(tile) -> list[np.ndarray]:
     r"""``δr_{c←r}`` of every pair of a :class:`~boltzphlow.scattering.base.Tile`: one
     ``(B, W)`` array per Cartesian axis, in the tile's dtype (zero where
     ``|⟨u_c|u_r⟩|² <`` :data:`OVERLAP_FLOOR`, and for pairs of non-candidates, whatever the
     value, multiplied by a zero flux).
 
-    Two bands: the triple product of the Bloch vectors (real arithmetic); more bands: the
-    overlaps of the module docstring as matrix products of the tile's rows and columns.
+    Two bands: the triple product of the Bloch vectors as a rank-6 matrix product
+    (:func:`_bloch_factors`, float64); more bands: the overlaps of the module docstring as
+    matrix products of the tile's rows and columns.  The operator's assembly needs only the
+    flux-weighted sums of the shift: :func:`tile_side_jump_sums`.
     """
     ctx = tile.context
     states = ctx.states
     d = states.dim
     dt = tile.dtype
     if states.n_bands == 2:
-        from boltzphlow.scattering.models import state_columns
-
-        bloch = state_columns(states).bloch
-        n = [ctx.array(("bloch", a), lambda a=a: bloch[a]) for a in range(3)]
-        dn = ctx.array("d_bloch", lambda: bloch_vector_derivative(states))  # (S, d, 3)
-        nr = [tile.row(x) for x in n]
-        nc = [tile.col(x) for x in n]
-        cross = [nr[1] * nc[2] - nr[2] * nc[1], nr[2] * nc[0] - nr[0] * nc[2],
-                 nr[0] * nc[1] - nr[1] * nc[0]]
-        o2 = nr[0] * nc[0]
-        o2 += nr[1] * nc[1]
-        o2 += nr[2] * nc[2]
-        o2 += 1
-        o2 *= 0.5
-        scale = _inverse_overlap(o2, dt, -0.25)
+        o2, keep = _tile_inverse_overlap(tile)
+        scale = np.divide(-0.25, o2, out=o2)
+        if keep is not None:
+            scale *= keep
+        _, _, parts = _bloch_factors(ctx)
+        rows, cols = parts[tile.r0:tile.r1], parts[tile.c0:tile.c1]
         out = []
         for i in range(d):
-            y = cross[0] * (tile.row(dn[:, i, 0]) + tile.col(dn[:, i, 0]))
-            for a in (1, 2):
-                y += cross[a] * (tile.row(dn[:, i, a]) + tile.col(dn[:, i, a]))
+            a = slice(3 + 3 * i, 6 + 3 * i)
+            y = rows[:, a] @ cols[:, :3].T
+            y -= rows[:, :3] @ cols[:, a].T
             y *= scale
-            out.append(y)
+            out.append(y.astype(dt, copy=False))
         return out
     complex_dtype = np.result_type(dt, np.complex64)
     u = ctx.array("u", lambda: states.eigenvectors, dtype=complex_dtype)
@@ -144,6 +176,54 @@ def tile_coordinate_shift(tile) -> list[np.ndarray]:
         y = np.imag(overlap * (ket + bra)).astype(dt, copy=False)
         y *= scale
         out.append(y)
+    return out
+
+
+def tile_side_jump_sums(tile, fluxes: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:
+    r"""Per flux ``Φ`` ``(B, W)`` of a tile, the row and column sums ``(B, d)``, ``(W, d)``
+    of ``Φ_rc δr_{c←r}`` (float64): the side-jump flux of the operator's assembly (Eqs. 7
+    and 12 of Xiao et al.).
+
+    Two bands: with ``h = Φ/|O|²`` and the factors of :func:`_bloch_factors`, the row sums are
+    ``-¼ (a^i_r · (h n)_r - n_r · (h a^i)_r)`` and the column sums
+    ``-¼ (n_c · (hᵀ a^i)_c - a^i_c · (hᵀ n)_c)``: two float64 matrix products of ``h`` with
+    ``3(1 + d)`` per-state columns, so the pair-level shift is never formed (a handful of
+    passes over the tile instead of about fifty).  More bands: the dense shift of
+    :func:`tile_coordinate_shift`, summed in float64.
+    """
+    ctx = tile.context
+    d = ctx.states.dim
+    if ctx.states.n_bands != 2:
+        shift = tile_coordinate_shift(tile)
+        out = []
+        for f in fluxes:
+            rows, cols = [], []
+            for g in shift:
+                x = f * g
+                rows.append(x.sum(axis=1, dtype=np.float64))
+                cols.append(x.sum(axis=0, dtype=np.float64))
+            out.append((np.stack(rows, axis=1), np.stack(cols, axis=1)))
+        return out
+    _, _, parts = _bloch_factors(ctx)
+    rows, cols = parts[tile.r0:tile.r1], parts[tile.c0:tile.c1]
+    out = []
+    o2, keep = _tile_inverse_overlap(tile)
+    products = []
+    for k, f in enumerate(fluxes):
+        h = np.divide(f, o2, out=o2 if k == len(fluxes) - 1 else None)
+        if keep is not None:
+            h *= keep
+        # Σ_c h_rc [n_c, a_c] (B, 3(1+d)) and Σ_r h_rc [n_r, a_r] (W, 3(1+d))
+        products.append((h @ cols, (rows.T @ h).T))
+    for by_row, by_col in products:
+        row_sums, col_sums = np.empty((len(rows), d)), np.empty((len(cols), d))
+        for i in range(d):
+            a = slice(3 + 3 * i, 6 + 3 * i)
+            row_sums[:, i] = (np.einsum("bk,bk->b", rows[:, :3], by_row[:, a])
+                              - np.einsum("bk,bk->b", rows[:, a], by_row[:, :3]))
+            col_sums[:, i] = (np.einsum("wk,wk->w", cols[:, a], by_col[:, :3])
+                              - np.einsum("wk,wk->w", cols[:, :3], by_col[:, a]))
+        out.append((0.25 * row_sums, 0.25 * col_sums))
     return out
 
 
