@@ -225,3 +225,20 @@ def assert_figures_hold_data(figures: dict[Path, list[str]]) -> None:
     bad = {path.name: problems for path, problems in figures.items() if problems}
     assert not bad, bad
 
+
+def run_cli(args: list[str], capsys) -> tuple[int, str, str]:
+    """``boltzphlow ARGS`` in this process: exit code, stdout and stderr."""
+    from boltzphlow.cli import main
+
+    code = main(args)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def config_of(path: Path):
+    """The validated config of a TOML file."""
+    import tomllib
+
+    from boltzphlow.config import validate_config
+
+    return validate_config(tomllib.loads(path.read_text(encoding="utf-8")))[1]

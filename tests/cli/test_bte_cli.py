@@ -17,12 +17,10 @@ import pytest
 
 from boltzphlow import results
 from boltzphlow.apps.bte import JOB
-from boltzphlow.cli import main
-from boltzphlow.config import validate_config
 from boltzphlow.errors import InputError
 from boltzphlow.jobs import SilentContext
 from boltzphlow.testing import assert_has_metadata
-from conftest import assert_figures_hold_data
+from conftest import assert_figures_hold_data, config_of, run_cli
 
 #: A small 2D massive Dirac config (v = Δ = 1, μ = 2: k_F = √3).
 DIRAC = """\
@@ -47,18 +45,6 @@ def write(tmp_path: Path, *, n: int = 40, T: object = 0.1, k_max: float = 3.5,
     path.write_text(DIRAC.format(n=n, T=T, k_max=k_max, extra=extra, tables=tables),
                     encoding="utf-8")
     return path
-
-
-def config_of(path: Path):
-    import tomllib
-
-    return validate_config(tomllib.loads(path.read_text(encoding="utf-8")))[1]
-
-
-def run_cli(args: list[str], capsys) -> tuple[int, str, str]:
-    code = main(args)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 # ------------------------------------------------------------------------------ conductivity

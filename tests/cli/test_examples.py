@@ -36,8 +36,11 @@ SMALL_GRIDS: dict[str, dict[str, str]] = {
 EXAMPLE_GRIDS: dict[str, dict[str, str]] = {
     "weyl_cme": {"mesh": "[12, 12, 12]", "cme.refine": "2", "chern.mesh": "[12, 12]"},
     "massive_dirac_ahc": {"mesh": "[100, 100]"},
+    "bte_anomalous_hall_scaling": {"mesh": "[40, 40]", "T": "0.15", "n_kT": "6.0"},
     "bte_dirac_phonons": {"mesh": "[32, 32]", "T": "[0.3]", "n_kT": "4.0"},
     "bte_parabolic_mobility": {"mesh": "[48, 48]"},
+    "bte_sidejump_range": {"mesh": "[40, 40]", "T": "0.15", "n_kT": "6.0"},
+    "bte_sidejump_phonons": {"mesh": "[40, 40]"},
     "bte_weyl_magnetotransport": {"mesh": "[32, 32, 32]"},
 }
 

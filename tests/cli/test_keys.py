@@ -8,17 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from boltzphlow.cli import main
 from boltzphlow.jobs import get_job, job_names
 from boltzphlow.schema import KEYS_BLOCK, key_rows, markdown_keys, update_key_blocks
+from conftest import run_cli
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
-
-
-def run_cli(args: list[str], capsys) -> tuple[int, str, str]:
-    code = main(args)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 @pytest.mark.parametrize("name", job_names())

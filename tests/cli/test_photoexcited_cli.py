@@ -11,13 +11,12 @@ import pytest
 import boltzphlow as bp
 from boltzphlow import results
 from boltzphlow.apps.photoexcited import PhotoexcitedConfig
-from boltzphlow.cli import main
 from boltzphlow.config import list_examples, load_config
 from boltzphlow.jobs import SilentContext, get_job
 from boltzphlow.kinetics.photoexcited import model as model_module
 from boltzphlow.sweep import parse_values
 from boltzphlow.testing import assert_results_identical
-from conftest import assert_figures_hold_data, figure_names
+from conftest import assert_figures_hold_data, figure_names, run_cli
 
 PHOTO_EXAMPLES = sorted(name for name in list_examples() if name.startswith("photoexcited_"))
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "photoexcited.md"
@@ -25,12 +24,6 @@ DOCS = Path(__file__).resolve().parents[2] / "docs" / "photoexcited.md"
 #: Small grids for the examples (the settings a user may pass with --set).
 SMALL = ["--set", "points_per_omega=40", "--set", "run.t_end=0.5", "--set", "run.n_out=3",
          "--set", "p_band.mesh=8", "--set", "p_band.bins=40"]
-
-
-def run_cli(args: list[str], capsys) -> tuple[int, str, str]:
-    code = main(args)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def test_every_paper_figure_has_an_example():

@@ -20,6 +20,13 @@ non-trivial quantum geometry" (Eqs. 29–30), and solves it for a unit electric 
 axis.  Units: ħ = e = k_B = 1, lattice constant 1; σ in e²/h (2D) or e²/(h·a) (3D), B in
 ħ/(e a²).
 
+With ``anomalous_hall = true`` (the default) each point at B = 0 also carries the anomalous
+Hall decomposition: the intrinsic part and the side jump of every scattering mechanism, with
+the two terms of Eq. 8 of Xiao et al. (the side-jump velocity of Eqs. 7/12, with the Pauli
+factor of phonons, and the anomalous distribution of Eqs. 4/11 solved with the same collision
+operator), as tensors and as the Hall components ``sigma_ah_*`` = σ_yx = j_y/E_x; NaN at the
+points where it does not apply (B ≠ 0, ``berry = false``; :mod:`.run`).
+
 The points are solved in order; a partial result is checkpointed after each, and ``--resume``
 continues from it.  A solve that misses its tolerance flags the result (``check_failed``).
 """
@@ -51,6 +58,7 @@ JOB = Job(
     plot=plot,
     summary=summary,
     description="electron transport on k-meshes: σ, ρ(T), σ_ij(B) from the linearised BTE "
-                "with impurity and phonon scattering and the Berry-phase terms",
+                "with impurity and phonon scattering and the Berry-phase terms; the anomalous "
+                "Hall effect (intrinsic and side jump)",
     resumable=True,
 )

@@ -245,6 +245,10 @@ BteConfig: Any = create_model(
                                  "resistivity_vs_T tasks")),
     berry=(bool, _key(True, "-", "include the Berry-phase terms: phase-space factor "
                       "1 − B·Ω, anomalous velocity, orbital-moment energy")),
+    anomalous_hall=(bool, _key(True, "-", "compute the anomalous Hall decomposition: "
+                               "intrinsic plus side jump of every scattering mechanism (Xiao "
+                               "et al., Eqs. 7–12; needs berry, B = 0, two or more bands and "
+                               "a mechanism with transitions; NaN where it does not apply)")),
     n_kT=(Positive, _key(20.0, "k_B T", "half-width of the energy window around μ in units "
                          "of T (plus the largest phonon energy)")),
     spin_degeneracy=(Positive, _key(1.0, "-", "multiplies σ (1 for the spin-resolved models "

@@ -27,8 +27,9 @@ from boltzphlow.errors import InputError, shorten
 from boltzphlow.jobs import RunContext
 from boltzphlow.kinetics.bte import LinearBTE
 
-__all__ = ["AXES", "OBSERVABLES", "build_delta", "build_scattering", "fermi_wavevector",
-           "points_of", "run", "summary", "units_of"]
+__all__ = ["ANOMALOUS_HALL", "AXES", "OBSERVABLES", "build_delta", "build_scattering",
+           "fermi_wavevector", "mechanisms_of", "points_of", "run", "summary", "tables_of",
+           "units_of"]
 
 #: Names of the Cartesian axes of the tensors.
 AXES = ("x", "y", "z")
@@ -45,6 +46,31 @@ OBSERVABLES = {
     "thermal_conductivity": ("tensor", "electronic thermal conductivity κ_e at zero current",
                              "kappa"),
     "lorenz_ratio": ("vector", "Lorenz ratio κ_e,ii/(σ_ii T)", "lorenz"),
+}
+
+#: The anomalous Hall decomposition of a point (:class:`~boltzphlow.kinetics.bte.linear.
+#: AnomalousHall`; C. Xiao, Y. Liu, M. Xie, S. A. Yang, Q. Niu, "Theory of phonon side jump
+#: contribution in anomalous Hall transport", Eqs. 7–12 and 8): name → (shape: ``tensor``
+#: ``(i, j)``, ``scalar`` (the Hall component σ_yx = j_y/E_x, the paper's σ_AH) or
+#: ``mechanism`` ``(mechanism, i, j)``; long name).  All in the unit of σ.
+ANOMALOUS_HALL = {
+    "sigma_intrinsic": ("tensor", "intrinsic (Berry-curvature) conductivity of the Fermi sea"),
+    "sigma_sidejump": ("tensor", "side-jump conductivity (Eq. 8, both terms, every "
+                                 "mechanism)"),
+    "sigma_sidejump_velocity": ("tensor", "side-jump conductivity, first term of Eq. 8: "
+                                          "normal distribution x side-jump velocity"),
+    "sigma_sidejump_distribution": ("tensor", "side-jump conductivity, second term of Eq. 8: "
+                                              "anomalous distribution x band velocity"),
+    "sigma_sidejump_by_mechanism": ("mechanism", "side-jump conductivity of each scattering "
+                                                 "mechanism"),
+    "sigma_ah_intrinsic": ("scalar", "intrinsic anomalous Hall conductivity sigma_yx = "
+                                     "j_y/E_x"),
+    "sigma_ah_sidejump": ("scalar", "side-jump anomalous Hall conductivity sigma_yx = "
+                                    "j_y/E_x (Eq. 8)"),
+    "sigma_skew": ("tensor", "skew-scattering conductivity (third Born order, non-Gaussian "
+                             "disorder; part of sigma)"),
+    "sigma_ah_skew": ("scalar", "skew-scattering anomalous Hall conductivity sigma_yx = "
+                                "j_y/E_x"),
 }
 
 #: Per-point bookkeeping of the solve: name → long name.
@@ -102,6 +128,18 @@ def build_scattering(cfg: BteConfig, h: Hamiltonian) -> list[Any]:
         except (TypeError, ValueError) as exc:
             raise ConfigError(f"scattering.{name}", str(exc)) from None
     return models
+
+
+def tables_of(cfg: BteConfig) -> list[str]:
+    """The ``[scattering]`` tables of a config, in the order of :func:`build_scattering`."""
+    return [name for name in SCATTERING_TABLES if getattr(cfg.scattering, name) is not None]
+
+
+def mechanisms_of(tables: Sequence[str], models: Sequence[Any]) -> list[str]:
+    """The tables (:func:`tables_of`) whose models have pair transitions: those with a side
+    jump."""
+    return [name for name, model in zip(tables, models, strict=True)
+            if getattr(model, "has_pairs", True)]
 
 
 def build_delta(cfg: BteConfig, T: float) -> Any:
@@ -173,7 +211,8 @@ def _solve(cfg: BteConfig, h: Hamiltonian, models: Sequence[Any], T: float, B: n
     field = B if np.any(B) else None
     bte = LinearBTE(h, mesh=tuple(cfg.mesh), mu=cfg.mu, T=T, scattering=list(models),
                     magnetic_field=field, berry=cfg.berry, delta=build_delta(cfg, T),
-                    n_kT=cfg.n_kT, spin_degeneracy=cfg.spin_degeneracy)
+                    n_kT=cfg.n_kT, spin_degeneracy=cfg.spin_degeneracy,
+                    side_jump=cfg.anomalous_hall)
     s = cfg.solver
     options = {"rtol": s.rtol, "maxiter": s.maxiter}
     if "thermal" in inspect.signature(bte.solve).parameters:  # Seebeck, κ_e: B = 0 tasks
@@ -191,8 +230,37 @@ def _resistivity(sigma: np.ndarray) -> np.ndarray:
     return rho if np.all(np.isfinite(rho)) else np.full_like(sigma, np.nan)
 
 
-def _record(bte: LinearBTE, res: Any) -> dict[str, Any]:
-    """The numbers of one point."""
+def _anomalous_hall(bte: LinearBTE, res: Any, tables: Sequence[str]) -> dict[str, Any]:
+    """The anomalous Hall decomposition of one point (:data:`ANOMALOUS_HALL`; empty where the
+    side jump was not computed: option off, Berry terms off, B ≠ 0, one band, d = 1, or no
+    mechanism with pair transitions).  ``tables`` name the models of ``bte.scattering``."""
+    hall = getattr(res, "anomalous_hall", None)
+    if hall is None:
+        return {}
+    intrinsic = np.asarray(hall.intrinsic, float)
+    first, second = (np.asarray(t, float) for t in hall.side_jump_terms)
+    side_jump = np.asarray(hall.side_jump_total, float)
+    out = {"sigma_intrinsic": intrinsic, "sigma_sidejump": side_jump,
+           "sigma_sidejump_velocity": first, "sigma_sidejump_distribution": second,
+           "sigma_ah_intrinsic": float(intrinsic[1, 0]),
+           "sigma_ah_sidejump": float(side_jump[1, 0])}
+    if hall.skew is not None:
+        skew = np.asarray(hall.skew, float)
+        out["sigma_skew"], out["sigma_ah_skew"] = skew, float(skew[1, 0])
+    mechanisms = mechanisms_of(tables, bte.scattering)
+    if len(mechanisms) > 1:  # the operator keys its models by description: back to tables
+        of_model = {id(m): name for m, name in zip(bte.scattering, tables, strict=True)}
+        table = {name: of_model.get(id(model), name)
+                 for name, model in zip(bte.operator.names, bte.operator.models, strict=True)}
+        by_name = {table.get(name, name): hall.side_jump_of(name) for name in hall.side_jump}
+        zero = np.zeros_like(intrinsic)
+        out["sigma_sidejump_by_mechanism"] = np.stack(
+            [np.asarray(by_name.get(name, zero), float) for name in mechanisms])
+    return out
+
+
+def _record(bte: LinearBTE, res: Any, tables: Sequence[str]) -> dict[str, Any]:
+    """The numbers of one point (``tables``: :func:`tables_of`)."""
     sigma = np.asarray(res.sigma, float)
     out: dict[str, Any] = {
         "sigma": sigma, "resistivity": _resistivity(sigma),
@@ -208,6 +276,7 @@ def _record(bte: LinearBTE, res: Any) -> dict[str, Any]:
             continue  # not computed by this solve (no thermal drive, no carriers)
         if value.shape == {"scalar": (), "vector": (d,), "tensor": (d, d)}[kind]:
             out[name] = value
+    out.update(_anomalous_hall(bte, res, tables))
     return out
 
 
@@ -247,8 +316,9 @@ def _distribution(cfg: BteConfig, bte: LinearBTE, res: Any, units: dict[str, str
 
 
 def _dataset(h: Hamiltonian, units: dict[str, str], dim: str | None, values: np.ndarray,
-             records: list[dict[str, Any]]) -> xr.Dataset:
-    """The result of the finished points (the others NaN)."""
+             records: list[dict[str, Any]], mechanisms: Sequence[str] = ()) -> xr.Dataset:
+    """The result of the finished points (the others NaN).  The anomalous Hall variables
+    (:data:`ANOMALOUS_HALL`) are there when one point computed them, NaN at the others."""
     d = h.dim
     n = len(values) if dim is not None else 1
     lead = (dim,) if dim is not None else ()
@@ -284,13 +354,23 @@ def _dataset(h: Hamiltonian, units: dict[str, str], dim: str | None, values: np.
                           "tensor": (tensor, (d, d))}[kind]
             ds[name] = (dims, gather(name, tail), {"units": units[unit],
                                                    "long_name": long_name})
+    for name, (kind, long_name) in ANOMALOUS_HALL.items():
+        if not any(name in rec for rec in records):
+            continue
+        if kind == "mechanism":
+            ds.coords["mechanism"] = ("mechanism", list(mechanisms), {
+                "units": "1", "long_name": "scattering mechanism (table [scattering.NAME])"})
+            dims, tail = ((*lead, "mechanism", "i", "j"), (len(mechanisms), d, d))
+        else:
+            dims, tail = {"scalar": (lead, ()), "tensor": (tensor, (d, d))}[kind]
+        ds[name] = (dims, gather(name, tail), {"units": units["sigma"], "long_name": long_name})
     return ds
 
 
 def _assemble(h: Hamiltonian, units: dict[str, str], dim: str | None, values: np.ndarray,
               records: list[dict[str, Any]], distribution: xr.Dataset | None,
-              attrs: dict[str, Any]) -> xr.Dataset:
-    ds = _dataset(h, units, dim, values, records)
+              attrs: dict[str, Any], mechanisms: Sequence[str] = ()) -> xr.Dataset:
+    ds = _dataset(h, units, dim, values, records, mechanisms)
     if distribution is not None and len(distribution.data_vars):
         ds = ds.merge(distribution)
     ds.attrs = {**attrs, "points_done": len(records), "n_points": max(len(values), 1)}
@@ -322,7 +402,8 @@ def _resume(previous: xr.Dataset | None, fingerprint: str, dim: str | None,
     for i in range(int(a.get("points_done", 0))):
         point = previous.isel({dim: i}) if dim is not None else previous
         records.append({name: point[name].to_numpy() for name in
-                        ("sigma", "resistivity", *SOLVER_RECORDS, *OBSERVABLES)
+                        ("sigma", "resistivity", *SOLVER_RECORDS, *OBSERVABLES,
+                         *ANOMALOUS_HALL)
                         if name in point})
     fs = [name for name in previous.data_vars if name.startswith("fs_")]
     return records, (xr.Dataset({name: previous[name] for name in fs}) if fs else None)
@@ -337,6 +418,8 @@ def run(cfg: BteConfig, context: RunContext) -> xr.Dataset:
     """
     h = build_hamiltonian(cfg)
     models = build_scattering(cfg, h)
+    tables = tables_of(cfg)
+    mechanisms = mechanisms_of(tables, models)
     units = units_of(cfg, h)
     dim, values, points = points_of(cfg)
     fingerprint = _fingerprint(cfg)
@@ -349,6 +432,9 @@ def run(cfg: BteConfig, context: RunContext) -> xr.Dataset:
         "mu": cfg.mu,
         "berry": int(cfg.berry),
         "scattering": "; ".join(m.describe() for m in models),
+        "scattering_parameters": json.dumps(
+            {name: getattr(cfg.scattering, name).model_dump() for name in tables}, default=str),
+        "anomalous_hall": int(cfg.anomalous_hall),
         "delta": cfg.delta.method,
         "solver_method": cfg.solver.method,
         "energy_unit": units["energy"],
@@ -373,7 +459,7 @@ def run(cfg: BteConfig, context: RunContext) -> xr.Dataset:
         if i < len(records):
             continue
         bte, res = _solve(cfg, h, models, T, B)
-        records.append(_record(bte, res))
+        records.append(_record(bte, res, tables))
         if T <= min(t for t, _ in points[:i + 1]):  # k_F from the lowest T solved so far
             k_f = fermi_wavevector(bte.states, bte.eq)
             attrs["fermi_wavevector"] = k_f
@@ -383,8 +469,9 @@ def run(cfg: BteConfig, context: RunContext) -> xr.Dataset:
             distribution = _distribution(cfg, bte, res, units)
         context.progress(len(records), len(points))
         if len(records) < len(points):
-            context.checkpoint(_assemble(h, units, dim, values, records, distribution, attrs))
-    ds = _assemble(h, units, dim, values, records, distribution, attrs)
+            context.checkpoint(_assemble(h, units, dim, values, records, distribution, attrs,
+                                         mechanisms))
+    ds = _assemble(h, units, dim, values, records, distribution, attrs, mechanisms)
     bad = [i for i, rec in enumerate(records) if not rec["converged"]]
     if bad:
         where = (f" at {dim} = " + ", ".join(f"{values[i]:g}" for i in bad[:5])
@@ -407,14 +494,63 @@ def _tensor_line(sigma: np.ndarray, units: str, name: str = "σ") -> str:
     return ", ".join(parts) + f" {units}"
 
 
+def _hall_line(ds: xr.Dataset, **where: int) -> str | None:
+    """``σ_AH = σ_yx = intrinsic + side jump = total`` of one point, with the side jump of each
+    mechanism and the two terms of Eq. 8; None where the side jump is NaN or absent."""
+    if "sigma_ah_sidejump" not in ds:
+        return None
+    point = ds.isel(where) if where else ds
+    side_jump = float(point["sigma_ah_sidejump"])
+    intrinsic = float(point["sigma_ah_intrinsic"])
+    if not (math.isfinite(side_jump) and math.isfinite(intrinsic)):
+        return None
+    unit = ds["sigma_ah_sidejump"].attrs.get("units", "")
+    parts = []
+    if "sigma_sidejump_by_mechanism" in point:
+        by = point["sigma_sidejump_by_mechanism"].isel(i=1, j=0).to_numpy()
+        parts = [f"{name} {value:.6g}" for name, value in
+                 zip(ds["mechanism"].to_numpy().tolist(), by, strict=True)]
+    first = float(point["sigma_sidejump_velocity"].isel(i=1, j=0))
+    second = float(point["sigma_sidejump_distribution"].isel(i=1, j=0))
+    skew = float(point["sigma_ah_skew"]) if "sigma_ah_skew" in point else math.nan
+    skew_text = f" + {skew:.6g} (skew scattering)" if math.isfinite(skew) else ""
+    total = intrinsic + side_jump + (skew if math.isfinite(skew) else 0.0)
+    return (f"σ_AH = σ_yx = {intrinsic:.6g} (intrinsic) + {side_jump:.6g} (side jump"
+            + (": " + ", ".join(parts) if parts else "") + f"){skew_text} = {total:.6g} "
+            f"{unit}; side jump = {first:.6g} (side-jump velocity) + {second:.6g} (anomalous "
+            "distribution)")
+
+
+def _hall_range(ds: xr.Dataset) -> str | None:
+    """The range of the side-jump and intrinsic σ_AH over the points of a sweep or a ρ(T)."""
+    if "sigma_ah_sidejump" not in ds:
+        return None
+    pieces = []
+    for name, label in (("sigma_ah_sidejump", "side jump"), ("sigma_ah_intrinsic",
+                                                              "intrinsic")):
+        values = ds[name].to_numpy()
+        if np.isfinite(values).any():
+            pieces.append(f"{label} from {float(np.nanmin(values)):.4g} to "
+                          f"{float(np.nanmax(values)):.4g}")
+    if not pieces:
+        return None
+    return "σ_AH = σ_yx: " + ", ".join(pieces) + f" {ds['sigma_ah_sidejump'].attrs['units']}"
+
+
 def summary(ds: xr.Dataset) -> str:
     """A few lines: the model, the scattering, σ (or ρ(T), σ(B)) and the solver's state."""
     from boltzphlow.plotting import sweep_dims
 
     a = ds.attrs
     mesh = "x".join(str(int(n)) for n in np.atleast_1d(a.get("mesh", [])))
+    scattering = a.get("scattering")
+    if scattering is None:  # a sweep whose points describe their scattering differently
+        try:
+            scattering = ", ".join(json.loads(a.get("config", "{}")).get("scattering", {}))
+        except (TypeError, ValueError, AttributeError):
+            scattering = ""
     head = (f"bte ({a.get('task')}): {a.get('hamiltonian_name', a.get('hamiltonian'))}, "
-            f"mesh {mesh}, μ = {a.get('mu')}; scattering: {a.get('scattering', '')}")
+            f"mesh {mesh}, μ = {a.get('mu')}; scattering: {scattering}")
     swept = sweep_dims(ds)
     sigma = ds["sigma"]
     if swept:
@@ -422,7 +558,8 @@ def summary(ds: xr.Dataset) -> str:
         text = (f"sweep over {', '.join(swept)}: σ_ii from {float(np.nanmin(diag)):.4g} to "
                 f"{float(np.nanmax(diag)):.4g} {sigma.units}" if np.isfinite(diag).any()
                 else f"sweep over {', '.join(swept)}: no finished point")
-        return head + "\n  " + text
+        hall = _hall_range(ds)
+        return head + "\n  " + text + (f"\n  {hall}" if hall else "")
     lines = [head]
     if "temperature" in sigma.dims:
         rho = ds["resistivity"]
@@ -434,14 +571,23 @@ def summary(ds: xr.Dataset) -> str:
         if "bloch_gruneisen_temperature" in a:
             lines.append(f"  T_BG = 2 c_s k_F = {float(a['bloch_gruneisen_temperature']):.4g} "
                          f"(k_F = {float(a['fermi_wavevector']):.4g})")
+        hall = _hall_range(ds)
+        if hall:
+            lines.append("  " + hall)
     elif "field" in sigma.dims:
         for b in range(ds.sizes["field"]):
             value = sigma.isel(field=b).to_numpy()
             if np.isfinite(value).all():
                 lines.append(f"  B = {float(ds.field[b]):.4g}: "
                              + _tensor_line(value, sigma.units))
+                hall = _hall_line(ds, field=b)
+                if hall:
+                    lines.append("    " + hall)
     else:
         lines.append("  " + _tensor_line(sigma.to_numpy(), sigma.units))
+        hall = _hall_line(ds)
+        if hall:
+            lines.append("  " + hall)
         if "mobility" in ds and np.isfinite(ds.mobility.to_numpy()).all():
             lines.append("  " + _tensor_line(ds.mobility.to_numpy(), ds.mobility.units, "μ")
                          + f"; carrier density {float(ds.carrier_density):.6g} "

@@ -137,6 +137,10 @@ def hall_component(tensor: np.ndarray) -> float:
     return float(t[1, 0]) if t.shape[0] >= 2 else math.nan
 
 
+def _antisymmetric(tensor: np.ndarray) -> np.ndarray:
+    return 0.5 * (tensor - tensor.T)
+
+
 @dataclass(frozen=True, eq=False)
 class AnomalousHall:
     r"""The anomalous Hall decomposition of a :class:`BTEResult` (``(d, d)`` tensors, e²/h,
@@ -174,14 +178,18 @@ class AnomalousHall:
 
     @property
     def side_jump_total(self) -> np.ndarray:
-        """``σ^{sj}`` of all models (antisymmetric: ``σ^{sj(2)} = -σ^{sj(1)ᵀ}``)."""
+        """``σ^{sj}`` of all models: the antisymmetric (Hall) part of the sum of the two terms
+        (without skew scattering the sum is antisymmetric itself: ``σ^{sj(2)} =
+        -σ^{sj(1)ᵀ}``; with it, the terms acquire a symmetric part — a product of the two
+        mechanisms of order ``τΓ_A σ^{sj}``, beyond the order at which the theory holds, that
+        would even make σ_xx negative in the dirty limit — which is left out)."""
         first, second = self.side_jump_terms
-        return first + second
+        return _antisymmetric(first + second)
 
     def side_jump_of(self, name: str) -> np.ndarray:
-        """``σ^{sj}`` of one model."""
+        """``σ^{sj}`` of one model (antisymmetric part, as :attr:`side_jump_total`)."""
         first, second = self.side_jump[name]
-        return first + second
+        return _antisymmetric(first + second)
 
     @property
     def total(self) -> np.ndarray:
@@ -749,7 +757,7 @@ class LinearBTE:
         hall = None
         if anomalous:
             normal = j_charge[:, :d] / E2_OVER_H
-            skew = 0.5 * (normal - normal.T) if op.has_skew and not rta else None
+            skew = _antisymmetric(normal) if op.has_skew and not rta else None
             hall = self._side_jump(phi[:, :d], phi_a, list(anomalous), intrinsic, skew)
             sigma = sigma + hall.side_jump_total
         n_e, n_h = self.carrier_densities()
