@@ -245,3 +245,24 @@ def test_sidejump_off_and_one_band():
     result = one.solve(method="direct", thermal=False)
     assert result.anomalous_hall is None and math.isnan(result.sigma_sidejump)
     assert "sigma_sidejump" not in result.dataset
+
+
+@pytest.mark.parametrize("model", [
+    bp.scattering.Impurities(density=1.0, potential="gaussian", strength=1.0, range=0.5),
+    bp.scattering.Impurities(density=1.0, potential="screened-coulomb", strength=0.3,
+                             range=1.0),
+    bp.scattering.AcousticPhonons(sound_velocity=0.05, coupling=1.0),
+    bp.scattering.OpticalPhonons(energy=0.1, coupling=1.0),
+], ids=["gaussian", "coulomb", "acoustic", "optical"])
+def test_every_pair_model_has_a_side_jump(model):
+    """Every scattering model with pair transitions gets its side jump from the same pass over
+    the pairs: a nonzero σ^sj_yx of the sign of Δ (the shift points the same way for any
+    scalar potential, Eq. 17), and the two terms of Eq. 8 related by σ^sj(2) = -σ^sj(1)ᵀ (L
+    symmetric; to the solver tolerance, rtol 1e-10) — inelastic phonons included, whose Pauli
+    factor sits in Φ."""
+    h = bp.bands.massive_dirac(v=1.0, delta=1.0, k_max=2.5)
+    res = bp.transport.LinearBTE(h, (36, 36), mu=2.0, T=0.1, scattering=[model], n_kT=8,
+                                 ).solve(thermal=False, rtol=1e-10)
+    first, second = res.anomalous_hall.side_jump_terms
+    assert res.sigma_sidejump > 0.05
+    np.testing.assert_allclose(second, -first.T, rtol=0, atol=1e-8 * np.abs(first).max())

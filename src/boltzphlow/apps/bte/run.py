@@ -55,8 +55,8 @@ OBSERVABLES = {
 #: ``mechanism`` ``(mechanism, i, j)``; long name).  All in the unit of σ.
 ANOMALOUS_HALL = {
     "sigma_intrinsic": ("tensor", "intrinsic (Berry-curvature) conductivity of the Fermi sea"),
-    "sigma_sidejump": ("tensor", "side-jump conductivity (Eq. 8, both terms, every "
-                                 "mechanism)"),
+    "sigma_sidejump": ("tensor", "side-jump conductivity (antisymmetric part of both terms of "
+                                 "Eq. 8, every mechanism)"),
     "sigma_sidejump_velocity": ("tensor", "side-jump conductivity, first term of Eq. 8: "
                                           "normal distribution x side-jump velocity"),
     "sigma_sidejump_distribution": ("tensor", "side-jump conductivity, second term of Eq. 8: "

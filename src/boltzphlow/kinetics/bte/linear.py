@@ -66,6 +66,17 @@ Methods (:meth:`LinearBTE.solve`):
     bordered by the conditions: ``[[Â, U], [Uᵀ, 0]]`` with ``U`` the scaled
     ``w f^0(1-f^0)`` of each conserving set.
 
+**Anomalous Hall effect** (B = 0; Xiao et al. above, Eqs. 3–12).  The operator accumulates,
+in its pass over the pairs, each model's side-jump flux ``J^{sj}_s = Σ_{s'} Φ_{ss'} δr_{s'←s}``
+(the coordinate shift of :mod:`boltzphlow.scattering.sidejump`); the anomalous distribution
+solves ``L φ^a_j = -J^{sj}_j / T`` (Eq. 10/11 times ``w f^0(1-f^0)/T``) in the same block as
+the normal drives, one block of columns per model, and the two terms of Eq. 8 are
+``Σ_s J^{sj}_{s,i} φ_{s,j}`` and ``Σ_s w f^0(1-f^0) v_i φ^a_j`` (over ``(2π)^d``).  The
+intrinsic part is the Fermi-sea sum of :meth:`FieldTerms.intrinsic_conductivity`; an
+antisymmetric (skew) rate (:mod:`boltzphlow.scattering.skew`) enters the operator itself
+(``L + K``, GMRES), and its Hall conductivity is the antisymmetric part of the normal σ.
+:class:`AnomalousHall` holds the decomposition.
+
 Conductivities are reported in e²/h (``σ [e²/ħ] × 2π``).
 """
 
