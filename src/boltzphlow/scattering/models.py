@@ -26,8 +26,8 @@ from boltzphlow.scattering.base import (
 )
 
 __all__ = ["IMPURITY_POTENTIALS", "ConstantRelaxationTime", "Impurities", "StateColumns",
-           "absorption_factor", "bloch_overlap_sq", "energy_shell", "pair_measure",
-           "scale_by_measure", "state_columns", "tile_absorption", "tile_elastic",
+           "absorption_factor", "bloch_overlap_sq", "energy_shell", "kahan_exp_parts",
+           "pair_measure", "scale_by_measure", "state_columns", "tile_absorption", "tile_elastic",
            "tile_measure", "tile_overlap_sq", "tile_transfer", "tile_transfer_norm",
            "tile_transfer_sq", "wave_vector_transfer"]
 
@@ -327,7 +327,8 @@ def scale_by_measure(tile: Tile, values: np.ndarray, factor: float) -> np.ndarra
     return values
 
 
-def _kahan(tile: Tile, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def kahan_exp_parts(tile: Tile, x: np.ndarray
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``u = fl(e^x)``, ``log u`` and ``u - 1`` of ``x`` (clipped at ``±60`` in float32,
     ``±700`` in float64; ``x`` is overwritten): ``log(u)/(u - 1)`` is ``x/(e^x - 1)`` to a
     few ulps for every ``x`` (W. Kahan's evaluation of expm1: the rounding of ``u`` cancels

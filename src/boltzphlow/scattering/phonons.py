@@ -39,9 +39,9 @@ from boltzphlow.scattering.base import (
     Tile,
 )
 from boltzphlow.scattering.models import (
-    _kahan,
     absorption_factor,
     energy_shell,
+    kahan_exp_parts,
     pair_measure,
     scale_by_measure,
     state_columns,
@@ -198,7 +198,7 @@ class AcousticPhonons(ScatteringModel):
             if d is None:
                 return None
             y = qn * dt(self.sound_velocity / tile.eq.T)  # x² N (N + 1) = u (log u/(u-1))²
-            u, lg, um1 = _kahan(tile, y)
+            u, lg, um1 = kahan_exp_parts(tile, y)
             ratio = np.divide(lg, um1, out=lg)
             ratio *= ratio
             ratio *= u

@@ -25,7 +25,8 @@ Hall decomposition: the intrinsic part and the side jump of every scattering mec
 the two terms of Eq. 8 of Xiao et al. (the side-jump velocity of Eqs. 7/12, with the Pauli
 factor of phonons, and the anomalous distribution of Eqs. 4/11 solved with the same collision
 operator), as tensors and as the Hall components ``sigma_ah_*`` = σ_yx = j_y/E_x; NaN at the
-points where it does not apply (B ≠ 0, ``berry = false``; :mod:`.run`).
+points where it does not apply (B ≠ 0, ``berry = false``; :mod:`.run`); zero-range
+impurities with ``skew_scattering = true`` add the skew scattering of the third Born order.
 
 The points are solved in order; a partial result is checkpointed after each, and ``--resume``
 continues from it.  A solve that misses its tolerance flags the result (``check_failed``).
@@ -59,6 +60,6 @@ JOB = Job(
     summary=summary,
     description="electron transport on k-meshes: σ, ρ(T), σ_ij(B) from the linearised BTE "
                 "with impurity and phonon scattering and the Berry-phase terms; the anomalous "
-                "Hall effect (intrinsic and side jump)",
+                "Hall effect (intrinsic, side jump, skew scattering)",
     resumable=True,
 )
