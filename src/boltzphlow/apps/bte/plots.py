@@ -15,7 +15,8 @@ One PNG per kind of result present, ``<stem>_<kind>.png`` (:func:`boltzphlow.plo
 * ``anomalous_hall``: the anomalous Hall decomposition σ_AH = σ_yx = j_y/E_x of a point as
   bars: intrinsic, the side jump of each mechanism, the two terms of Eq. 8 of C. Xiao, Y. Liu,
   M. Xie, S. A. Yang, Q. Niu, "Theory of phonon side jump contribution in anomalous Hall
-  transport", and the total (task ``conductivity``, where the side jump was computed);
+  transport", the skew scattering of zero-range impurities (where it is on) and the total
+  (task ``conductivity``, where the side jump was computed);
 * ``sidejump``: σ_AH^sj (with the intrinsic part and the total) against the temperature of a
   ``resistivity_vs_T`` run or a sweep over ``T`` (against T/T_BG, T_BG = 2 c_s k_F, when
   acoustic phonons scatter; the ρ_xx(T) inset on log-log axes), against r0 k_F in a sweep over
