@@ -721,24 +721,28 @@ class CollisionOperator:
                      f"{total:.3g} candidates; estimate)", keys)
         return estimate
 
+    def _model_tile(self, tile: Tile, tile_values, pair_values, pairs: list) -> np.ndarray:
+        """One model's pair quantity on a tile ``(B, W)``, in the tile's dtype and zero outside
+        the candidates: its tile form (``tile_values(tile, δ)``), or, where that is None, its
+        pair form (``pair_values(states, pairs, eq, δ)``) on the tile's candidates
+        (enumerated once per tile: ``pairs`` is a one-element cache)."""
+        phi = tile_values(tile, self.delta)
+        if phi is None:
+            if pairs[0] is None:
+                a, b = np.nonzero(tile.candidates())
+                pairs[0] = a, b, PairBlock(rows=a + tile.r0, cols=b + tile.c0)
+            a, b, block = pairs[0]
+            phi = np.zeros(tile.shape, dtype=tile.dtype)
+            phi[a, b] = pair_values(tile.context.states, block, self.eq, self.delta)
+            return phi
+        phi = (np.asarray(phi, dtype=tile.dtype) if np.shape(phi) == tile.shape
+               else np.array(np.broadcast_to(phi, tile.shape), dtype=tile.dtype))
+        return tile.keep_candidates(phi)
+
     def _tile_flux(self, tile: Tile, paired) -> list[np.ndarray]:
         """Each model's flux on a tile ``(B, W)``, zero outside the candidates."""
-        fluxes, pairs = [], None
-        for _n, m in paired:
-            phi = m.tile_flux(tile, self.delta)
-            if phi is None:  # the pair-by-pair contract on the tile's candidates
-                if pairs is None:
-                    a, b = np.nonzero(tile.candidates())
-                    pairs = a, b, PairBlock(rows=a + tile.r0, cols=b + tile.c0)
-                a, b, block = pairs
-                phi = np.zeros(tile.shape, dtype=tile.dtype)
-                phi[a, b] = m.pair_flux(tile.context.states, block, self.eq, self.delta)
-            else:
-                phi = (np.asarray(phi, dtype=tile.dtype) if np.shape(phi) == tile.shape
-                       else np.array(np.broadcast_to(phi, tile.shape), dtype=tile.dtype))
-                tile.keep_candidates(phi)
-            fluxes.append(phi)
-        return fluxes
+        pairs: list = [None]
+        return [self._model_tile(tile, m.tile_flux, m.pair_flux, pairs) for _n, m in paired]
 
     def _assemble(self, states: KStates | None, paired, keys, keep_parts, block_pairs):
         s = len(self.states)
@@ -824,21 +828,9 @@ class CollisionOperator:
     def _tile_skew(self, tile: Tile, skewed) -> np.ndarray:
         """The antisymmetric flux of the skew models on a tile ``(B, W)``, zero outside the
         candidates."""
-        total, pairs = np.zeros(tile.shape, dtype=tile.dtype), None
-        for _n, m in skewed:
-            a = m.tile_skew_flux(tile, self.delta)
-            if a is None:
-                if pairs is None:
-                    i, j = np.nonzero(tile.candidates())
-                    pairs = i, j, PairBlock(rows=i + tile.r0, cols=j + tile.c0)
-                i, j, block = pairs
-                total[i, j] += m.pair_skew_flux(tile.context.states, block, self.eq,
-                                                self.delta).astype(tile.dtype)
-            else:
-                a = np.asarray(a, dtype=tile.dtype)
-                tile.keep_candidates(a)
-                total += a
-        return total
+        pairs: list = [None]
+        return sum((self._model_tile(tile, m.tile_skew_flux, m.pair_skew_flux, pairs)
+                    for _n, m in skewed), np.zeros(tile.shape, dtype=tile.dtype))
 
     @staticmethod
     def _tile_side_jump(tile: Tile, fluxes: list[np.ndarray]

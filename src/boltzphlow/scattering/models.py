@@ -501,8 +501,12 @@ class Impurities(ScatteringModel):
         raise ValueError("screened-coulomb impurities need a 2D or 3D model, got "
                          f"{dim}D")
 
-    def pair_flux(self, states: KStates, pairs: PairBlock, eq: Equilibrium,
-                  delta: DeltaFunction) -> np.ndarray:
+    def _elastic_pairs(self, states: KStates, pairs: PairBlock, eq: Equilibrium,
+                       delta: DeltaFunction, rate: Callable[[np.ndarray, np.ndarray], np.ndarray]
+                       ) -> np.ndarray:
+        """``rate(r, c) δ(ε_c - ε_r) F(ε_r, ε_c) w_r w_c/(2π)^d`` of the pairs on the energy
+        shell, zero elsewhere: the flux of a static transition of rate density ``rate``
+        (evaluated on the shell's pairs only)."""
         e = states.energy
 
         def mismatch(rr: np.ndarray, cc: np.ndarray) -> np.ndarray:
@@ -510,14 +514,19 @@ class Impurities(ScatteringModel):
 
         index, r, c, d = energy_shell(states, pairs, delta, mismatch)
         out = np.zeros(len(pairs))
-        if not len(index):
-            return out
-        cols = state_columns(states)
-        v2 = (self.strength ** 2 if self.potential == "zero-range"
-              else self.potential_sq(wave_vector_transfer(states, r, c)))
-        out[index] = (2 * math.pi * self.density * v2 * cols.overlap_sq(r, c) * d
-                      * eq.elastic_flux_factor(e[r], e[c]) * pair_measure(states, r, c))
+        if len(index):
+            out[index] = (rate(r, c) * d * eq.elastic_flux_factor(e[r], e[c])
+                          * pair_measure(states, r, c))
         return out
+
+    def pair_flux(self, states: KStates, pairs: PairBlock, eq: Equilibrium,
+                  delta: DeltaFunction) -> np.ndarray:
+        def rate(r: np.ndarray, c: np.ndarray) -> np.ndarray:
+            v2 = (self.strength ** 2 if self.potential == "zero-range"
+                  else self.potential_sq(wave_vector_transfer(states, r, c)))
+            return 2 * math.pi * self.density * v2 * state_columns(states).overlap_sq(r, c)
+
+        return self._elastic_pairs(states, pairs, eq, delta, rate)
 
     def tile_flux(self, tile: Tile, delta: DeltaFunction) -> np.ndarray | None:
         d = delta.tile_weights(tile, tile.energy_transfer())
@@ -564,21 +573,14 @@ class Impurities(ScatteringModel):
         """Antisymmetric flux ``Φ^A_{rc}`` of the pairs (:mod:`boltzphlow.scattering.skew`)."""
         from boltzphlow.scattering.skew import pair_skew_overlap
 
-        e = states.energy
-
-        def mismatch(rr: np.ndarray, cc: np.ndarray) -> np.ndarray:
-            return e[cc] - e[rr]
-
-        out = np.zeros(len(pairs))
         if not self.skew_scattering:
-            return out
-        index, r, c, d = energy_shell(states, pairs, delta, mismatch)
-        if not len(index):
-            return out
-        projector = self._projector(states, delta)
-        out[index] = (self._skew_scale() * pair_skew_overlap(states, r, c, projector) * d
-                      * eq.elastic_flux_factor(e[r], e[c]) * pair_measure(states, r, c))
-        return out
+            return np.zeros(len(pairs))
+
+        def rate(r: np.ndarray, c: np.ndarray) -> np.ndarray:
+            projector = self._projector(states, delta)
+            return self._skew_scale() * pair_skew_overlap(states, r, c, projector)
+
+        return self._elastic_pairs(states, pairs, eq, delta, rate)
 
     def tile_skew_flux(self, tile: Tile, delta: DeltaFunction) -> np.ndarray | None:
         """``Φ^A_{rc}`` on a tile (two bands; None otherwise)."""

@@ -120,16 +120,28 @@ def _bloch_factors(ctx) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return ctx.memo("side_jump_bloch_factors", make)
 
 
-def _tile_inverse_overlap(tile) -> tuple[np.ndarray, np.ndarray | None]:
-    """``max(|O|², floor)`` ``(B, W)`` (float64, two bands) and the mask ``|O|² ≥ floor``
-    (None where every pair passes)."""
-    left, right, _ = _bloch_factors(tile.context)
-    o2 = left[tile.r0:tile.r1] @ right[tile.c0:tile.c1].T
+def _floored(o2: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """``max(|O|², floor)`` (in place) and the mask ``|O|² ≥`` :data:`OVERLAP_FLOOR` (None
+    where every pair passes)."""
     keep = None
     if o2.size and o2.min() < OVERLAP_FLOOR:
         keep = o2 >= OVERLAP_FLOOR
         np.maximum(o2, OVERLAP_FLOOR, out=o2)
     return o2, keep
+
+
+def _inverse(o2: np.ndarray, keep: np.ndarray | None, factor: float) -> np.ndarray:
+    """``factor / |O|²`` of a floored overlap (in place), zero where ``keep`` is False."""
+    scale = np.divide(o2.dtype.type(factor), o2, out=o2)
+    if keep is not None:
+        scale *= keep
+    return scale
+
+
+def _tile_overlap_sq(tile) -> tuple[np.ndarray, np.ndarray | None]:
+    """``|O|²`` ``(B, W)`` of a two-band tile (float64, :func:`_floored`)."""
+    left, right, _ = _bloch_factors(tile.context)
+    return _floored(left[tile.r0:tile.r1] @ right[tile.c0:tile.c1].T)
 
 
 def tile_coordinate_shift(tile) -> list[np.ndarray]:
@@ -148,10 +160,7 @@ def tile_coordinate_shift(tile) -> list[np.ndarray]:
     d = states.dim
     dt = tile.dtype
     if states.n_bands == 2:
-        o2, keep = _tile_inverse_overlap(tile)
-        scale = np.divide(-0.25, o2, out=o2)
-        if keep is not None:
-            scale *= keep
+        scale = _inverse(*_tile_overlap_sq(tile), -0.25)
         _, _, parts = _bloch_factors(ctx)
         rows, cols = parts[tile.r0:tile.r1], parts[tile.c0:tile.c1]
         out = []
@@ -168,7 +177,7 @@ def tile_coordinate_shift(tile) -> list[np.ndarray]:
     ur, uc = u[tile.r0:tile.r1], u[tile.c0:tile.c1]
     overlap = ur.conj() @ uc.T  # ⟨u_r|u_c⟩ (B, W)
     o2 = (overlap.real * overlap.real + overlap.imag * overlap.imag).astype(dt, copy=False)
-    scale = _inverse_overlap(o2, dt, -1.0)
+    scale = _inverse(*_floored(o2), -1.0)
     out = []
     for i in range(d):
         ket = du[tile.r0:tile.r1, i] @ uc.conj().T  # ⟨u_c|D u_r⟩
@@ -207,7 +216,7 @@ def tile_side_jump_sums(tile, fluxes: list[np.ndarray]) -> list[tuple[np.ndarray
     _, _, parts = _bloch_factors(ctx)
     rows, cols = parts[tile.r0:tile.r1], parts[tile.c0:tile.c1]
     out = []
-    o2, keep = _tile_inverse_overlap(tile)
+    o2, keep = _tile_overlap_sq(tile)
     products = []
     for k, f in enumerate(fluxes):
         h = np.divide(f, o2, out=o2 if k == len(fluxes) - 1 else None)
@@ -225,12 +234,3 @@ def tile_side_jump_sums(tile, fluxes: list[np.ndarray]) -> list[tuple[np.ndarray
                               - np.einsum("wk,wk->w", cols[:, :3], by_col[:, a]))
         out.append((0.25 * row_sums, 0.25 * col_sums))
     return out
-
-
-def _inverse_overlap(o2: np.ndarray, dt: np.dtype, factor: float) -> np.ndarray:
-    """``factor / |O|²`` where ``|O|² ≥`` :data:`OVERLAP_FLOOR`, else 0 (in place)."""
-    keep = o2 >= dt.type(OVERLAP_FLOOR)
-    np.maximum(o2, dt.type(OVERLAP_FLOOR), out=o2)
-    np.divide(dt.type(factor), o2, out=o2)
-    o2 *= keep
-    return o2

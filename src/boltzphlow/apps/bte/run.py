@@ -112,10 +112,8 @@ def build_scattering(cfg: BteConfig, h: Hamiltonian) -> list[Any]:
     """The scattering models of the ``[scattering]`` tables (a model's ``ValueError`` is
     reported as a config error naming its table); node impurities take the nodes of ``h``."""
     models = []
-    for name in SCATTERING_TABLES:
+    for name in tables_of(cfg):
         table = getattr(cfg.scattering, name)
-        if table is None:
-            continue
         cls = scattering_class(name)
         values = {key: getattr(table, key) for key in type(table).model_fields}
         try:
@@ -248,11 +246,10 @@ def _anomalous_hall(bte: LinearBTE, res: Any, tables: Sequence[str]) -> dict[str
         skew = np.asarray(hall.skew, float)
         out["sigma_skew"], out["sigma_ah_skew"] = skew, float(skew[1, 0])
     mechanisms = mechanisms_of(tables, bte.scattering)
-    if len(mechanisms) > 1:  # the operator keys its models by description: back to tables
-        of_model = {id(m): name for m, name in zip(bte.scattering, tables, strict=True)}
-        table = {name: of_model.get(id(model), name)
-                 for name, model in zip(bte.operator.names, bte.operator.models, strict=True)}
-        by_name = {table.get(name, name): hall.side_jump_of(name) for name in hall.side_jump}
+    if len(mechanisms) > 1:  # the operator keys its models (those of bte.scattering, in
+        # order) by description: back to the tables
+        table = dict(zip(bte.operator.names, tables, strict=True))
+        by_name = {table[name]: hall.side_jump_of(name) for name in hall.side_jump}
         zero = np.zeros_like(intrinsic)
         out["sigma_sidejump_by_mechanism"] = np.stack(
             [np.asarray(by_name.get(name, zero), float) for name in mechanisms])
