@@ -1,0 +1,562 @@
+r"""The linearised, steady-state matrix BTE for static impurities (first slice of issue 11).
+
+E. Trukhan and N. H. Protik, "Interband and kinetic corrections to the electronic Boltzmann
+transport equation" (below TP; equations TP 44–58) derive a kinetic equation for the
+band-matrix Wigner function ``δh_p`` (N×N at each k-point, in the eigenbasis of ``H⁰_p``).
+Here it is written for ``δf = -δh/2`` (TP use the Keldysh function ``h = 1 - 2f``, charge
+``-e``; the package's carrier charge is +1, so the force is ``+E``), for a unit field along
+axis c (units ħ = e = k_B = 1):
+
+.. math:: i(ε_n - ε_{n'})\, δf_{nn'} + D_{nn'} + K[δf]_{nn'} = C[δf]_{nn'}
+
+* the drive (TP 44, with the interband part of ``∂_p f^0(H⁰_p)`` taken in the orbital basis,
+  Daleckii–Krein): ``D_nn = f^0'(ε_n) v^c_nn``, ``D_nn' = (f^0_n - f^0_n') v^c_nn'/(ε_n -
+  ε_n')``, gauge covariant (no Berry connection);
+* in- and out-scattering (TP 50, 52) with band-non-diagonal self-energies, and the kinetic
+  corrections (TP 45, 48) — their Kramers–Kronig partners — as one Born–Markov-type kernel.
+  With ``T_nijn' = Σ_models n_imp |V(q)|² O_ni O*_{n'j}`` (``O_ij = ⟨u_ip|u_jp'⟩``,
+  ``q = p' - p``, measure ``w_p'/(2π)^d``) and ``ζ_ab = π δ(ε_a - ε'_b) - i P/(ε_a - ε'_b)``::
+
+      C - K = Σ_p' { ½ T_nijn' (ζ_ni + ζ_nj + ζ*_n'i + ζ*_n'j) δf'_ij
+                     - ½ G_nji (ζ*_ij + ζ*_n'j) δf_in' - ½ δf_ni G_ijn' (ζ_nj + ζ_ij) }
+
+  (``G_nji = T_njji``; each coherence ``δf_ij`` lies half on the shell ``ε_i``, half on
+  ``ε_j``: the quasiparticle Ansatz TP 25).  δ is a Gaussian of width σ and the principal
+  value its Kramers–Kronig partner ``P_σ(x) = √2 D(x/√2σ)/σ`` (D the Dawson function), so
+  ``πδ_σ - iP_σ`` is the boundary value of one analytic function.  Each δ that multiplies a
+  δf of state s carries the package's symmetric divided difference ``F`` of the Fermi
+  function over ``f^0_s(1 - f^0_s)`` (detailed balance with a broadened δ), so that with
+  coherences, kinetic corrections and off-diagonal self-energies off the equation *is*
+  :class:`~boltzphlow.kinetics.bte.LinearBTE`'s for ``δf = f^0(1 - f^0) φ`` (TP App. K).
+
+The out-scattering and the first kinetic correction act locally through the equilibrium
+table ``Q_nia(p) = Σ_{p'j} G_nji ζ*_aj``; the in-scattering and the second kinetic correction
+are a sum over k-point pairs, evaluated matrix-free in tiles of bounded memory (every pair:
+the principal value reaches all of them — a pairwise sum for any ``V(q)``; the tiles are kept
+between products when they fit in :data:`CACHE_BYTES`).  The unknowns are the real and
+imaginary parts of the upper triangle of the Hermitian ``δf``; the operator conserves
+``Σ_p w_p Tr δf`` and is singular along the (coherence-dressed) shift of μ: the drive is
+projected on its range and ``Σ_p w_p Tr δf = 0`` is imposed by a rank-one lift, as in
+``LinearBTE``; restarted GMRES (:func:`boltzphlow.integrate.linear.gmres`) with the local
+preconditioner ``[i(ε_n - ε_n') + (Γ_n + Γ_n')/2]^{-1}`` (``Γ_n`` the out-scattering rate;
+exact for the linewidth-only model's coherences).
+
+Populations outside ``μ ± n_kT T`` (and those without an on-shell partner) are frozen
+(``δf_nn = 0``), as in ``LinearBTE``; coherences are kept at every k-point that holds a band
+in the window.  The current is ``j_i = Σ_p w_p/(2π)^d Tr(v^i_p δf_p)`` (TP 55–56), split into
+the population (band-diagonal) and coherence (off-diagonal) parts; σ in e²/h.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import scipy.sparse.linalg as spla
+from scipy.special import dawsn
+
+from boltzphlow.bands.hamiltonian import Hamiltonian
+from boltzphlow.grids.kmesh import KMesh
+from boltzphlow.integrate.linear import gmres
+from boltzphlow.kinetics.bte.linear import E2_OVER_H, MIN_THERMAL_STATES, thermal_states
+from boltzphlow.kspace.states import EnergyWindow, band_chunks
+from boltzphlow.resources import check_memory
+from boltzphlow.scattering.base import DeltaFunction, Equilibrium, Gaussian, gaussian_weights
+from boltzphlow.scattering.models import Impurities
+
+__all__ = ["CACHE_BYTES", "TILE_ELEMENTS", "MatrixBTE", "MatrixBTEResult"]
+
+#: Pair-band elements ``B × K × N²`` of one tile (about 16 MB a complex temporary).
+TILE_ELEMENTS = 1 << 20
+
+#: The pair tiles (overlaps and shell weights, 48 bytes a pair-band element) are kept between
+#: operator products when they take at most this; beyond, each product recomputes them.
+CACHE_BYTES = 1 << 30
+
+_AXES = ("x", "y", "z")
+
+
+# --------------------------------------------------------------------------- result
+@dataclass(frozen=True, eq=False)
+class MatrixBTEResult:
+    r"""The solution of a :class:`MatrixBTE` (units ħ = e = k_B = 1, carrier charge +1).
+
+    Attributes
+    ----------
+    sigma, sigma_population, sigma_coherence
+        Conductivity ``σ_ij`` ``(d, d)`` in e²/h (current along i, unit field along j) and its
+        band-diagonal (population) and off-diagonal (coherence) parts (TP Eq. 56).
+    delta_h
+        ``δh_p`` ``(K, N, N, d)`` complex, Hermitian in ``(n, m)``: the seed's Wigner-function
+        deviation ``δh = -2 δf`` (TP use ``h = 1 - 2f``) for a unit field along each axis,
+        in the eigenbasis of each k-point (phases of :attr:`eigenvectors`).
+    k, weight, energy, eigenvectors
+        The k-points (``(K, d)``, 1/L), their k-space weights ``(K,)`` (L⁻ᵈ), energies
+        ``(K, N)`` and eigenvectors ``(K, N_orb, N)``.
+    converged, iterations, residual
+        Whether GMRES met its tolerance for every drive, the most iterations of one drive and
+        the largest relative residual of the pinned system.
+    info
+        Statistics (k-points, unknowns, frozen populations, times, switches).
+    """
+
+    sigma: np.ndarray
+    sigma_population: np.ndarray
+    sigma_coherence: np.ndarray
+    delta_h: np.ndarray
+    k: np.ndarray
+    weight: np.ndarray
+    energy: np.ndarray
+    eigenvectors: np.ndarray
+    converged: bool
+    iterations: int
+    residual: float
+    mu: float
+    T: float
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def delta_f(self) -> np.ndarray:
+        """``δf = -δh/2`` ``(K, N, N, d)``: the deviation of the density matrix."""
+        return -0.5 * self.delta_h
+
+    @property
+    def dataset(self) -> Any:
+        """The result as an :class:`xarray.Dataset` (``units`` and ``long_name`` on every
+        variable; ``delta_h`` split into real and imaginary parts)."""
+        import xarray as xr
+
+        d = self.sigma.shape[0]
+        ij = ("i", "j")
+        var: dict[str, Any] = {}
+
+        def put(name: str, dims: tuple[str, ...], value: Any, units: str, long: str) -> None:
+            var[name] = xr.Variable(dims, np.asarray(value, float),
+                                    attrs={"units": units, "long_name": long})
+
+        put("sigma", ij, self.sigma, "e^2/h", "conductivity (populations + coherences)")
+        put("sigma_population", ij, self.sigma_population, "e^2/h",
+            "conductivity of the band-diagonal part of delta f")
+        put("sigma_coherence", ij, self.sigma_coherence, "e^2/h",
+            "conductivity of the band-off-diagonal part of delta f")
+        put("k", ("kpoint", "j"), self.k, "1/L", "wave vector")
+        put("weight", ("kpoint",), self.weight, "L^-d", "k-space weight")
+        put("energy", ("kpoint", "band"), self.energy, "energy", "band energy")
+        dims = ("kpoint", "band", "band2", "j")
+        put("delta_h_real", dims, self.delta_h.real, "1/(e L)",
+            "real part of delta h = -2 delta f per unit electric field along j")
+        put("delta_h_imag", dims, self.delta_h.imag, "1/(e L)",
+            "imaginary part of delta h = -2 delta f per unit electric field along j")
+        coords = {
+            "i": xr.Variable(("i",), list(_AXES[:d]), attrs={"units": "1",
+                                                             "long_name": "current axis"}),
+            "j": xr.Variable(("j",), list(_AXES[:d]), attrs={"units": "1",
+                                                             "long_name": "drive axis"}),
+        }
+        attrs: dict[str, Any] = {"converged": int(self.converged),
+                                 "iterations": int(self.iterations),
+                                 "residual": float(self.residual), "mu": float(self.mu),
+                                 "T": float(self.T)}
+        for key, value in self.info.items():
+            if isinstance(value, (bool, np.bool_)):
+                attrs[key] = int(value)
+            elif isinstance(value, (int, float, str, np.integer, np.floating)):
+                attrs[key] = value
+        return xr.Dataset(var, coords=coords, attrs=attrs)
+
+
+# --------------------------------------------------------------------------- the equation
+class MatrixBTE:
+    r"""The linearised matrix BTE of Trukhan and Protik (TP Eqs. 44, 45, 48, 50, 52, 55–58)
+    for static Born impurities, B = 0 (module docstring).
+
+    Parameters
+    ----------
+    hamiltonian
+        A :mod:`boltzphlow.bands` model with two or more bands (one band works too: it is the
+        standard BTE).
+    mesh
+        Mesh sizes or a :class:`~boltzphlow.grids.kmesh.KMesh`.
+    mu, T
+        Chemical potential and temperature (energy units, ``T > 0``).
+    scattering
+        :class:`~boltzphlow.scattering.Impurities` models (zero-range, Gaussian or screened
+        Coulomb ``V(q)``; no skew scattering), at least one.
+    coherence
+        Solve for the band-off-diagonal ``δf`` (off: populations only).
+    kinetic_corrections
+        Include the kinetic corrections (TP Eqs. 45, 48: the principal-value parts).
+    offdiagonal_self_energy
+        Keep the band-non-diagonal self-energies (``T_nijn'`` with ``n ≠ n'``, ``G_nji`` with
+        ``n ≠ i``); off, only their band-diagonal part.
+    linewidth_only
+        The Wigner-transport comparison model: populations by the band-diagonal BTE,
+        coherences driven by ``D`` and damped at ``(Γ_n + Γ_n')/2`` only (overrides the three
+        switches above, except that coherences are on).
+    delta
+        δ approximation: a :class:`~boltzphlow.scattering.Gaussian` (default width ``T``).
+    n_kT
+        Half-width of the energy window in units of T: k-points with a band in ``μ ± n_kT T``
+        are kept (all their bands); populations outside it are frozen.
+    min_thermal_states
+        Fewest effective thermal states the window must hold (as ``LinearBTE``).
+
+    Raises
+    ------
+    ValueError
+        Bad temperature, window, δ, or scattering model; no state in the window; a mesh that
+        does not resolve the thermal layer; a pair table that would not fit in memory.
+    """
+
+    def __init__(self, hamiltonian: Hamiltonian, mesh: KMesh | Sequence[int], mu: float,
+                 T: float, scattering: Sequence[Impurities], *, coherence: bool = True,
+                 kinetic_corrections: bool = True, offdiagonal_self_energy: bool = True,
+                 linewidth_only: bool = False, delta: DeltaFunction | None = None,
+                 n_kT: float = 20.0, min_thermal_states: float = MIN_THERMAL_STATES) -> None:
+        t = float(T)
+        if not math.isfinite(t) or t <= 0:
+            raise ValueError(f"T must be finite and > 0, got {T}")
+        if not math.isfinite(float(mu)):
+            raise ValueError(f"mu must be finite, got {mu}")
+        if not (math.isfinite(float(n_kT)) and n_kT > 0):
+            raise ValueError(f"n_kT must be finite and > 0, got {n_kT}")
+        self.scattering = tuple(scattering)
+        if not self.scattering:
+            raise ValueError("scattering: give at least one scattering model")
+        for m in self.scattering:
+            if not isinstance(m, Impurities):
+                raise ValueError(f"MatrixBTE handles static impurities only so far, got "
+                                 f"{type(m).__name__}")
+            if m.skew_scattering:
+                raise ValueError("MatrixBTE: skew_scattering impurities are not supported")
+        self.delta = delta if delta is not None else Gaussian(width=t)
+        if not isinstance(self.delta, Gaussian):
+            raise ValueError(f"MatrixBTE needs a Gaussian delta (its principal value is the "
+                             f"Dawson function), got {type(self.delta).__name__}")
+        self.eq = Equilibrium(mu=float(mu), T=t)
+        self.hamiltonian = hamiltonian
+        self.linewidth_only = bool(linewidth_only)
+        self.coherence = bool(coherence) or self.linewidth_only
+        self.kinetic = bool(kinetic_corrections) and not self.linewidth_only
+        self.offdiagonal = bool(offdiagonal_self_energy) and not self.linewidth_only
+        self.n_kT = float(n_kT)
+        self.window = EnergyWindow.around(mu, t, n_kT=n_kT)
+        self._build_states(mesh)
+        if not self.n_k:
+            raise ValueError(f"mu = {mu:g}: no state lies in the energy window "
+                             f"[{self.window.lower:g}, {self.window.upper:g}] (mu ± {n_kT:g} T)")
+        inside = (self.energy >= self.window.lower) & (self.energy <= self.window.upper)
+        n_eff = thermal_states((self.weight[:, None] * self.pw)[inside])
+        if n_eff < min_thermal_states:
+            raise ValueError(f"the mesh does not resolve the thermal layer at T = {t:g}: it "
+                             f"holds {n_eff:.3g} effective states (need >= "
+                             f"{min_thermal_states:g}); refine the mesh or raise T")
+        self.thermal_states = n_eff
+        self._tiles: list[tuple[Any, ...]] | None = None
+        self._precompute()
+
+    # ------------------------------------------------------------------ states
+    def _build_states(self, mesh: KMesh | Sequence[int]) -> None:
+        """All N bands at every k-point holding a band in the window (built once)."""
+        h = self.hamiltonian
+        parts = list(band_chunks(h, mesh, curvature=False, eigenvectors=True,
+                                 velocity_matrices=True, window=self.window))
+        self.dim = h.dim
+        n = h.n_bands
+        if parts:
+            self.k = np.concatenate([p.k for p in parts])
+            self.weight = np.concatenate([p.weight for p in parts])
+            self.energy = np.concatenate([p.energy for p in parts])
+            self.u = np.concatenate([p.eigenvectors for p in parts])
+            self.v = np.concatenate([p.velocity_matrices for p in parts])
+            k_index = np.concatenate([p.k_index for p in parts])
+        else:
+            self.k = np.zeros((0, self.dim))
+            self.weight = np.zeros(0)
+            self.energy = np.zeros((0, n))
+            self.u = np.zeros((0, n, n), complex)
+            self.v = np.zeros((0, self.dim, n, n), complex)
+            k_index = np.zeros(0, np.int64)
+        self.n_k, self.n_bands = self.energy.shape
+        self.f0 = self.eq.fermi(self.energy)
+        self.pw = self.f0 * (1.0 - self.f0)
+        # reduced coordinates of a lattice model: q folded to the nearest image
+        self._reduced = self._basis = None
+        km = h.mesh(mesh)
+        if h.periodic and self.n_k:
+            idx = np.array(np.unravel_index(k_index, km.shape)).T
+            f = (idx + np.asarray(km.shift)) / np.asarray(km.shape, float)
+            basis, *_ = np.linalg.lstsq(f, self.k, rcond=None)
+            if np.abs(f @ basis - self.k).max() <= 1e-9 * (np.abs(self.k).max() + 1e-300):
+                self._reduced, self._basis = f, basis
+
+    def _transfer(self, rows: slice) -> np.ndarray:
+        """``q = k_q - k_p`` ``(B, K, d)`` for the k-points ``rows`` against all."""
+        if self._basis is None:
+            return self.k[None, :, :] - self.k[rows, None, :]
+        df = self._reduced[None, :, :] - self._reduced[rows, None, :]
+        df -= np.round(df)
+        return df @ self._basis
+
+    def _block_rows(self) -> int:
+        return max(1, TILE_ELEMENTS // max(1, self.n_k * self.n_bands ** 2))
+
+    def _row_blocks(self) -> Iterator[slice]:
+        b = self._block_rows()
+        for start in range(0, self.n_k, b):
+            yield slice(start, min(start + b, self.n_k))
+
+    # ------------------------------------------------------------------ pair tiles
+    def _pair_tile(self, rows: slice) -> dict[str, np.ndarray]:
+        """The kernel of the k-points ``rows`` against all: overlaps ``O`` ``(B, K, N, N)``,
+        the pair weight ``Σ n|V(q)|² w'/(2π)^d`` ``(B, K)``, the δ shell weights over the
+        Pauli factor of the state at p' (``Rq``) and at p (``Rp``) and the principal value
+        ``P`` ``(B, K, N, N)``."""
+        e, sig = self.energy, self.delta.width
+        x = e[rows, None, :, None] - e[None, :, None, :]
+        g = gaussian_weights(x, sig, self.delta.n_sigma)
+        g *= self.eq.elastic_flux_factor(np.broadcast_to(e[rows, None, :, None], x.shape),
+                                         np.broadcast_to(e[None, :, None, :], x.shape))
+        pw = self.pw
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rq = np.where(pw[None, :, None, :] > 0, g / pw[None, :, None, :], 0.0)
+            rp = np.where(pw[rows, None, :, None] > 0, g / pw[rows, None, :, None], 0.0)
+        pv = (math.sqrt(2.0) / sig) * dawsn(x * (1.0 / (math.sqrt(2.0) * sig)))
+        o = np.einsum("pan,qai->pqni", np.conj(self.u[rows]), self.u)
+        q = self._transfer(rows)
+        flat = q.reshape(-1, self.dim)
+        wt = sum(m.density * m.potential_sq(flat) for m in self.scattering)
+        wt = np.asarray(wt, float).reshape(q.shape[:2]) * (self.weight[None, :]
+                                                          / (2 * math.pi) ** self.dim)
+        return {"O": o, "W": wt, "Rq": rq, "Rp": rp, "P": pv}
+
+    def _precompute(self) -> None:
+        """The local tables (one pass over all pairs): ``Q_nia = Σ_{p'j} G_nji ζ*_aj`` split
+        into its δ part (``π Rp``) and principal-value part, and the out-scattering rates
+        ``Γ_n = 2 Re Q^δ_nnn``; the in-scattering tiles when they fit in :data:`CACHE_BYTES`."""
+        k, n = self.n_k, self.n_bands
+        check_memory(16.0 * k * n ** 3 * 3 + 12 * 16.0 * min(k, self._block_rows()) * k * n * n,
+                     f"the matrix BTE tables ({k} k-points, {n} bands)", ["mesh", "n_kT"])
+        cache_bytes = 56.0 * k * k * n * n
+        cache = cache_bytes <= CACHE_BYTES
+        q_delta = np.zeros((k, n, n, n), complex)
+        q_pv = np.zeros((k, n, n, n), complex)
+        tiles = []
+        for rows in self._row_blocks():
+            t = self._pair_tile(rows)
+            o, wt = t["O"], t["W"]
+            g = wt[:, :, None, None, None] * (o[:, :, :, None, :] * np.conj(o)[:, :, None, :, :])
+            # g[b, q, n, i, j] = Σ n|V|² w'/(2π)^d O_nj O*_ij  (= G_nji)
+            if not self.offdiagonal:
+                g = g * np.eye(n)[None, None, :, :, None]
+            q_delta[rows] = math.pi * np.einsum("bqnij,bqaj->bnia", g, t["Rp"], optimize=True)
+            q_pv[rows] = np.einsum("bqnij,bqaj->bnia", g, t["P"], optimize=True)
+            if cache:
+                x = math.pi * t["Rq"] - (1j * t["P"] if self.kinetic else 0.0)
+                tiles.append((rows, o, o * x, x, wt))
+        self._tiles = tiles if cache else None
+        self.gamma = 2.0 * np.einsum("pnnn->pn", q_delta).real
+        self._q = q_delta + (1j * q_pv if self.kinetic else 0.0)
+        # frozen populations: outside the window or without an on-shell partner
+        top = self.gamma.max(initial=0.0)
+        frozen = (self.energy < self.window.lower) | (self.energy > self.window.upper)
+        frozen |= self.gamma <= 1e-10 * top if top > 0 else True
+        self.frozen = frozen
+        active = np.ones((k, n, n), bool)
+        if not self.coherence:
+            active &= np.eye(n, dtype=bool)[None]
+        idx = np.arange(n)
+        active[:, idx, idx] &= ~frozen
+        self._active_matrix = active
+        iu = np.triu_indices(n, 1)
+        self._iu = iu
+        self._active = np.concatenate([active[:, idx, idx], active[:, iu[0], iu[1]],
+                                       active[:, iu[0], iu[1]]], axis=1).reshape(-1)
+
+    def _tile_iter(self) -> Iterator[tuple[slice, np.ndarray, np.ndarray, np.ndarray,
+                                           np.ndarray]]:
+        """``(rows, O, O∘X, X, weight)`` of every tile, ``X = πRq - iP`` (cached or made)."""
+        if self._tiles is not None:
+            yield from self._tiles
+            return
+        for rows in self._row_blocks():
+            t = self._pair_tile(rows)
+            x = math.pi * t["Rq"] - (1j * t["P"] if self.kinetic else 0.0)
+            yield rows, t["O"], t["O"] * x, x, t["W"]
+
+    # ------------------------------------------------------------------ operator
+    def apply(self, df: np.ndarray) -> np.ndarray:
+        """The operator ``i[ε, δf] + K[δf] - C[δf]`` on a Hermitian ``δf`` ``(K, N, N)``."""
+        n = self.n_bands
+        e = self.energy
+        free = 1j * (e[:, :, None] - e[:, None, :]) * df
+        if self.linewidth_only:
+            diag = np.zeros_like(df)
+            idx = np.arange(n)
+            diag[:, idx, idx] = df[:, idx, idx]
+            c = self._collisions(diag)
+            cd = np.zeros_like(df)
+            cd[:, idx, idx] = c[:, idx, idx]
+            lw = 0.5 * (self.gamma[:, :, None] + self.gamma[:, None, :]) * (1 - np.eye(n))
+            return free - cd + lw * df
+        return free - self._collisions(df)
+
+    def _collisions(self, df: np.ndarray) -> np.ndarray:
+        """``C[δf] - K[δf]`` (in, out and both kinetic corrections).  In-scattering with the
+        second kinetic correction (TP Eqs. 48, 50): ``½ Σ_p' T (Z + Z†)`` with
+        ``Z = [(O∘X) δf' + (O δf')∘X] O†``."""
+        z = np.zeros(df.shape, complex)
+        for rows, o, ox, x, wt in self._tile_iter():
+            zz = (ox @ df[None] + (o @ df[None]) * x) @ np.conj(np.swapaxes(o, -1, -2))
+            z[rows] = np.einsum("bq,bqnm->bnm", wt, zz)
+        cin = 0.5 * (z + np.conj(np.swapaxes(z, 1, 2)))
+        if not self.offdiagonal:
+            idx = np.arange(self.n_bands)
+            d = cin[:, idx, idx].copy()
+            cin = np.zeros_like(cin)
+            cin[:, idx, idx] = d
+        # out-scattering + first kinetic correction: out1 = Σ_i A_nim δf_im, out = out1 + out1†
+        q = self._q
+        qii = np.einsum("pnii->pni", q)
+        a = -0.5 * (qii[:, :, :, None] + q)          # a[p, n, i, m]
+        out1 = np.einsum("pnim,pim->pnm", a, df)
+        return cin + out1 + np.conj(np.swapaxes(out1, 1, 2))
+
+    def drive(self) -> np.ndarray:
+        """``D`` ``(K, N, N, d)`` for a unit field along each axis (TP Eq. 44 with the
+        interband part of ``∂_p f^0(H⁰)``): ``f^0'(ε_n) v_nn`` on the diagonal,
+        ``(f^0_n - f^0_n') v_nn'/(ε_n - ε_n')`` off it (degenerate pairs: the mean ``f^0'``)."""
+        e, f, t = self.energy, self.f0, self.eq.T
+        de = e[:, :, None] - e[:, None, :]
+        dfe = f[:, :, None] - f[:, None, :]
+        fp = -self.pw / t
+        small = np.abs(de) <= 1e-12 * (1.0 + np.abs(e).max(initial=0.0))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.where(small, 0.5 * (fp[:, :, None] + fp[:, None, :]),
+                             dfe / np.where(small, 1.0, de))
+        return np.moveaxis(ratio[:, None] * self.v, 1, -1)
+
+    # ------------------------------------------------------------------ packing
+    def _pack(self, h: np.ndarray) -> np.ndarray:
+        idx = np.arange(self.n_bands)
+        i0, i1 = self._iu
+        up = h[:, i0, i1]
+        return np.concatenate([h[:, idx, idx].real, up.real, up.imag], axis=1).reshape(-1)
+
+    def _unpack(self, x: np.ndarray) -> np.ndarray:
+        k, n = self.n_k, self.n_bands
+        x = x.reshape(k, n * n)
+        i0, i1 = self._iu
+        m = len(i0)
+        h = np.zeros((k, n, n), complex)
+        idx = np.arange(n)
+        h[:, idx, idx] = x[:, :n]
+        up = x[:, n:n + m] + 1j * x[:, n + m:]
+        h[:, i0, i1] = up
+        h[:, i1, i0] = np.conj(up)
+        return h
+
+    # ------------------------------------------------------------------ solve
+    def solve(self, *, rtol: float = 1e-10, maxiter: int = 2000,
+              restart: int = 60) -> MatrixBTEResult:
+        """Solve for a unit electric field along every axis.
+
+        Parameters
+        ----------
+        rtol
+            Relative residual asked of GMRES (true residual, right-preconditioned).
+        maxiter
+            Most GMRES iterations per drive.
+        restart
+            Krylov subspace size between restarts.
+        """
+        if not (math.isfinite(rtol) and rtol > 0):
+            raise ValueError(f"rtol must be finite and > 0, got {rtol}")
+        if maxiter < 1 or restart < 1:
+            raise ValueError(f"maxiter and restart must be >= 1, got {maxiter}, {restart}")
+        start = time.perf_counter()
+        k, n, d = self.n_k, self.n_bands, self.dim
+        act = self._active
+        full = np.zeros(k * n * n)
+
+        def lift_vector() -> np.ndarray:
+            y = np.zeros((k, n * n))
+            y[:, :n] = self.weight[:, None]
+            return y.reshape(-1)[act]
+
+        y = lift_vector()
+        y_hat = y / np.linalg.norm(y) if np.any(y) else y
+        pw = np.zeros((k, n * n))
+        pw[:, :n] = self.pw
+        pw = pw.reshape(-1)[act]
+        gpos = self.gamma[self.gamma > 0]
+        scale = float(np.median(gpos)) if gpos.size else 1.0
+        gam = np.where(self.gamma > 0, self.gamma, scale)
+        pre = 1j * (self.energy[:, :, None] - self.energy[:, None, :]) + 0.5 * (
+            gam[:, :, None] + gam[:, None, :])
+
+        def a_packed(x: np.ndarray) -> np.ndarray:
+            full[:] = 0.0
+            full[act] = x
+            r = self._pack(self.apply(self._unpack(full)))[act]
+            return r + scale * y_hat * (y_hat @ x)
+
+        def m_packed(x: np.ndarray) -> np.ndarray:
+            full[:] = 0.0
+            full[act] = x
+            return self._pack(self._unpack(full) / pre)[act]
+
+        size = int(act.sum())
+        op = spla.LinearOperator((size, size), matvec=a_packed, dtype=float)
+        prec = spla.LinearOperator((size, size), matvec=m_packed, dtype=float)
+        drive = self.drive()
+        sol = np.zeros((k, n, n, d), complex)
+        iters, conv, residual, removed = 0, True, 0.0, 0.0
+        for c in range(d):
+            b = -self._pack(drive[..., c])[act]
+            norm_b = np.linalg.norm(b)
+            if norm_b == 0:
+                continue
+            # the part of the drive outside the range (a particle source, Σ w Tr b ≠ 0 on a
+            # continuum box) is removed along the μ shift, as in LinearBTE
+            if pw @ y > 0:
+                b_range = b - pw * ((y @ b) / (pw @ y))
+                removed = max(removed, float(np.linalg.norm(b - b_range) / norm_b))
+                b = b_range
+            out = gmres(op, b, prec, rtol=rtol, restart=min(restart, size),
+                        max_restarts=max(1, maxiter // min(restart, size)))
+            x = out.x
+            r = np.linalg.norm(b - a_packed(x)) / max(np.linalg.norm(b), 1e-300)
+            residual = max(residual, float(r))
+            iters, conv = max(iters, out.iterations), conv and out.converged
+            full[:] = 0.0
+            full[act] = x
+            sol[..., c] = self._unpack(full)
+        sigma, pop, coh = self.conductivity(sol)
+        info = {"n_kpoints": k, "n_bands": n, "unknowns": size,
+                "frozen_populations": int(self.frozen.sum()),
+                "thermal_states": float(self.thermal_states),
+                "drive_out_of_range": removed, "solve_time_s": time.perf_counter() - start,
+                "coherence": self.coherence, "kinetic_corrections": self.kinetic,
+                "offdiagonal_self_energy": self.offdiagonal,
+                "linewidth_only": self.linewidth_only,
+                "tiles_cached": self._tiles is not None}
+        return MatrixBTEResult(
+            sigma=sigma, sigma_population=pop, sigma_coherence=coh, delta_h=-2.0 * sol,
+            k=self.k, weight=self.weight, energy=self.energy, eigenvectors=self.u,
+            converged=bool(conv and residual <= 10 * rtol), iterations=iters,
+            residual=residual, mu=self.eq.mu, T=self.eq.T, info=info)
+
+    def conductivity(self, df: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(σ, σ_population, σ_coherence)`` (e²/h, ``(d, d)``) of ``δf`` ``(K, N, N, d)``:
+        ``σ_ic = Σ_p w_p/(2π)^d Tr(v^i_p δf^c_p)`` (TP Eqs. 55–56)."""
+        n = self.n_bands
+        scale = 1.0 / ((2 * math.pi) ** self.dim * E2_OVER_H)
+        eye = np.eye(n)
+        pop = scale * np.einsum("p,pimn,pnmc,nm->ic", self.weight, self.v, df, eye).real
+        tot = scale * np.einsum("p,pimn,pnmc->ic", self.weight, self.v, df).real
+        return tot, pop, tot - pop

@@ -1,0 +1,263 @@
+"""The matrix BTE of Trukhan and Protik ("Interband and kinetic corrections to the electronic
+Boltzmann transport equation") for static impurities: the diagonal limit (their App. K) is
+``LinearBTE``, a single band is the standard BTE, δh is Hermitian, σ is gauge invariant, the
+matrix-free solver equals a dense term-by-term reference, and the clean limit of the
+coherences is the intrinsic (Berry-curvature) conductivity."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy.special import dawsn, expit
+
+import boltzphlow as bp
+from boltzphlow.kspace.states import band_chunks
+
+DIRAC = dict(v=1.0, delta=1.0, k_max=2.5)
+
+
+def _imp(density: float = 0.5, potential: str = "zero-range", **kw: float):
+    return bp.scattering.Impurities(density=density, strength=1.0, potential=potential, **kw)
+
+
+# --------------------------------------------------------------------------- dense reference
+def _gauss(x: np.ndarray, s: float, n_sigma: float = 4.0) -> np.ndarray:
+    u = x / s
+    out = np.exp(-0.5 * u * u) / (math.sqrt(2 * math.pi) * s)
+    out[np.abs(u) > n_sigma] = 0.0
+    return out
+
+
+def dense_reference(h, mesh, mu, T, imp, *, kinetic=True, offdiag_se=True,
+                    linewidth_only=False, coherence=True, pop_window=20.0):
+    """Dense, term-by-term matrix BTE (TP Eqs. 44, 45, 48, 50, 52 in δf = -δh/2, every k-point
+    of the mesh, Kn = K N² complex unknowns, least squares with Σ w Tr δf = 0): σ (e²/h) and
+    its coherence part.  Continuum models only (q = k' - k unfolded)."""
+    parts = list(band_chunks(h, mesh, eigenvectors=True, velocity_matrices=True))
+    kv = np.concatenate([p.k for p in parts])
+    w = np.concatenate([p.weight for p in parts])
+    e = np.concatenate([p.energy for p in parts])
+    u = np.concatenate([p.eigenvectors for p in parts])
+    v = np.concatenate([p.velocity_matrices for p in parts])
+    K, N = e.shape
+    d = kv.shape[1]
+    sig = T
+    f0 = expit(-(e - mu) / T)
+    pw = f0 * (1 - f0)
+    O = np.einsum("pan,qai->pqni", np.conj(u), u)
+    q = kv[None, :, :] - kv[:, None, :]
+    v2 = imp.density * imp.potential_sq(q.reshape(-1, d)).reshape(K, K)
+    meas = (v2 * w[None, :] / (2 * math.pi) ** d)[:, :, None, None, None, None]
+    T6 = np.einsum("pqni,pqmj->pqnijm", O, np.conj(O)) * meas
+    if not offdiag_se:
+        T6 = T6 * np.eye(N)[None, None, :, None, None, :]
+    G2 = np.einsum("pqnjjm->pqnjm", T6)
+    ea, eb = e[:, None, :, None], e[None, :, None, :]
+    x = ea - eb
+    D = _gauss(x, sig)
+    lo, hi = np.minimum(ea, eb), np.maximum(ea, eb)
+    occ = expit(-(lo - mu) / T) * expit((hi - mu) / T)
+    y = (hi - lo) / T
+    with np.errstate(invalid="ignore", divide="ignore"):
+        F = occ * np.where(y > 1e-8, -np.expm1(-y) / np.where(y > 1e-8, y, 1), 1 - 0.5 * y)
+        Dq = np.where(pw[None, :, None, :] > 0, D * F / pw[None, :, None, :], 0.0)
+        Dp = np.where(pw[:, None, :, None] > 0, D * F / pw[:, None, :, None], 0.0)
+    P = math.sqrt(2.0) * dawsn(x / (math.sqrt(2.0) * sig)) / sig
+    eye, one = np.eye(N), np.ones(N)
+    Kn = K * N * N
+    S = 0.5 * math.pi * (np.einsum("pqni,j,m->pqnijm", Dq, one, one)
+                         + np.einsum("pqnj,i,m->pqnijm", Dq, one, one)
+                         + np.einsum("pqmi,n,j->pqnijm", Dq, one, one)
+                         + np.einsum("pqmj,n,i->pqnijm", Dq, one, one))
+    Cin = (T6 * S).transpose(0, 2, 5, 1, 3, 4).reshape(Kn, Kn)
+    A1 = -0.5 * math.pi * (np.einsum("pqnji,pqij->pni", G2, Dp)[..., None]
+                           + np.einsum("pqnji,pqmj->pnim", G2, Dp))
+    A2 = -0.5 * math.pi * (np.einsum("pqijm,pqnj->pnim", G2, Dp)
+                           + np.einsum("pqijm,pqij->pim", G2, Dp)[:, None])
+    K1a = -0.5j * (np.einsum("pqijm,pqnj->pnim", G2, P)
+                   + np.einsum("pqijm,pqij->pim", G2, P)[:, None])
+    K1b = 0.5j * (np.einsum("pqnji,pqij->pni", G2, P)[..., None]
+                  + np.einsum("pqnji,pqmj->pnim", G2, P))
+    Kin = 0.5j * T6 * (np.einsum("pqni,j,m->pqnijm", P, one, one)
+                       + np.einsum("pqnj,i,m->pqnijm", P, one, one)
+                       - np.einsum("pqmi,n,j->pqnijm", P, one, one)
+                       - np.einsum("pqmj,n,i->pqnijm", P, one, one))
+    Cout = np.zeros((K, N, N, K, N, N), complex)
+    K1 = np.zeros((K, N, N, K, N, N), complex)
+    for p in range(K):  # local blocks (a dense reference: the loop is fine)
+        Cout[p, :, :, p] += np.einsum("nim,mM->nmiM", A1[p], eye)
+        Cout[p, :, :, p] += np.einsum("nim,nN->nmNi", A2[p], eye)
+        K1[p, :, :, p] += np.einsum("nim,nN->nmNi", K1a[p], eye)
+        K1[p, :, :, p] += np.einsum("nim,mM->nmiM", K1b[p], eye)
+    Cout, K1 = Cout.reshape(Kn, Kn), K1.reshape(Kn, Kn)
+    K2 = Kin.transpose(0, 2, 5, 1, 3, 4).reshape(Kn, Kn)
+    free = np.diag((1j * (e[:, :, None] - e[:, None, :])).reshape(Kn))
+    gamma = 2 * math.pi * np.einsum("pqnj,pqnj->pn", np.einsum("pqnjn->pqnj", G2), Dp).real
+    op = free - Cin - Cout
+    if kinetic:
+        op = op + K1 + K2
+    if linewidth_only:
+        dg = np.kron(np.eye(K), np.diag(np.eye(N).reshape(-1)))
+        lw = 0.5 * (gamma[:, :, None] + gamma[:, None, :]) * (1 - np.eye(N))[None]
+        op = free - dg @ (Cin + Cout) @ dg + np.diag(lw.reshape(Kn).astype(complex))
+    mask = np.ones((K, N, N), bool)
+    if not (coherence or linewidth_only):
+        mask &= np.eye(N, dtype=bool)[None]
+    iso = (gamma <= 1e-10 * gamma.max()) | (np.abs(e - mu) > pop_window * T)
+    for n in range(N):
+        mask[iso[:, n], n, n] = False
+    m = mask.reshape(Kn)
+    de = e[:, :, None] - e[:, None, :]
+    dfe = f0[:, :, None] - f0[:, None, :]
+    fp = -pw / T
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = np.where(np.abs(de) > 1e-12, dfe / np.where(np.abs(de) > 1e-12, de, 1),
+                         0.5 * (fp[:, :, None] + fp[:, None, :]))
+    b = -(ratio[:, None] * v).transpose(0, 2, 3, 1).reshape(-1, d)[m]
+    A = op[np.ix_(m, m)]
+    tr = (np.repeat(w, N * N) * np.tile(np.eye(N).reshape(-1), K))[m]
+    A = np.vstack([A, tr[None] * np.abs(A).max() / tr.max()])
+    x = np.linalg.lstsq(A, np.vstack([b, np.zeros((1, d))]), rcond=1e-13)[0]
+    df = np.zeros((Kn, d), complex)
+    df[m] = x
+    df = df.reshape(K, N, N, d)
+    j = np.einsum("p,pimn,pnmj->ij", w, v, df).real / (2 * math.pi) ** d * 2 * math.pi
+    jc = np.einsum("p,pimn,pnmj,mn->ij", w, v, df, 1 - eye).real / (2 * math.pi) ** d
+    return j, 2 * math.pi * jc
+
+
+# --------------------------------------------------------------------------- checks
+@pytest.mark.parametrize("model, mu, imp", [
+    pytest.param("dirac", 2.0, _imp(), id="dirac-zero-range"),
+    pytest.param("dirac", 2.0, _imp(potential="gaussian", range=0.7), id="dirac-gaussian",
+                 marks=pytest.mark.slow),
+    pytest.param("qwz", 1.2, _imp(potential="gaussian", range=0.8), id="qwz-gaussian",
+                 marks=pytest.mark.slow),
+])
+def test_diagonal_limit_is_linear_bte(model, mu, imp):
+    """Coherences, kinetic corrections and off-diagonal self-energies off: σ = LinearBTE on the
+    same states, δ and impurities (TP App. K) to 1e-8 relative (a lattice model: q folded to
+    the nearest image)."""
+    h = (bp.bands.massive_dirac(**DIRAC) if model == "dirac"
+         else bp.bands.qi_wu_zhang(m=1.0, t=1.0))
+    mesh, T = (14, 14), 0.25
+    ref = bp.transport.LinearBTE(h, mesh=mesh, mu=mu, T=T, scattering=[imp], berry=False,
+                                 dtype=np.float64).solve(method="direct", thermal=False).sigma
+    res = bp.transport.MatrixBTE(h, mesh, mu, T, [imp], coherence=False,
+                                 kinetic_corrections=False,
+                                 offdiagonal_self_energy=False).solve()
+    assert res.converged
+    assert np.abs(res.sigma - ref).max() <= 1e-8 * np.abs(ref).max()
+    assert np.all(res.sigma_coherence == 0)
+
+
+def test_single_band_is_standard_bte():
+    """One band, everything on: there is nothing to be coherent with — LinearBTE."""
+    h = bp.bands.parabolic_band(mass=1.0)
+    mesh, mu, T = (20, 20), 1.0, 0.1
+    imp = _imp(potential="gaussian", range=0.5)
+    ref = bp.transport.LinearBTE(h, mesh=mesh, mu=mu, T=T, scattering=[imp], berry=False,
+                                 dtype=np.float64).solve(method="direct", thermal=False).sigma
+    res = bp.transport.MatrixBTE(h, mesh, mu, T, [imp]).solve()
+    assert res.converged
+    assert np.abs(res.sigma - ref).max() <= 1e-8 * np.abs(ref).max()
+
+
+@pytest.mark.parametrize("switches", [
+    {}, {"kinetic_corrections": False}, {"offdiagonal_self_energy": False},
+    {"linewidth_only": True}])
+def test_equals_dense_reference(switches):
+    """The matrix-free solver = the dense term-by-term reference (zero-range impurities)."""
+    h = bp.bands.massive_dirac(**DIRAC)
+    mesh, mu, T = (12, 12), 2.0, 0.3
+    imp = _imp()
+    names = {"kinetic_corrections": "kinetic", "offdiagonal_self_energy": "offdiag_se",
+             "linewidth_only": "linewidth_only"}
+    sig, coh = dense_reference(h, mesh, mu, T, imp,
+                               **{names[k]: v for k, v in switches.items()})
+    res = bp.transport.MatrixBTE(h, mesh, mu, T, [imp], **switches).solve()
+    assert res.converged
+    scale = np.abs(sig).max()
+    assert np.abs(res.sigma - sig).max() <= 1e-8 * scale
+    assert np.abs(res.sigma_coherence - coh).max() <= 1e-8 * scale
+    assert abs(res.sigma[1, 0]) > 0.05  # a Hall response to compare
+
+
+def test_gaussian_potential_equals_dense_reference():
+    """q-dependent V(q) (Gaussian well): pairwise kernel = dense reference."""
+    h = bp.bands.massive_dirac(**DIRAC)
+    mesh, mu, T = (12, 12), 2.0, 0.3
+    imp = _imp(potential="gaussian", range=0.6)
+    sig, coh = dense_reference(h, mesh, mu, T, imp)
+    res = bp.transport.MatrixBTE(h, mesh, mu, T, [imp]).solve()
+    scale = np.abs(sig).max()
+    assert np.abs(res.sigma - sig).max() <= 1e-8 * scale
+    assert np.abs(res.sigma_coherence - coh).max() <= 1e-8 * scale
+
+
+def test_hermitian_gauge_invariant_onsager():
+    """δh Hermitian; σ unchanged by random eigenvector phases and by relabelling the bands;
+    σ_xy = -σ_yx (isotropic model)."""
+    h = bp.bands.massive_dirac(**DIRAC)
+    mesh, mu, T = (12, 12), 2.0, 0.3
+    mb = bp.transport.MatrixBTE(h, mesh, mu, T, [_imp()])
+    res = mb.solve()
+    dh = res.delta_h
+    assert np.abs(dh - np.conj(np.swapaxes(dh, 1, 2))).max() <= 1e-14 * np.abs(dh).max()
+    assert np.allclose(res.delta_f, -0.5 * dh)
+    s = res.sigma
+    assert abs(s[0, 1] + s[1, 0]) <= 1e-8 * abs(s[0, 0])
+    assert abs(s[0, 0] - s[1, 1]) <= 1e-8 * abs(s[0, 0])
+    ph = np.exp(1j * np.random.default_rng(3).uniform(0, 2 * np.pi, mb.energy.shape))
+    mb.u = mb.u * ph[:, None, :]
+    mb.v = mb.v * np.conj(ph)[:, None, :, None] * ph[:, None, None, :]
+    mb._precompute()
+    again = mb.solve()
+    assert np.abs(again.sigma - s).max() <= 1e-8 * np.abs(s).max()
+    assert np.abs(again.sigma_coherence - res.sigma_coherence).max() <= 1e-8 * np.abs(s).max()
+    perm = np.arange(mb.n_bands)[::-1]  # band relabelling
+    mb.energy, mb.f0, mb.pw = mb.energy[:, perm], mb.f0[:, perm], mb.pw[:, perm]
+    mb.u, mb.v = mb.u[:, :, perm], mb.v[:, :, perm][:, :, :, perm]
+    mb._precompute()
+    again = mb.solve()
+    assert np.abs(again.sigma - s).max() <= 1e-8 * np.abs(s).max()
+    assert np.abs(again.sigma_coherence - res.sigma_coherence).max() <= 1e-8 * np.abs(s).max()
+
+
+@pytest.mark.slow
+def test_clean_limit_coherence_is_intrinsic():
+    """Coherences damped by linewidths only, weak disorder: σ_yx^coh → the intrinsic
+    Berry-curvature conductivity of the Fermi sea (LinearBTE's, same mesh)."""
+    h = bp.bands.massive_dirac(**DIRAC)
+    mesh, mu, T = (20, 20), 2.0, 0.15
+    imp = _imp(density=0.01)
+    lb = bp.transport.LinearBTE(h, mesh=mesh, mu=mu, T=T, scattering=[imp])
+    intrinsic = lb.solve(thermal=False).sigma_intrinsic
+    res = bp.transport.MatrixBTE(h, mesh, mu, T, [imp], linewidth_only=True).solve()
+    assert res.converged
+    assert abs(res.sigma_coherence[1, 0] - intrinsic) <= 2e-3 * abs(intrinsic)
+
+
+def test_dataset_units():
+    h = bp.bands.massive_dirac(**DIRAC)
+    res = bp.transport.MatrixBTE(h, (10, 10), 2.0, 0.3, [_imp()]).solve()
+    ds = res.dataset
+    for name in ds.data_vars:
+        assert ds[name].attrs["units"]
+    assert ds["sigma"].attrs["units"] == "e^2/h"
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"T": 0.0}, "T must be"),
+    ({"scattering": []}, "at least one"),
+    ({"scattering": [bp.scattering.ConstantRelaxationTime(tau=1.0)]}, "impurities only"),
+    ({"mu": 50.0}, "no state"),
+    ({"delta": bp.scattering.AdaptiveGaussian()}, "Gaussian delta"),
+])
+def test_bad_input(kwargs, match):
+    h = bp.bands.massive_dirac(**DIRAC)
+    args = dict(mesh=(8, 8), mu=2.0, T=0.3, scattering=[_imp()]) | kwargs
+    with pytest.raises(ValueError, match=match):
+        bp.transport.MatrixBTE(h, **args)
