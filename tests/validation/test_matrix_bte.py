@@ -48,53 +48,73 @@ def dense_reference(h, mesh, mu, T, imp, *, kinetic=True, offdiag_se=True,
     pw = f0 * (1 - f0)
     O = np.einsum("pan,qai->pqni", np.conj(u), u)
     q = kv[None, :, :] - kv[:, None, :]
-    v2 = imp.density * imp.potential_sq(q.reshape(-1, d)).reshape(K, K)
-    meas = (v2 * w[None, :] / (2 * math.pi) ** d)[:, :, None, None, None, None]
-    T6 = np.einsum("pqni,pqmj->pqnijm", O, np.conj(O)) * meas
+    Tbase = np.einsum("pqni,pqmj->pqnijm", O, np.conj(O))
     if not offdiag_se:
-        T6 = T6 * np.eye(N)[None, None, :, None, None, :]
-    G2 = np.einsum("pqnjjm->pqnjm", T6)
+        Tbase = Tbase * np.eye(N)[None, None, :, None, None, :]
     ea, eb = e[:, None, :, None], e[None, :, None, :]
     x = ea - eb
-    D = _gauss(x, sig)
     lo, hi = np.minimum(ea, eb), np.maximum(ea, eb)
     occ = expit(-(lo - mu) / T) * expit((hi - mu) / T)
     y = (hi - lo) / T
-    with np.errstate(invalid="ignore", divide="ignore"):
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         F = occ * np.where(y > 1e-8, -np.expm1(-y) / np.where(y > 1e-8, y, 1), 1 - 0.5 * y)
-        Dq = np.where(pw[None, :, None, :] > 0, D * F / pw[None, :, None, :], 0.0)
-        Dp = np.where(pw[:, None, :, None] > 0, D * F / pw[:, None, :, None], 0.0)
-    P = math.sqrt(2.0) * dawsn(x / (math.sqrt(2.0) * sig)) / sig
+        Ab = occ * np.where(y > 1e-8, y / np.expm1(np.minimum(y, 700)), 1 - 0.5 * y)
     eye, one = np.eye(N), np.ones(N)
     Kn = K * N * N
-    S = 0.5 * math.pi * (np.einsum("pqni,j,m->pqnijm", Dq, one, one)
-                         + np.einsum("pqnj,i,m->pqnijm", Dq, one, one)
-                         + np.einsum("pqmi,n,j->pqnijm", Dq, one, one)
-                         + np.einsum("pqmj,n,i->pqnijm", Dq, one, one))
-    Cin = (T6 * S).transpose(0, 2, 5, 1, 3, 4).reshape(Kn, Kn)
-    A1 = -0.5 * math.pi * (np.einsum("pqnji,pqij->pni", G2, Dp)[..., None]
-                           + np.einsum("pqnji,pqmj->pnim", G2, Dp))
-    A2 = -0.5 * math.pi * (np.einsum("pqijm,pqnj->pnim", G2, Dp)
-                           + np.einsum("pqijm,pqij->pim", G2, Dp)[:, None])
-    K1a = -0.5j * (np.einsum("pqijm,pqnj->pnim", G2, P)
-                   + np.einsum("pqijm,pqij->pim", G2, P)[:, None])
-    K1b = 0.5j * (np.einsum("pqnji,pqij->pni", G2, P)[..., None]
-                  + np.einsum("pqnji,pqmj->pnim", G2, P))
-    Kin = 0.5j * T6 * (np.einsum("pqni,j,m->pqnijm", P, one, one)
-                       + np.einsum("pqnj,i,m->pqnijm", P, one, one)
-                       - np.einsum("pqmi,n,j->pqnijm", P, one, one)
-                       - np.einsum("pqmj,n,i->pqnijm", P, one, one))
+    Cin = np.zeros((Kn, Kn), complex)
     Cout = np.zeros((K, N, N, K, N, N), complex)
     K1 = np.zeros((K, N, N, K, N, N), complex)
-    for p in range(K):  # local blocks (a dense reference: the loop is fine)
-        Cout[p, :, :, p] += np.einsum("nim,mM->nmiM", A1[p], eye)
-        Cout[p, :, :, p] += np.einsum("nim,nN->nmNi", A2[p], eye)
-        K1[p, :, :, p] += np.einsum("nim,nN->nmNi", K1a[p], eye)
-        K1[p, :, :, p] += np.einsum("nim,mM->nmiM", K1b[p], eye)
+    K2 = np.zeros((Kn, Kn), complex)
+    gamma = np.zeros((K, N))
+    models = imp if isinstance(imp, (list, tuple)) else [imp]
+    for model in models:
+        # shells (λ ω, flux F δ, Ψ at p, Φ at p') of derivation.md Eq. (K)
+        if isinstance(model, bp.scattering.Impurities):
+            v2 = model.density * model.potential_sq(q.reshape(-1, d)).reshape(K, K)
+            shells = [(0.0, F * _gauss(x, sig), np.ones((K, N)), np.ones((K, N)))]
+        else:  # optical phonons (constant or Froehlich coupling)
+            w0 = model.energy
+            v2 = model.coupling_sq(q.reshape(-1, d)).reshape(K, K)
+            nq = 1.0 / math.expm1(w0 / T)
+            shells = [(lam * w0, (T / w0) * Ab * _gauss(x - lam * w0, sig), ps, ph)
+                      for lam, ps, ph in ((1, nq + f0, nq + 1 - f0), (-1, nq + 1 - f0, nq + f0))]
+        meas = (v2 * w[None, :] / (2 * math.pi) ** d)[:, :, None, None, None, None]
+        T6 = Tbase * meas
+        G2 = np.einsum("pqnjjm->pqnjm", T6)
+        for lw, flux, psi, phi in shells:
+            with np.errstate(invalid="ignore", divide="ignore"):
+                Dq = np.where(pw[None, :, None, :] > 0, flux / pw[None, :, None, :], 0.0)
+                Dp = np.where(pw[:, None, :, None] > 0, flux / pw[:, None, :, None], 0.0)
+            P = math.sqrt(2.0) * dawsn((x - lw) / (math.sqrt(2.0) * sig)) / sig
+            Pin = psi[:, None, :, None] * P      # Ψ of the state at p
+            Pout = phi[None, :, None, :] * P     # Φ of the state at p'
+            S = 0.5 * math.pi * (np.einsum("pqni,j,m->pqnijm", Dq, one, one)
+                                 + np.einsum("pqnj,i,m->pqnijm", Dq, one, one)
+                                 + np.einsum("pqmi,n,j->pqnijm", Dq, one, one)
+                                 + np.einsum("pqmj,n,i->pqnijm", Dq, one, one))
+            Cin += (T6 * S).transpose(0, 2, 5, 1, 3, 4).reshape(Kn, Kn)
+            A1 = -0.5 * math.pi * (np.einsum("pqnji,pqij->pni", G2, Dp)[..., None]
+                                   + np.einsum("pqnji,pqmj->pnim", G2, Dp))
+            A2 = -0.5 * math.pi * (np.einsum("pqijm,pqnj->pnim", G2, Dp)
+                                   + np.einsum("pqijm,pqij->pim", G2, Dp)[:, None])
+            K1a = -0.5j * (np.einsum("pqijm,pqnj->pnim", G2, Pout)
+                           + np.einsum("pqijm,pqij->pim", G2, Pout)[:, None])
+            K1b = 0.5j * (np.einsum("pqnji,pqij->pni", G2, Pout)[..., None]
+                          + np.einsum("pqnji,pqmj->pnim", G2, Pout))
+            Kin = 0.5j * T6 * (np.einsum("pqni,j,m->pqnijm", Pin, one, one)
+                               + np.einsum("pqnj,i,m->pqnijm", Pin, one, one)
+                               - np.einsum("pqmi,n,j->pqnijm", Pin, one, one)
+                               - np.einsum("pqmj,n,i->pqnijm", Pin, one, one))
+            K2 += Kin.transpose(0, 2, 5, 1, 3, 4).reshape(Kn, Kn)
+            for p in range(K):  # local blocks (a dense reference: the loop is fine)
+                Cout[p, :, :, p] += np.einsum("nim,mM->nmiM", A1[p], eye)
+                Cout[p, :, :, p] += np.einsum("nim,nN->nmNi", A2[p], eye)
+                K1[p, :, :, p] += np.einsum("nim,nN->nmNi", K1a[p], eye)
+                K1[p, :, :, p] += np.einsum("nim,mM->nmiM", K1b[p], eye)
+            gamma += 2 * math.pi * np.einsum("pqnj,pqnj->pn",
+                                             np.einsum("pqnjn->pqnj", G2), Dp).real
     Cout, K1 = Cout.reshape(Kn, Kn), K1.reshape(Kn, Kn)
-    K2 = Kin.transpose(0, 2, 5, 1, 3, 4).reshape(Kn, Kn)
     free = np.diag((1j * (e[:, :, None] - e[:, None, :])).reshape(Kn))
-    gamma = 2 * math.pi * np.einsum("pqnj,pqnj->pn", np.einsum("pqnjn->pqnj", G2), Dp).real
     op = free - Cin - Cout
     if kinetic:
         op = op + K1 + K2
@@ -135,6 +155,18 @@ def dense_reference(h, mesh, mu, T, imp, *, kinetic=True, offdiag_se=True,
                  marks=pytest.mark.slow),
     pytest.param("qwz", 1.2, _imp(potential="gaussian", range=0.8), id="qwz-gaussian",
                  marks=pytest.mark.slow),
+    pytest.param("dirac", 2.0, bp.scattering.OpticalPhonons(energy=0.4, coupling=1.0),
+                 id="dirac-optical"),
+    pytest.param("dirac", 2.0, bp.scattering.OpticalPhonons(energy=0.4, coupling=1.0,
+                                                            form="froehlich", screening=0.5),
+                 id="dirac-froehlich", marks=pytest.mark.slow),
+    pytest.param("dirac", 2.0, bp.scattering.AcousticPhonons(sound_velocity=0.3, coupling=1.0),
+                 id="dirac-acoustic"),
+    pytest.param("dirac", 2.0, bp.scattering.AcousticPhonons(sound_velocity=0.3, coupling=1.0,
+                                                             elastic=True),
+                 id="dirac-acoustic-elastic", marks=pytest.mark.slow),
+    pytest.param("qwz", 1.2, bp.scattering.OpticalPhonons(energy=0.4, coupling=1.0),
+                 id="qwz-optical", marks=pytest.mark.slow),
 ])
 def test_diagonal_limit_is_linear_bte(model, mu, imp):
     """Coherences, kinetic corrections and off-diagonal self-energies off: σ = LinearBTE on the
@@ -197,6 +229,79 @@ def test_gaussian_potential_equals_dense_reference():
     assert np.abs(res.sigma_coherence - coh).max() <= 1e-8 * scale
 
 
+_OPT = dict(energy=0.4, coupling=1.0)
+
+
+@pytest.mark.parametrize("models, switches", [
+    pytest.param("optical", {}, id="optical"),
+    pytest.param("optical", {"kinetic_corrections": False}, id="optical-no-kinetic",
+                 marks=pytest.mark.slow),
+    pytest.param("optical+imp", {}, id="optical+impurities", marks=pytest.mark.slow),
+    pytest.param("froehlich", {}, id="froehlich", marks=pytest.mark.slow),
+])
+def test_phonons_equal_dense_reference(models, switches):
+    """Optical phonons (λ = ±, thermal factors Ψ, Φ of Eq. K, shifted δ and Dawson principal
+    value, symmetric pair factor), everything on: the pairwise solver = the dense reference;
+    with impurities the two kernels add (Matthiessen at the level of the operator)."""
+    h = bp.bands.massive_dirac(**DIRAC)
+    mesh, mu, T = (10, 10), 2.0, 0.3
+    ph = {"optical": [bp.scattering.OpticalPhonons(**_OPT)],
+          "optical+imp": [bp.scattering.OpticalPhonons(**_OPT),
+                          _imp(potential="gaussian", range=0.6)],
+          "froehlich": [bp.scattering.OpticalPhonons(**_OPT, form="froehlich",
+                                                     screening=0.5)]}[models]
+    names = {"kinetic_corrections": "kinetic"}
+    sig, coh = dense_reference(h, mesh, mu, T, ph, **{names[k]: v for k, v in switches.items()})
+    mb = bp.transport.MatrixBTE(h, mesh, mu, T, ph, **switches)
+    assert mb.method == "pairwise"
+    res = mb.solve()
+    assert res.converged
+    scale = np.abs(sig).max()
+    assert np.abs(res.sigma - sig).max() <= 1e-8 * scale
+    assert np.abs(res.sigma_coherence - coh).max() <= 1e-8 * scale
+    assert abs(res.sigma_coherence[1, 0]) > 0.05
+
+
+@pytest.mark.parametrize("model", [
+    bp.scattering.OpticalPhonons(**_OPT),
+    bp.scattering.AcousticPhonons(sound_velocity=0.3, coupling=1.0),
+], ids=["optical", "acoustic"])
+def test_phonon_operator_properties(model):
+    """Phonons with impurities: the δ part annihilates the μ shift ∂f⁰/∂μ (detailed balance
+    with the symmetric pair factor), conserves Σ w Tr δf, maps Hermitian to Hermitian; δh is
+    Hermitian and σ does not depend on the eigenvector phases."""
+    h = bp.bands.massive_dirac(**DIRAC)
+    mesh, mu, T = (10, 10), 2.0, 0.3
+    models = [model, _imp(density=0.2)]
+    mb = bp.transport.MatrixBTE(h, mesh, mu, T, models, method="pairwise",
+                                kinetic_corrections=False)
+    n = mb.n_bands
+    shift = np.zeros((mb.n_k, n, n), complex)
+    shift[:, range(n), range(n)] = mb.pw / T
+    c = mb._collisions(shift)
+    assert np.abs(c).max() <= 1e-13 * np.abs(mb.gamma * mb.pw / T).max()
+    mb = bp.transport.MatrixBTE(h, mesh, mu, T, models, method="pairwise")
+    rng = np.random.default_rng(5)
+    y = rng.normal(size=shift.shape) + 1j * rng.normal(size=shift.shape)
+    y = y + np.conj(np.swapaxes(y, 1, 2))
+    r = mb._collisions(y)
+    assert np.abs(r - np.conj(np.swapaxes(r, 1, 2))).max() <= 1e-13 * np.abs(r).max()
+    total = np.einsum("p,pnn->", mb.weight, r)
+    assert abs(total) <= 1e-13 * np.einsum("p,pnm->", mb.weight, np.abs(r))
+    res = mb.solve()
+    assert res.converged
+    dh = res.delta_h
+    assert np.abs(dh - np.conj(np.swapaxes(dh, 1, 2))).max() <= 1e-12 * np.abs(dh).max()
+    s = res.sigma
+    ph = np.exp(1j * rng.uniform(0, 2 * np.pi, mb.energy.shape))
+    mb.u = mb.u * ph[:, None, :]
+    mb.v = mb.v * np.conj(ph)[:, None, :, None] * ph[:, None, None, :]
+    mb._precompute()
+    again = mb.solve()
+    assert np.abs(again.sigma - s).max() <= 1e-8 * np.abs(s).max()
+    assert np.abs(again.sigma_coherence - res.sigma_coherence).max() <= 1e-8 * np.abs(s).max()
+
+
 def test_hermitian_gauge_invariant_onsager():
     """δh Hermitian; σ unchanged by random eigenvector phases and by relabelling the bands;
     σ_xy = -σ_yx (isotropic model)."""
@@ -252,7 +357,7 @@ def test_dataset_units():
 @pytest.mark.parametrize("kwargs, match", [
     ({"T": 0.0}, "T must be"),
     ({"scattering": []}, "at least one"),
-    ({"scattering": [bp.scattering.ConstantRelaxationTime(tau=1.0)]}, "impurities only"),
+    ({"scattering": [bp.scattering.ConstantRelaxationTime(tau=1.0)]}, "phonons only"),
     ({"mu": 50.0}, "no state"),
     ({"delta": bp.scattering.AdaptiveGaussian()}, "Gaussian delta"),
 ])

@@ -1,4 +1,4 @@
-r"""The linearised, steady-state matrix BTE for static impurities (first slice of issue 11).
+r"""The linearised, steady-state matrix BTE for static impurities and phonons (issue 11).
 
 E. Trukhan and N. H. Protik, "Interband and kinetic corrections to the electronic Boltzmann
 transport equation" (below TP; equations TP 44–58) derive a kinetic equation for the
@@ -28,6 +28,16 @@ axis c (units ħ = e = k_B = 1):
   function over ``f^0_s(1 - f^0_s)`` (detailed balance with a broadened δ), so that with
   coherences, kinetic corrections and off-diagonal self-energies off the equation *is*
   :class:`~boltzphlow.kinetics.bte.LinearBTE`'s for ``δf = f^0(1 - f^0) φ`` (TP App. K).
+
+Equilibrium phonons (``method="pairwise"``; derivation Eq. K) add shells λ = ± (emission,
+absorption) per model: the δ and principal value at ``ε_p - ε_p' - λω_q``, the principal
+values weighted by the in-factor ``Ψ_+ = N + f^0``, ``Ψ_- = N + 1 - f^0`` of the state at p
+and the out-factor ``Φ_+ = N + 1 - f^0'``, ``Φ_- = N + f^0'`` of the state at p' (the
+thermal factors of the δ part are those of TP Eqs. 51, 53); the δ part carries the package's
+symmetric pair factor ``(T/ω_q) A(ε, ε')`` (A the absorption factor) over the Pauli factor
+of the state it multiplies, so that the diagonal limit is ``LinearBTE``'s and the μ shift is
+annihilated exactly.  The kernels of all models add (Matthiessen at the level of the
+operator).
 
 The out-scattering and the first kinetic correction act locally through the equilibrium
 table ``Q_nia(p) = Σ_{p'j} G_nji ζ*_aj``; the in-scattering and the second kinetic correction
@@ -77,6 +87,7 @@ from boltzphlow.kspace.states import EnergyWindow, band_chunks
 from boltzphlow.resources import check_memory
 from boltzphlow.scattering.base import DeltaFunction, Equilibrium, Gaussian, gaussian_weights
 from boltzphlow.scattering.models import Impurities
+from boltzphlow.scattering.phonons import AcousticPhonons, OpticalPhonons, thermal_factor
 
 __all__ = ["CACHE_BYTES", "NEAR_CACHE_BYTES", "NEAR_CUT", "PV_GRID_STEP", "TILE_ELEMENTS",
            "MatrixBTE", "MatrixBTEResult"]
@@ -201,7 +212,7 @@ class MatrixBTEResult:
 # --------------------------------------------------------------------------- the equation
 class MatrixBTE:
     r"""The linearised matrix BTE of Trukhan and Protik (TP Eqs. 44, 45, 48, 50, 52, 55–58)
-    for static Born impurities, B = 0 (module docstring).
+    for static Born impurities and equilibrium phonons, B = 0 (module docstring).
 
     Parameters
     ----------
@@ -214,7 +225,10 @@ class MatrixBTE:
         Chemical potential and temperature (energy units, ``T > 0``).
     scattering
         :class:`~boltzphlow.scattering.Impurities` models (zero-range, Gaussian or screened
-        Coulomb ``V(q)``; no skew scattering), at least one.
+        Coulomb ``V(q)``; no skew scattering), :class:`~boltzphlow.scattering.OpticalPhonons`
+        (constant or Fröhlich coupling) and :class:`~boltzphlow.scattering.AcousticPhonons`
+        (inelastic, or quasi-elastic: an elastic kernel ``λ²T x²N(N+1)``, Eq. B3), at least
+        one; their kernels add.  Phonons take the pairwise path.
     coherence
         Solve for the band-off-diagonal ``δf`` (off: populations only).
     kinetic_corrections
@@ -234,9 +248,10 @@ class MatrixBTE:
     min_thermal_states
         Fewest effective thermal states the window must hold (as ``LinearBTE``).
     method
-        ``"auto"`` (default): ``"energy"`` when every model is zero-range, else
-        ``"pairwise"``.  ``"pairwise"``: the in-scattering, the kinetic corrections and the
-        table ``Q`` summed over all k-point pairs (``K² N⁴``; any ``V(q)``).  ``"energy"``
+        ``"auto"`` (default): ``"energy"`` when every model is a zero-range impurity
+        model, else ``"pairwise"`` (always with phonons).  ``"pairwise"``: the
+        in-scattering, the kinetic corrections and the table ``Q`` summed over all k-point
+        pairs (``K² N⁴``; any ``V(q)``).  ``"energy"``
         (zero-range only): ``V`` constant, so the pair sums factorise in the orbital basis
         into sums over source states of orbital matrices; the δ part and the near principal
         value (``|ε - ε'| ≤ max(n_sigma, NEAR_CUT) σ``) are summed pairwise over
@@ -251,7 +266,7 @@ class MatrixBTE:
     """
 
     def __init__(self, hamiltonian: Hamiltonian, mesh: KMesh | Sequence[int], mu: float,
-                 T: float, scattering: Sequence[Impurities], *, coherence: bool = True,
+                 T: float, scattering: Sequence[Any], *, coherence: bool = True,
                  kinetic_corrections: bool = True, offdiagonal_self_energy: bool = True,
                  linewidth_only: bool = False, delta: DeltaFunction | None = None,
                  n_kT: float = 20.0, min_thermal_states: float = MIN_THERMAL_STATES,
@@ -267,21 +282,27 @@ class MatrixBTE:
         if not self.scattering:
             raise ValueError("scattering: give at least one scattering model")
         for m in self.scattering:
+            if isinstance(m, (OpticalPhonons, AcousticPhonons)):
+                continue
             if not isinstance(m, Impurities):
-                raise ValueError(f"MatrixBTE handles static impurities only so far, got "
-                                 f"{type(m).__name__}")
+                raise ValueError(f"MatrixBTE handles impurities and optical/acoustic phonons "
+                                 f"only, got {type(m).__name__}")
             if m.skew_scattering:
                 raise ValueError("MatrixBTE: skew_scattering impurities are not supported")
         self.delta = delta if delta is not None else Gaussian(width=t)
         if not isinstance(self.delta, Gaussian):
             raise ValueError(f"MatrixBTE needs a Gaussian delta (its principal value is the "
                              f"Dawson function), got {type(self.delta).__name__}")
-        zero_range = all(m.potential == "zero-range" for m in self.scattering)
+        zero_range = all(isinstance(m, Impurities) and m.potential == "zero-range"
+                         for m in self.scattering)
         if method not in ("auto", "pairwise", "energy"):
             raise ValueError(f"method must be 'auto', 'pairwise' or 'energy', got {method!r}")
         if method == "energy" and not zero_range:
             raise ValueError("method='energy' needs zero-range impurities (V(q) constant)")
-        self.method = ("energy" if zero_range else "pairwise") if method == "auto" else method
+        if method == "energy" or (method == "auto" and zero_range):
+            self.method = "energy"
+        else:  # any V(q) and every phonon model
+            self.method = "pairwise"
         self.eq = Equilibrium(mu=float(mu), T=t)
         self.hamiltonian = hamiltonian
         self.linewidth_only = bool(linewidth_only)
@@ -358,27 +379,85 @@ class MatrixBTE:
 
     # ------------------------------------------------------------------ pair tiles
     def _pair_tile(self, rows: slice) -> dict[str, np.ndarray]:
-        """The kernel of the k-points ``rows`` against all: overlaps ``O`` ``(B, K, N, N)``,
-        the pair weight ``Σ n|V(q)|² w'/(2π)^d`` ``(B, K)``, the δ shell weights over the
-        Pauli factor of the state at p' (``Rq``) and at p (``Rp``) and the principal value
-        ``P`` ``(B, K, N, N)``."""
-        e, sig = self.energy, self.delta.width
+        r"""The kernel of the k-points ``rows`` against all, summed over the models and their
+        shells λ (derivation Eq. K): overlaps ``O`` ``(B, K, N, N)`` and, ``(B, K, N, N)``
+        with the pair weight ``W = |g_q|² w'/(2π)^d`` (``n|V(q)|²`` for impurities) folded in,
+        the δ parts over the Pauli factor of the state at p' (``Rq``) and at p (``Rp``) and
+        the principal values weighted by the in-factor ``Ψ_λ`` of the state at p (``Pin``)
+        and by the out-factor ``Φ_λ`` of the state at p' (``Pout``).
+
+        Shell λ = ± (phonon absorbed / emitted on the way p' → p): argument
+        ``ε_p - ε_p' - λω_q``, ``Ψ_+ = N + f^0``, ``Ψ_- = N + 1 - f^0`` (at p),
+        ``Φ_+ = N + 1 - f^0'``, ``Φ_- = N + f^0'`` (at p').  The δ part carries the package's
+        symmetric pair factor (``(T/ω_q) A(ε, ε')``, A the absorption factor; impurities and
+        quasi-elastic acoustic phonons: the divided difference F), exact detailed balance."""
+        e, sig, eq = self.energy, self.delta.width, self.eq
+        t = eq.T
         x = e[rows, None, :, None] - e[None, :, None, :]
-        g = gaussian_weights(x, sig, self.delta.n_sigma)
-        g *= self.eq.elastic_flux_factor(np.broadcast_to(e[rows, None, :, None], x.shape),
-                                         np.broadcast_to(e[None, :, None, :], x.shape))
-        pw = self.pw
-        with np.errstate(divide="ignore", invalid="ignore"):
-            rq = np.where(pw[None, :, None, :] > 0, g / pw[None, :, None, :], 0.0)
-            rp = np.where(pw[rows, None, :, None] > 0, g / pw[rows, None, :, None], 0.0)
-        pv = (math.sqrt(2.0) / sig) * dawsn(x * (1.0 / (math.sqrt(2.0) * sig)))
-        o = np.einsum("pan,qai->pqni", np.conj(self.u[rows]), self.u)
+        ea = np.broadcast_to(e[rows, None, :, None], x.shape)
+        eb = np.broadcast_to(e[None, :, None, :], x.shape)
+        f_p = self.f0[rows, None, :, None]
+        f_q = self.f0[None, :, None, :]
         q = self._transfer(rows)
         flat = q.reshape(-1, self.dim)
-        wt = sum(m.density * m.potential_sq(flat) for m in self.scattering)
-        wt = np.asarray(wt, float).reshape(q.shape[:2]) * (self.weight[None, :]
-                                                          / (2 * math.pi) ** self.dim)
-        return {"O": o, "W": wt, "Rq": rq, "Rp": rp, "P": pv}
+        qn = np.sqrt(np.einsum("bqi,bqi->bq", q, q))
+        meas = self.weight[None, :] / (2 * math.pi) ** self.dim
+        shape = x.shape
+        flux = np.zeros(shape)
+        p_in = np.zeros(shape)
+        p_out = np.zeros(shape)
+        elastic_w = np.zeros(qn.shape)
+        for m in self.scattering:
+            if isinstance(m, Impurities):
+                elastic_w += m.density * np.asarray(m.potential_sq(flat), float).reshape(qn.shape)
+                continue
+            if isinstance(m, AcousticPhonons):
+                cut = (np.ones(qn.shape) if m.debye_wavevector is None
+                       else (qn <= m._debye_bound(np.float64)).astype(float))
+                if m.elastic:  # quasi-elastic: an elastic kernel λ²T x²N(N+1)
+                    elastic_w += m.coupling ** 2 * t * thermal_factor(
+                        m.sound_velocity * qn / t) * cut
+                    continue
+                omega = m.sound_velocity * qn
+                w = 0.5 * m.coupling ** 2 * omega * cut      # |g_q|²
+                y = omega / t
+                small = y < 1e-8
+                with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                    yn = np.where(small, 1.0 - 0.5 * y, np.where(small, 1.0, y)
+                                  / np.expm1(np.minimum(np.where(small, 1.0, y), 700.0)))
+                wn = 0.5 * m.coupling ** 2 * t * yn * cut    # |g_q|² N(ω_q), finite at q = 0
+                w_over = 0.5 * m.coupling ** 2 * t * cut     # |g_q|² T/ω_q
+            else:  # optical
+                omega = np.full(qn.shape, float(m.energy))
+                w = np.asarray(m.coupling_sq(flat), float).reshape(qn.shape)
+                nq = 1.0 / math.expm1(m.energy / t)
+                wn = w * nq
+                w_over = w * (t / m.energy)
+            w, wn, w_over = (a[:, :, None, None] * meas[:, :, None, None]
+                             for a in (w, wn, w_over))
+            om = omega[:, :, None, None]
+            absorb = eq.absorption_factor(ea, eb)
+            for lam in (1.0, -1.0):
+                xl = x - lam * om
+                flux += w_over * absorb * gaussian_weights(xl, sig, self.delta.n_sigma)
+                pv = self._pv(xl)
+                psi = f_p if lam > 0 else 1.0 - f_p
+                phi = 1.0 - f_q if lam > 0 else f_q
+                p_in += (wn + w * psi) * pv
+                p_out += (wn + w * phi) * pv
+        if np.any(elastic_w):
+            we = (elastic_w * meas)[:, :, None, None]
+            g = gaussian_weights(x, sig, self.delta.n_sigma) * eq.elastic_flux_factor(ea, eb)
+            flux += we * g
+            pv = self._pv(x)
+            p_in += we * pv
+            p_out += we * pv
+        pw = self.pw
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rq = np.where(pw[None, :, None, :] > 0, flux / pw[None, :, None, :], 0.0)
+            rp = np.where(pw[rows, None, :, None] > 0, flux / pw[rows, None, :, None], 0.0)
+        o = np.einsum("pan,qai->pqni", np.conj(self.u[rows]), self.u)
+        return {"O": o, "Rq": rq, "Rp": rp, "Pin": p_in, "Pout": p_out}
 
     def _precompute(self) -> None:
         """The local tables (one pass over all pairs): ``Q_nia = Σ_{p'j} G_nji ζ*_aj`` split
@@ -411,38 +490,38 @@ class MatrixBTE:
     def _pair_tables(self) -> tuple[np.ndarray, np.ndarray]:
         """The δ and principal-value parts of ``Q`` by the pairwise tiles (any ``V(q)``)."""
         k, n = self.n_k, self.n_bands
-        check_memory(16.0 * k * n ** 3 * 3 + 12 * 16.0 * min(k, self._block_rows()) * k * n * n,
+        check_memory(16.0 * k * n ** 3 * 3 + 20 * 16.0 * min(k, self._block_rows()) * k * n * n,
                      f"the matrix BTE tables ({k} k-points, {n} bands)", ["mesh", "n_kT"])
-        cache_bytes = 56.0 * k * k * n * n
+        cache_bytes = 48.0 * k * k * n * n
         cache = cache_bytes <= CACHE_BYTES
         q_delta = np.zeros((k, n, n, n), complex)
         q_pv = np.zeros((k, n, n, n), complex)
         tiles = []
         for rows in self._row_blocks():
             t = self._pair_tile(rows)
-            o, wt = t["O"], t["W"]
-            g = wt[:, :, None, None, None] * (o[:, :, :, None, :] * np.conj(o)[:, :, None, :, :])
-            # g[b, q, n, i, j] = Σ n|V|² w'/(2π)^d O_nj O*_ij  (= G_nji)
+            o = t["O"]
+            g = o[:, :, :, None, :] * np.conj(o)[:, :, None, :, :]
+            # g[b, q, n, i, j] = O_nj O*_ij  (G_nji with the pair weight in Rp, Pout)
             if not self.offdiagonal:
                 g = g * np.eye(n)[None, None, :, :, None]
             q_delta[rows] = math.pi * np.einsum("bqnij,bqaj->bnia", g, t["Rp"], optimize=True)
-            q_pv[rows] = np.einsum("bqnij,bqaj->bnia", g, t["P"], optimize=True)
+            q_pv[rows] = np.einsum("bqnij,bqaj->bnia", g, t["Pout"], optimize=True)
             if cache:
-                x = math.pi * t["Rq"] - (1j * t["P"] if self.kinetic else 0.0)
-                tiles.append((rows, o, o * x, x, wt))
+                x = math.pi * t["Rq"] - (1j * t["Pin"] if self.kinetic else 0.0)
+                tiles.append((rows, o, o * x, x))
         self._tiles = tiles if cache else None
         return q_delta, q_pv
 
-    def _tile_iter(self) -> Iterator[tuple[slice, np.ndarray, np.ndarray, np.ndarray,
-                                           np.ndarray]]:
-        """``(rows, O, O∘X, X, weight)`` of every tile, ``X = πRq - iP`` (cached or made)."""
+    def _tile_iter(self) -> Iterator[tuple[slice, np.ndarray, np.ndarray, np.ndarray]]:
+        """``(rows, O, O∘X, X)`` of every tile, ``X = πRq - iPin`` (pair weights included;
+        cached or made)."""
         if self._tiles is not None:
             yield from self._tiles
             return
         for rows in self._row_blocks():
             t = self._pair_tile(rows)
-            x = math.pi * t["Rq"] - (1j * t["P"] if self.kinetic else 0.0)
-            yield rows, t["O"], t["O"] * x, x, t["W"]
+            x = math.pi * t["Rq"] - (1j * t["Pin"] if self.kinetic else 0.0)
+            yield rows, t["O"], t["O"] * x, x
 
     # ------------------------------------------------------------------ zero-range path
     def _pv(self, x: np.ndarray) -> np.ndarray:
@@ -657,9 +736,9 @@ class MatrixBTE:
             z = self._energy_in(df)
         else:
             z = np.zeros(df.shape, complex)
-            for rows, o, ox, x, wt in self._tile_iter():
+            for rows, o, ox, x in self._tile_iter():
                 zz = (ox @ df[None] + (o @ df[None]) * x) @ np.conj(np.swapaxes(o, -1, -2))
-                z[rows] = np.einsum("bq,bqnm->bnm", wt, zz)
+                z[rows] = zz.sum(axis=1)
         cin = 0.5 * (z + np.conj(np.swapaxes(z, 1, 2)))
         if not self.offdiagonal:
             idx = np.arange(self.n_bands)
