@@ -19,9 +19,12 @@ constructor) and of ``solve()`` (both field directions), GMRES iterations (the l
 the two drives), peak RSS, the pairs of the near zone (cached between products), σ_xx;
 then least-squares exponents of time, memory and near pairs against K or N.
 
+(c) ``kpoints --scattering gaussian|acoustic``: as (a) on the pairwise path (q-dependent
+V(q), phonons): every k-point pair is visited per operator product (``K² N⁴``).
+
 Usage::
 
-    python benchmarks/bench_matrix_bte.py kpoints [--sizes 40 60 100]
+    python benchmarks/bench_matrix_bte.py kpoints [--sizes 40 60 100] [--scattering ...]
     python benchmarks/bench_matrix_bte.py bands [--bands 2 4 8] [--mesh 30]
 """
 
@@ -73,13 +76,26 @@ def dirac_copies(n_bands: int):
                           name=f"{copies} massive Dirac copies")
 
 
-def one(mesh: int, n_bands: int) -> dict:
+def scattering(kind: str) -> list:
+    """The scattering of a run: ``zero-range`` (the energy path), ``gaussian`` impurities of
+    range 1 (forward scattering, the pairwise path) or ``acoustic`` phonons (c_s = 0.05,
+    λ = 1, inelastic, the pairwise path)."""
+    import boltzphlow as bp
+
+    if kind == "zero-range":
+        return [bp.scattering.Impurities(density=DENSITY, strength=1.0, potential="zero-range")]
+    if kind == "gaussian":
+        return [bp.scattering.Impurities(density=DENSITY, strength=1.0, potential="gaussian",
+                                         range=1.0)]
+    return [bp.scattering.AcousticPhonons(sound_velocity=0.05, coupling=1.0)]
+
+
+def one(mesh: int, n_bands: int, kind: str = "zero-range") -> dict:
     import boltzphlow as bp
 
     h = dirac_copies(n_bands)
-    imp = bp.scattering.Impurities(density=DENSITY, strength=1.0, potential="zero-range")
     start = time.perf_counter()
-    mb = bp.transport.MatrixBTE(h, (mesh, mesh), MU, T, [imp])
+    mb = bp.transport.MatrixBTE(h, (mesh, mesh), MU, T, scattering(kind))
     built = time.perf_counter() - start
     start = time.perf_counter()
     res = mb.solve()
@@ -90,16 +106,17 @@ def one(mesh: int, n_bands: int) -> dict:
             "near_pairs": int(getattr(mb, "_near_pairs", 0)),
             "build_s": built, "solve_s": solved, "total_s": built + solved,
             "iterations": int(res.iterations), "converged": bool(res.converged),
+            "scattering": kind, "tiles_cached": bool(res.info["tiles_cached"]),
             "peak_GiB": peak, "sigma_xx": float(res.sigma[0, 0])}
 
 
-def table(runs: list[tuple[int, int]], against: str) -> None:
+def table(runs: list[tuple[int, int]], against: str, kind: str = "zero-range") -> None:
     rows = []
     print("| K (mesh) | N | unknowns | states+operator (s) | solve (s) | total (s) "
           "| GMRES its | peak RSS (GiB) | near pairs | σ_xx (e²/h) |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     for mesh, n in runs:
-        out = subprocess.run([sys.executable, __file__, "one", str(mesh), str(n)],
+        out = subprocess.run([sys.executable, __file__, "one", str(mesh), str(n), kind],
                              capture_output=True, text=True, check=True)
         r = json.loads(out.stdout.strip().splitlines()[-1])
         rows.append(r)
@@ -119,18 +136,21 @@ def main() -> None:
     sub = parser.add_subparsers(dest="what", required=True)
     a = sub.add_parser("kpoints")
     a.add_argument("--sizes", type=int, nargs="+", default=[40, 60, 100])
+    a.add_argument("--scattering", choices=["zero-range", "gaussian", "acoustic"],
+                   default="zero-range")
     b = sub.add_parser("bands")
     b.add_argument("--bands", type=int, nargs="+", default=[2, 4, 8])
     b.add_argument("--mesh", type=int, default=40)
     o = sub.add_parser("one")
     o.add_argument("mesh", type=int)
     o.add_argument("n_bands", type=int)
+    o.add_argument("kind", nargs="?", default="zero-range")
     args = parser.parse_args()
     print(f"# {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}", file=sys.stderr)
     if args.what == "one":
-        print(json.dumps(one(args.mesh, args.n_bands)))
+        print(json.dumps(one(args.mesh, args.n_bands, args.kind)))
     elif args.what == "kpoints":
-        table([(n, 2) for n in args.sizes], "K")
+        table([(n, 2) for n in args.sizes], "K", args.scattering)
     else:
         table([(args.mesh, n) for n in args.bands], "N")
 
