@@ -13,6 +13,7 @@ import pytest
 from scipy.special import dawsn, expit
 
 import boltzphlow as bp
+from boltzphlow.kinetics.matrix_bte import solver
 from boltzphlow.kspace.states import band_chunks
 
 DIRAC = dict(v=1.0, delta=1.0, k_max=2.5)
@@ -403,7 +404,7 @@ def test_energy_path_needs_zero_range():
         bp.transport.MatrixBTE(h, (8, 8), 2.0, 0.3, [_imp()], method="fft")
 
 
-def test_band_diagonal_preconditioner():
+def test_band_diagonal_preconditioner(monkeypatch):
     """The band-diagonal BTE as the preconditioner of the populations (pairwise path): the same
     solution (both solved to rtol 1e-10: σ agrees to ~1e-10 of its scale; tolerance 1e-8) in
     fewer GMRES iterations where the scattering is forward-peaked (Gaussian V(q) of range 2 at
@@ -414,8 +415,13 @@ def test_band_diagonal_preconditioner():
     runs = {pre: bp.transport.MatrixBTE(h, (14, 14), 2.0, 0.15, [imp], preconditioner=pre)
             for pre in ("local", "band-diagonal")}
     assert runs["local"].preconditioner == "local"
-    default = bp.transport.MatrixBTE(h, (8, 8), 2.0, 0.3, [imp])
-    assert default.preconditioner == "band-diagonal"
+    # "auto": local with a dense kernel (a product is one GEMV, cheaper than the inner CG),
+    # band-diagonal with tiles
+    auto = bp.transport.MatrixBTE(h, (8, 8), 2.0, 0.3, [imp])
+    assert auto.preconditioner == "local" and auto._kernel is not None
+    monkeypatch.setattr(solver, "CACHE_BYTES", 48 * 64 ** 2 * 4)
+    auto = bp.transport.MatrixBTE(h, (8, 8), 2.0, 0.3, [imp])
+    assert auto.preconditioner == "band-diagonal" and auto._kernel is None
     res = {pre: mb.solve() for pre, mb in runs.items()}
     assert all(r.converged for r in res.values())
     a, b = res["local"], res["band-diagonal"]
@@ -426,3 +432,25 @@ def test_band_diagonal_preconditioner():
         bp.transport.MatrixBTE(h, (8, 8), 2.0, 0.3, [_imp()], preconditioner="band-diagonal")
     with pytest.raises(ValueError, match="preconditioner must be"):
         bp.transport.MatrixBTE(h, (8, 8), 2.0, 0.3, [imp], preconditioner="ilu")
+
+
+@pytest.mark.parametrize("cache", ["dense", "tiles", "none"])
+def test_in_scattering_storage(monkeypatch, cache):
+    """The three ways of keeping the pairwise in-scattering (a dense kernel, cached tiles,
+    recomputed tiles) apply the same operator to round-off (the same sums, in another order;
+    1e-12 of the scale)."""
+    h = bp.bands.massive_dirac(**DIRAC)
+    imp = _imp(potential="gaussian", range=0.6)
+    ref = bp.transport.MatrixBTE(h, (10, 10), 2.0, 0.3, [imp])
+    assert ref._kernel is not None
+    k, n = ref.n_k, ref.n_bands
+    budget = {"dense": 16.0 * (k * n * n) ** 2, "tiles": 48.0 * k * k * n * n, "none": 0}
+    monkeypatch.setattr(solver, "CACHE_BYTES", budget[cache])
+    new = bp.transport.MatrixBTE(h, (10, 10), 2.0, 0.3, [imp], preconditioner="local")
+    assert (new._kernel is not None) == (cache == "dense")
+    assert (new._tiles is not None) == (cache == "tiles")
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(k, n, n)) + 1j * rng.normal(size=(k, n, n))
+    x = x + np.conj(np.swapaxes(x, 1, 2))
+    a, b = ref.apply(x), new.apply(x)
+    assert np.abs(a - b).max() <= 1e-12 * np.abs(a).max()

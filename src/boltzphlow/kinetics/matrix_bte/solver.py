@@ -41,9 +41,11 @@ operator).
 
 The out-scattering and the first kinetic correction act locally through the equilibrium
 table ``Q_nia(p) = Σ_{p'j} G_nji ζ*_aj``; the in-scattering and the second kinetic correction
-are a sum over k-point pairs.  For any ``V(q)`` (``method="pairwise"``) it is evaluated
-matrix-free in tiles of bounded memory over every pair (the principal value reaches all of
-them; the tiles are kept between products when they fit in :data:`CACHE_BYTES`): ``K² N⁴``.
+are a sum over k-point pairs.  For any ``V(q)`` (``method="pairwise"``) it reaches every
+pair (the principal value does): ``K² N⁴`` per product, kept between products as one dense
+kernel ``M[(p, n, m), (p', i, j)]`` when its ``16 (K N²)²`` bytes fit in :data:`CACHE_BYTES`
+(a product is then one matrix-vector product), else as tiles of the overlaps and shell
+weights (``48 K² N²`` bytes), else recomputed tile by tile in bounded memory.
 For zero-range impurities (``method="energy"``, the default for them) ``V`` is constant and
 both sums factorise in the orbital basis, e.g. ``Z_nm(p) = Σ_AB u*_An(p) u_Bm(p) S_AB(ε_n(p))``
 with ``S(e) = Σ_{q,i} w' X(e, ε_i(q)) C^(q,i)``, ``C^(q,i) = u_i (δf u†)_i + (u δf)_i u_i†``,
@@ -58,12 +60,14 @@ imaginary parts of the upper triangle of the Hermitian ``δf``; the operator con
 projected on its range and ``Σ_p w_p Tr δf = 0`` is imposed by a rank-one lift, as in
 ``LinearBTE``; restarted GMRES (:func:`boltzphlow.integrate.linear.gmres`), right-preconditioned
 block by block: the coherences by ``[i(ε_n - ε_n') + (Γ_n + Γ_n')/2]^{-1}`` (``Γ_n`` the
-out-scattering rate; exact for the linewidth-only model's coherences), the populations on
-the pairwise path by the band-diagonal BTE (its sparse δ-shell operator, assembled in the same
-pass over the pairs and solved by conjugate gradients to 1e-13: forward-peaked scattering,
-where in- and out-scattering nearly cancel, needs 3–4× fewer GMRES iterations), on the
-zero-range path by ``1/Γ_n`` (isotropic scattering: the band-diagonal BTE saves nothing,
-13 iterations either way, measured).
+out-scattering rate; exact for the linewidth-only model's coherences), the populations by
+``1/Γ_n`` or, on the pairwise path when the in-scattering is not kept as a dense kernel, by
+the band-diagonal BTE (its sparse δ-shell operator, assembled in the same pass over the pairs
+and solved by conjugate gradients to 1e-13): forward-peaked scattering, where in- and
+out-scattering nearly cancel, then needs 3–4× fewer GMRES iterations (Gaussian V(q) of range 2:
+28 → 8), which pays where a product recomputes or streams the pair tiles; with a dense kernel
+a product is one matrix-vector product, cheaper than the inner CG; for isotropic zero-range
+impurities the band-diagonal BTE saves nothing (13 iterations either way, measured).
 
 Populations outside ``μ ± n_kT T`` (and those without an on-shell partner) are frozen
 (``δf_nn = 0``), as in ``LinearBTE``; coherences are kept at every k-point that holds a band
@@ -101,9 +105,11 @@ __all__ = ["CACHE_BYTES", "NEAR_CACHE_BYTES", "NEAR_CUT", "POPULATION_BLOCK_BYTE
 #: Pair-band elements ``B × K × N²`` of one tile (about 16 MB a complex temporary).
 TILE_ELEMENTS = 1 << 20
 
-#: The pair tiles (overlaps and shell weights, 48 bytes a pair-band element) are kept between
-#: operator products when they take at most this; beyond, each product recomputes them.
-CACHE_BYTES = 1 << 30
+#: The pairwise in-scattering is kept between operator products when it takes at most this:
+#: as a dense kernel (16 bytes a (k-point, band, band) pair: 2 bands, 4096 k-points: 4 GiB) or
+#: else as tiles of overlaps and shell weights (48 bytes a pair-band element); beyond, each
+#: product recomputes the tiles.
+CACHE_BYTES = 4 << 30
 
 #: Step of the energy grid of the far principal value (zero-range path), in units of the δ
 #: width σ.  Linear deposit and interpolation smooth ``P_σ`` by O(h² P''): an error O(h²)
@@ -268,9 +274,11 @@ class MatrixBTE:
         energy-sorted states, the far principal value through an energy grid of step
         ``PV_GRID_STEP σ`` (``O(K N_o²)`` per product).
     preconditioner
-        Of the populations: ``"auto"`` (default) is ``"band-diagonal"`` on the pairwise path
-        (the band-diagonal BTE, solved by conjugate gradients; its sparse operator costs
-        12 bytes a δ-shell pair) and ``"local"`` (``1/Γ_n``) on the zero-range path.
+        Of the populations: ``"band-diagonal"`` (the band-diagonal BTE, solved by conjugate
+        gradients; its sparse operator costs 12 bytes a δ-shell pair; pairwise path only) or
+        ``"local"`` (``1/Γ_n``).  ``"auto"`` (default): band-diagonal on the pairwise path
+        when the in-scattering does not fit as a dense kernel in :data:`CACHE_BYTES`, else
+        local.
 
     Raises
     ------
@@ -323,8 +331,8 @@ class MatrixBTE:
         if preconditioner == "band-diagonal" and self.method != "pairwise":
             raise ValueError("preconditioner='band-diagonal' needs the pairwise method (the "
                              "zero-range path does not assemble the population block)")
-        self.preconditioner = ("band-diagonal" if self.method == "pairwise"
-                               and preconditioner != "local" else "local")
+        # "auto" is settled with the pair tables (:meth:`_pair_tables`)
+        self.preconditioner = preconditioner if self.method == "pairwise" else "local"
         self.eq = Equilibrium(mu=float(mu), T=t)
         self.hamiltonian = hamiltonian
         self.linewidth_only = bool(linewidth_only)
@@ -488,7 +496,7 @@ class MatrixBTE:
         k, n = self.n_k, self.n_bands
         if self.method == "energy":
             q_delta, q_pv = self._energy_tables()
-            self._tiles = self._coupling = None
+            self._tiles = self._coupling = self._kernel = None
         else:
             q_delta, q_pv = self._pair_tables()
         self.gamma = 2.0 * np.einsum("pnnn->pn", q_delta).real
@@ -516,12 +524,22 @@ class MatrixBTE:
         k, n = self.n_k, self.n_bands
         check_memory(16.0 * k * n ** 3 * 3 + 20 * 16.0 * min(k, self._block_rows()) * k * n * n,
                      f"the matrix BTE tables ({k} k-points, {n} bands)", ["mesh", "n_kT"])
-        cache_bytes = 48.0 * k * k * n * n
-        cache = cache_bytes <= CACHE_BYTES
+        # the in-scattering kept between products: as one dense kernel (16 K² N⁴ bytes; a
+        # product is one matrix-vector product) when it fits, else as tiles (48 K² N² bytes)
+        dense = 16.0 * (k * n * n) ** 2 <= CACHE_BYTES
+        cache = dense or 48.0 * k * k * n * n <= CACHE_BYTES
+        if dense:
+            check_memory(16.0 * (k * n * n) ** 2, f"the matrix BTE in-scattering kernel ({k} "
+                         f"k-points, {n} bands)", ["mesh", "n_kT"])
+            self._kernel = np.empty((k * n * n, k * n * n), complex)
+        else:
+            self._kernel = None
         q_delta = np.zeros((k, n, n, n), complex)
         q_pv = np.zeros((k, n, n, n), complex)
         tiles = []
         coupling: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        if self.preconditioner == "auto":   # a dense kernel's product is cheaper than CG
+            self.preconditioner = "local" if dense else "band-diagonal"
         band_diagonal = self.preconditioner == "band-diagonal"
         for rows in self._row_blocks():
             t = self._pair_tile(rows)
@@ -539,10 +557,29 @@ class MatrixBTE:
             q_pv[rows] = np.einsum("bqnij,bqaj->bnia", g, t["Pout"], optimize=True)
             if cache:
                 x = math.pi * t["Rq"] - (1j * t["Pin"] if self.kinetic else 0.0)
-                tiles.append((rows, o, o * x, x))
-        self._tiles = tiles if cache else None
+                if dense:
+                    self._kernel_rows(rows, o, x)
+                else:
+                    tiles.append((rows, o, o * x, x))
+        self._tiles = tiles if cache and not dense else None
         self._coupling = coupling if band_diagonal else None
         return q_delta, q_pv
+
+    def _kernel_rows(self, rows: slice, o: np.ndarray, x: np.ndarray) -> None:
+        r"""Rows ``rows`` of the dense in-scattering kernel ``M``: ``Z_nm(p) = Σ_{p'ij}
+        M[(p, n, m), (p', i, j)] δf_ij(p')`` with ``M = O_ni O*_mj (X_ni + X_nj)`` — the
+        two terms of ``Z = [(O∘X) δf' + (O δf')∘X] O†`` (:meth:`_collisions`), filled in
+        sub-blocks of :data:`TILE_ELEMENTS` elements."""
+        k, n = self.n_k, self.n_bands
+        step = max(1, TILE_ELEMENTS // max(1, k * n ** 4))
+        oc = np.conj(o)
+        for b0 in range(0, o.shape[0], step):
+            sl = slice(b0, min(b0 + step, o.shape[0]))
+            os_, xs, ocs = o[sl], x[sl], oc[sl]
+            m = np.einsum("bqni,bqmj->bnmqij", os_ * xs, ocs, optimize=True)
+            m += np.einsum("bqni,bqnj,bqmj->bnmqij", os_, xs, ocs, optimize=True)
+            r0 = (rows.start + b0) * n * n
+            self._kernel[r0:r0 + m.shape[0] * n * n] = m.reshape(-1, k * n * n)
 
     def _population_coupling(self, rows: slice, o: np.ndarray,
                              rq: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -600,6 +637,8 @@ class MatrixBTE:
     def _tile_iter(self) -> Iterator[tuple[slice, np.ndarray, np.ndarray, np.ndarray]]:
         """``(rows, O, O∘X, X)`` of every tile, ``X = πRq - iPin`` (pair weights included;
         cached or made)."""
+        if self._kernel is not None:
+            return
         if self._tiles is not None:
             yield from self._tiles
             return
@@ -821,6 +860,8 @@ class MatrixBTE:
             z = self._energy_in(df)
         else:
             z = np.zeros(df.shape, complex)
+            if self._kernel is not None:
+                z = (self._kernel @ df.reshape(-1)).reshape(df.shape)
             for rows, o, ox, x in self._tile_iter():
                 zz = (ox @ df[None] + (o @ df[None]) * x) @ np.conj(np.swapaxes(o, -1, -2))
                 z[rows] = zz.sum(axis=1)
@@ -963,7 +1004,9 @@ class MatrixBTE:
                 "coherence": self.coherence, "kinetic_corrections": self.kinetic,
                 "offdiagonal_self_energy": self.offdiagonal,
                 "linewidth_only": self.linewidth_only,
-                "tiles_cached": self._tiles is not None or self._near is not None,
+                "tiles_cached": (self._tiles is not None or self._near is not None
+                                 or self._kernel is not None),
+                "dense_kernel": self._kernel is not None,
                 "method": self.method, "preconditioner": self.preconditioner,
                 "inner_iterations": int(self._inner_iterations)}
         return MatrixBTEResult(
