@@ -46,12 +46,15 @@ pair (the principal value does): ``K² N⁴`` per product, kept between products
 kernel ``M[(p, n, m), (p', i, j)]`` when its ``16 (K N²)²`` bytes fit in :data:`CACHE_BYTES`
 (a product is then one matrix-vector product), else as tiles of the overlaps and shell
 weights (``48 K² N²`` bytes), else recomputed tile by tile in bounded memory.
-For zero-range impurities (``method="energy"``, the default for them) ``V`` is constant and
-both sums factorise in the orbital basis, e.g. ``Z_nm(p) = Σ_AB u*_An(p) u_Bm(p) S_AB(ε_n(p))``
+For zero-range impurities and constant-coupling optical phonons (``method="energy"``, the
+default for them) ``V`` (``g``) is constant and both sums factorise in the orbital basis,
+e.g. ``Z_nm(p) = Σ_AB u*_An(p) u_Bm(p) S_AB(ε_n(p))``
 with ``S(e) = Σ_{q,i} w' X(e, ε_i(q)) C^(q,i)``, ``C^(q,i) = u_i (δf u†)_i + (u δf)_i u_i†``,
-``X = π δ_σ F/p - i P_σ``: a sum over source *energies* of orbital matrices.  The δ part and
-the principal value within ``max(n_sigma, NEAR_CUT) σ`` are summed pairwise over
-energy-sorted states (exact); the far principal value through a grid of step
+``X = π δ_σ F/p - i P_σ``: a sum over source *energies* of orbital matrices, one per
+shell (:class:`EnergyShell`: elastic, or ``ε - ε' = ±ω_0`` with the phonon's thermal weights
+on the source or the target).  The δ part and the principal value within
+``max(n_sigma, NEAR_CUT) σ`` of the shell are summed pairwise over energy-sorted states
+(exact); the far principal value through a grid of step
 :data:`PV_GRID_STEP` σ (linear deposit, FFT convolution with ``P_σ``, linear interpolation;
 the near pairs carry the difference between ``P_σ`` and what the grid applies to them), so
 no k-point pair outside the δ shell is visited.  The unknowns are the real and
@@ -111,7 +114,7 @@ TILE_ELEMENTS = 1 << 20
 #: product recomputes the tiles.
 CACHE_BYTES = 4 << 30
 
-#: Step of the energy grid of the far principal value (zero-range path), in units of the δ
+#: Step of the energy grid of the far principal value (energy path), in units of the δ
 #: width σ.  Linear deposit and interpolation smooth ``P_σ`` by O(h² P''): an error O(h²)
 #: (``P_σ = 1/x + σ²/x³ + …`` beyond the near zone: only algebraically close to 1/x, so the
 #: grid carries ``P_σ`` itself).  Measured against the all-pairs sum (massive Dirac, zero-range
@@ -125,15 +128,37 @@ PV_GRID_STEP = 1.0 / 1024.0
 #: at most this; beyond, the populations fall back to the local preconditioner ``1/Γ_n``.
 POPULATION_BLOCK_BYTES = 2 << 30
 
-#: Least half-width (units of σ) of the pairwise near zone of the zero-range path.
+#: Least half-width (units of σ) of the pairwise near zone of the energy path.
 NEAR_CUT = 4.0
 
-#: The near-zone blocks of the zero-range path (16 bytes a pair) are kept between operator
+#: The near-zone blocks of the energy path (16 bytes a pair) are kept between operator
 #: products when they take at most this (and fit in memory); beyond, each product recomputes
 #: them (``exp``, ``dawsn`` per pair: several times slower).
 NEAR_CACHE_BYTES = 4 << 30
 
 _AXES = ("x", "y", "z")
+
+
+# --------------------------------------------------------------------------- energy path
+@dataclass(eq=False)
+class EnergyShell:
+    r"""One shell of the energy path: transitions ``s → t`` with ``ε_t - ε_s = λω`` (``sign``
+    λ = +1: a phonon absorbed, -1: emitted, 0: elastic), pair weight ``W`` (``Σ n s²`` of
+    zero-range impurities, ``g²`` of a constant-coupling optical mode of energy ``phonon``);
+    filled by :meth:`MatrixBTE._energy_setup`: the Toeplitz kernel of its far principal
+    value (``P_σ(m h - λω)`` and its FFT), its near-zone blocks and their cache."""
+
+    weight: float
+    phonon: float
+    sign: int
+    kernel: tuple[Any, ...] = ()
+    blocks: list[tuple[int, int, int, int]] = field(default_factory=list)
+    near: list[tuple[Any, ...]] | None = None
+
+    @property
+    def shift(self) -> float:
+        """``λω``: the energy the transition takes up."""
+        return self.sign * self.phonon
 
 
 # --------------------------------------------------------------------------- result
@@ -244,7 +269,7 @@ class MatrixBTE:
         Coulomb ``V(q)``; no skew scattering), :class:`~boltzphlow.scattering.OpticalPhonons`
         (constant or Fröhlich coupling) and :class:`~boltzphlow.scattering.AcousticPhonons`
         (inelastic, or quasi-elastic: an elastic kernel ``λ²T x²N(N+1)``, Eq. B3), at least
-        one; their kernels add.  Phonons take the pairwise path.
+        one; their kernels add.
     coherence
         Solve for the band-off-diagonal ``δf`` (off: populations only).
     kinetic_corrections
@@ -264,11 +289,11 @@ class MatrixBTE:
     min_thermal_states
         Fewest effective thermal states the window must hold (as ``LinearBTE``).
     method
-        ``"auto"`` (default): ``"energy"`` when every model is a zero-range impurity
-        model, else ``"pairwise"`` (always with phonons).  ``"pairwise"``: the
+        ``"auto"`` (default): ``"energy"`` when every model is zero-range impurities or a
+        constant-coupling optical mode, else ``"pairwise"``.  ``"pairwise"``: the
         in-scattering, the kinetic corrections and the table ``Q`` summed over all k-point
-        pairs (``K² N⁴``; any ``V(q)``).  ``"energy"``
-        (zero-range only): ``V`` constant, so the pair sums factorise in the orbital basis
+        pairs (``K² N⁴``; any ``V(q)``, ``g(q)``, ``ω_q``).  ``"energy"`` (those models
+        only): ``V`` constant, so the pair sums factorise in the orbital basis
         into sums over source states of orbital matrices; the δ part and the near principal
         value (``|ε - ε'| ≤ max(n_sigma, NEAR_CUT) σ``) are summed pairwise over
         energy-sorted states, the far principal value through an energy grid of step
@@ -315,12 +340,15 @@ class MatrixBTE:
         if not isinstance(self.delta, Gaussian):
             raise ValueError(f"MatrixBTE needs a Gaussian delta (its principal value is the "
                              f"Dawson function), got {type(self.delta).__name__}")
-        zero_range = all(isinstance(m, Impurities) and m.potential == "zero-range"
+        # V constant: zero-range impurities and constant-coupling optical phonons
+        zero_range = all((isinstance(m, Impurities) and m.potential == "zero-range")
+                         or (isinstance(m, OpticalPhonons) and m.form == "constant")
                          for m in self.scattering)
         if method not in ("auto", "pairwise", "energy"):
             raise ValueError(f"method must be 'auto', 'pairwise' or 'energy', got {method!r}")
         if method == "energy" and not zero_range:
-            raise ValueError("method='energy' needs zero-range impurities (V(q) constant)")
+            raise ValueError("method='energy' needs zero-range impurities and constant-coupling "
+                             "optical phonons (V(q) and g(q) constant)")
         if method == "energy" or (method == "auto" and zero_range):
             self.method = "energy"
         else:  # any V(q) and every phonon model
@@ -330,7 +358,7 @@ class MatrixBTE:
                              f"{preconditioner!r}")
         if preconditioner == "band-diagonal" and self.method != "pairwise":
             raise ValueError("preconditioner='band-diagonal' needs the pairwise method (the "
-                             "zero-range path does not assemble the population block)")
+                             "energy path does not assemble the population block)")
         # "auto" is settled with the pair tables (:meth:`_pair_tables`)
         self.preconditioner = preconditioner if self.method == "pairwise" else "local"
         self.eq = Equilibrium(mu=float(mu), T=t)
@@ -353,7 +381,7 @@ class MatrixBTE:
                              f"{min_thermal_states:g}); refine the mesh or raise T")
         self.thermal_states = n_eff
         self._tiles: list[tuple[Any, ...]] | None = None
-        self._near: list[tuple[Any, ...]] | None = None
+        self._shells: list[EnergyShell] = []
         self._precompute()
 
     # ------------------------------------------------------------------ states
@@ -647,40 +675,53 @@ class MatrixBTE:
             x = math.pi * t["Rq"] - (1j * t["Pin"] if self.kinetic else 0.0)
             yield rows, t["O"], t["O"] * x, x
 
-    # ------------------------------------------------------------------ zero-range path
+    # ------------------------------------------------------------------ energy path
     def _pv(self, x: np.ndarray) -> np.ndarray:
         """The principal value ``P_σ(x) = √2 D(x/√2σ)/σ`` (D the Dawson function)."""
         sig = self.delta.width
         return (math.sqrt(2.0) / sig) * dawsn(np.asarray(x, float) * (1.0 / (math.sqrt(2.0)
                                                                               * sig)))
 
+    def _energy_shells(self) -> list[EnergyShell]:
+        """The shells of the energy path: one elastic shell for all zero-range impurities
+        (``W = Σ n s²``), two (absorption λ = +1, emission λ = -1) per constant-coupling optical
+        phonon mode (``W = g²``)."""
+        shells = []
+        v2 = sum(m.density * m.strength ** 2 for m in self.scattering
+                 if isinstance(m, Impurities))
+        if v2:
+            shells.append(EnergyShell(weight=v2, phonon=0.0, sign=0))
+        for m in self.scattering:
+            if isinstance(m, OpticalPhonons):
+                shells += [EnergyShell(weight=m.coupling ** 2, phonon=float(m.energy), sign=s)
+                           for s in (1, -1)]
+        return shells
+
     def _energy_setup(self) -> None:
-        """States sorted by energy, source weights ``n s² w'/(2π)^d``, the far-PV energy grid
-        (step ``h = PV_GRID_STEP σ``, linear hats) and the blocks of the near zone."""
+        """States sorted by energy, source measures ``w'/(2π)^d``, the far-PV energy grid
+        (step ``h = PV_GRID_STEP σ``, linear hats), and per shell its Toeplitz kernel and the
+        blocks of its near zone."""
         n = self.n_bands
         sig = self.delta.width
         e = self.energy.reshape(-1)
         m = e.size
         order = np.argsort(e, kind="stable")
         es = e[order]
-        v2 = sum(mod.density * mod.strength ** 2 for mod in self.scattering)
-        self._ws = np.repeat(self.weight * (v2 / (2 * math.pi) ** self.dim), n)
+        self._ws = np.repeat(self.weight / (2 * math.pi) ** self.dim, n)
         self._order = order
-        # far principal value: grid, hat indices and the Toeplitz kernel P_σ(E_g - E_g')
+        self._shells = self._energy_shells()
+        # far principal value: grid, hat indices and, per shell, the Toeplitz kernel
+        # P_σ(E_g - E_g' - λω)
         h = PV_GRID_STEP * sig
         lo = es[0] - h
         n_grid = int(math.floor((es[-1] - lo) / h)) + 3
         n_fft = sp_fft.next_fast_len(3 * n_grid, real=True)
-        check_memory(8.0 * n_fft * 4 * max(8, 2 * self.u.shape[1] ** 2),
+        check_memory(8.0 * n_fft * (2 * len(self._shells) + max(8, 2 * self.u.shape[1] ** 2)),
                      f"the principal-value energy grid ({n_grid} points)", ["T", "delta"])
         pos = (e - lo) / h
         ig = np.floor(pos).astype(np.int64)
         self._grid = (ig, pos - ig, n_grid)
-        self._kern = self._pv(np.arange(-n_grid - 1, n_grid + 2) * h)   # P_σ(m h), m offset
         self._kern_off = n_grid + 1
-        # the Toeplitz product Σ_g' P_σ((g - g')h) ρ_g' as a linear convolution by FFT
-        self._kern_fft = (sp_fft.rfft(self._kern[2:2 * n_grid + 1], n_fft), n_fft)
-        # near zone: blocks of energy-sorted targets against a contiguous run of sources
         cut = max(self.delta.n_sigma, NEAR_CUT) * sig
         self._cut = cut
         width = np.searchsorted(es, es + cut, "right") - np.searchsorted(es, es - cut, "left")
@@ -688,105 +729,145 @@ class MatrixBTE:
         # beyond the cut small; B × width ≤ TILE_ELEMENTS bounds the temporaries
         b = min(TILE_ELEMENTS // max(1, int(width.max(initial=1))), int(np.median(width)) // 4)
         b = int(min(m, max(8, b)))
-        blocks = []
         total = 0
-        for t0 in range(0, m, b):
-            t1 = min(m, t0 + b)
-            s0 = int(np.searchsorted(es, es[t0] - cut, "left"))
-            s1 = int(np.searchsorted(es, es[t1 - 1] + cut, "right"))
-            blocks.append((t0, t1, s0, s1))
-            total += (t1 - t0) * (s1 - s0)
-        self._blocks = blocks
+        for shell in self._shells:
+            kern = self._pv(np.arange(-n_grid - 1, n_grid + 2) * h - shell.shift)
+            # the Toeplitz product Σ_g' P_σ((g - g')h - λω) ρ_g' as a convolution by FFT
+            shell.kernel = (kern, sp_fft.rfft(kern[2:2 * n_grid + 1], n_fft), n_fft)
+            # near zone: sorted targets against the contiguous run of sources within the cut
+            # of ε_t - λω
+            blocks = []
+            for t0 in range(0, m, b):
+                t1 = min(m, t0 + b)
+                s0 = int(np.searchsorted(es, es[t0] - shell.shift - cut, "left"))
+                s1 = int(np.searchsorted(es, es[t1 - 1] - shell.shift + cut, "right"))
+                if s1 > s0:
+                    blocks.append((t0, t1, s0, s1))
+                    total += (t1 - t0) * (s1 - s0)
+            shell.blocks = blocks
         self._near_pairs = total
         self._near_cached = 16.0 * total <= NEAR_CACHE_BYTES
 
-    def _near_block(self, t0: int, t1: int, s0: int, s1: int) -> tuple[np.ndarray, np.ndarray]:
-        """For sorted targets ``t0:t1`` and sources ``s0:s1``: the symmetric δ weight
-        ``g = δ_σ(ε - ε') F(ε, ε')`` and the near correction ``P_σ(ε - ε') - P_grid`` (the
-        principal value minus what the grid applies to this pair), both ``(B, R)``."""
+    def _near_block(self, shell: EnergyShell, t0: int, t1: int, s0: int,
+                    s1: int) -> tuple[np.ndarray, np.ndarray]:
+        """For sorted targets ``t0:t1`` and sources ``s0:s1`` of a shell: the symmetric δ
+        weight ``g = W δ_σ(x) A(ε, ε')`` (``x = ε - ε' - λω``; ``A`` the divided difference
+        ``F`` of an elastic shell, ``(T/ω)`` times the absorption factor of a phonon shell) and
+        the near correction ``P_σ(x) - P_grid`` (the principal value minus what the grid
+        applies to this pair), both ``(B, R)``."""
         order = self._order
         tt, ss = order[t0:t1], order[s0:s1]
         e = self.energy.reshape(-1)
         et, es = e[tt][:, None], e[ss][None, :]
-        x = et - es
+        x = et - es - shell.shift
         g = gaussian_weights(x, self.delta.width, self.delta.n_sigma)
-        g *= self.eq.elastic_flux_factor(np.broadcast_to(et, x.shape),
-                                         np.broadcast_to(es, x.shape))
+        ea, eb = np.broadcast_to(et, x.shape), np.broadcast_to(es, x.shape)
+        if shell.sign == 0:
+            g *= shell.weight * self.eq.elastic_flux_factor(ea, eb)
+        else:
+            g *= (shell.weight * self.eq.T / shell.phonon) * self.eq.absorption_factor(ea, eb)
         if not self.kinetic:
             return g, np.zeros((0, 0))
         ig, a, _ = self._grid
         it, at = ig[tt][:, None], a[tt][:, None]
         is_, as_ = ig[ss][None, :], a[ss][None, :]
-        kern, off = self._kern, self._kern_off
+        kern, off = shell.kernel[0], self._kern_off
         d0 = it - is_ + off
         p_grid = ((1 - at) * (1 - as_) + at * as_) * kern[d0]
         p_grid += (1 - at) * as_ * kern[d0 - 1]
         p_grid += at * (1 - as_) * kern[d0 + 1]
         return g, self._pv(x) - p_grid
 
-    def _near_iter(self) -> Iterator[tuple[int, int, int, int, np.ndarray, np.ndarray]]:
-        """``(t0, t1, s0, s1, g, correction)`` of every near block (cached or made)."""
-        if self._near is not None:
-            yield from self._near
+    def _near_iter(self, shell: EnergyShell) -> Iterator[tuple[int, int, int, int, np.ndarray,
+                                                               np.ndarray]]:
+        """``(t0, t1, s0, s1, g, correction)`` of every near block of a shell (cached or
+        made)."""
+        if shell.near is not None:
+            yield from shell.near
             return
-        for t0, t1, s0, s1 in self._blocks:
-            yield (t0, t1, s0, s1, *self._near_block(t0, t1, s0, s1))
+        for t0, t1, s0, s1 in shell.blocks:
+            yield (t0, t1, s0, s1, *self._near_block(shell, t0, t1, s0, s1))
 
-    def _energy_sum(self, c: np.ndarray, delta_scale: np.ndarray, *,
+    def _thermal_weight(self, shell: EnergyShell, side: str) -> np.ndarray:
+        r"""The principal-value weight of a shell per state ``(M,)``: ``W (N + Φ_λ(f^0))`` of
+        the source (``side="source"``; ``Φ_+ = 1 - f^0``, ``Φ_- = f^0``) or ``W (N +
+        Ψ_λ(f^0))`` of the target (``"target"``; ``Ψ_+ = f^0``, ``Ψ_- = 1 - f^0``); ``W`` for
+        an elastic shell."""
+        f = self.f0.reshape(-1)
+        if shell.sign == 0:
+            return np.full(f.shape, shell.weight)
+        nq = 1.0 / math.expm1(shell.phonon / self.eq.T)
+        upper = (shell.sign > 0) == (side == "source")   # 1 - f^0 or f^0
+        return shell.weight * (nq + (1.0 - f if upper else f))
+
+    def _energy_sum(self, c: np.ndarray, delta_scale: np.ndarray, *, pv_side: str,
                     target_scale: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        r"""Energy sums over source states at every target state.
+        r"""Energy sums over source states at every target state, summed over the shells.
 
         Parameters
         ----------
         c
             Orbital matrices of the sources ``(M, L)`` complex, rows in the flat state order
-            (``p * N + n``), source weights ``n s² w'/(2π)^d`` included.
+            (``p * N + n``), source measures ``w'/(2π)^d`` included.
         delta_scale
             ``d_s`` ``(M,)``: multiplies the source in the δ part.
+        pv_side
+            Where the thermal weight of the principal value sits: ``"source"`` (the table
+            ``Q``) or ``"target"`` (the in-scattering) (:meth:`_thermal_weight`).
         target_scale
             ``(M,)``: multiplies the δ part per target (optional).
 
         Returns
         -------
         s_delta, s_pv
-            ``π Σ_s g_ts d_s c_s`` (times ``target_scale``) and ``Σ_s P_σ(ε_t - ε_s) c_s``
-            ``(M, L)``, ``g_ts = δ_σ(ε_t - ε_s) F(ε_t, ε_s)``; ``s_pv`` is zero with the
-            kinetic corrections off.
+            ``π Σ_λ Σ_s g^λ_ts d_s c_s`` (times ``target_scale``) and ``Σ_λ Σ_s P_σ(ε_t -
+            ε_s - λω) w^λ c_s`` ``(M, L)`` (``w^λ`` the thermal weight of the source or the
+            target), ``g^λ`` the symmetric δ weight of :meth:`_near_block`; ``s_pv`` is zero
+            with the kinetic corrections off.
         """
         m, ncol = c.shape
         order = self._order
-        cs = np.ascontiguousarray(c[order])
         cd = np.ascontiguousarray((c * delta_scale[:, None])[order])
         cdr = cd.view(float)
-        csr = cs.view(float)
         s_delta = np.zeros((m, ncol), complex)
         s_pv = np.zeros((m, ncol), complex)
-        sdr, spr = s_delta.view(float), s_pv.view(float)
-        for t0, t1, s0, s1, g, corr in self._near_iter():
-            tt = order[t0:t1]
-            sdr[tt] = g @ cdr[s0:s1]
-            if self.kinetic:
-                spr[tt] = corr @ csr[s0:s1]
-        s_delta *= math.pi
-        if target_scale is not None:
-            s_delta *= target_scale[:, None]
-        if self.kinetic:
-            ig, a, n_grid = self._grid
-            cr = c.view(float)
+        sdr = s_delta.view(float)
+        ig, a, n_grid = self._grid
+        for shell in self._shells:
+            weight = self._thermal_weight(shell, pv_side) if self.kinetic else None
+            cw = c * weight[:, None] if pv_side == "source" and self.kinetic else c
+            csr = np.ascontiguousarray(cw[order]).view(float)
+            part = np.zeros((m, ncol), complex)
+            pr = part.view(float)
+            for t0, t1, s0, s1, g, corr in self._near_iter(shell):
+                tt = order[t0:t1]
+                sdr[tt] += g @ cdr[s0:s1]
+                if self.kinetic:
+                    pr[tt] += corr @ csr[s0:s1]
+            if not self.kinetic:
+                continue
+            cr = cw.view(float)
             rho = np.empty((n_grid, cr.shape[1]))
             for j in range(cr.shape[1]):
                 rho[:, j] = (np.bincount(ig, weights=(1 - a) * cr[:, j], minlength=n_grid)
                              + np.bincount(ig + 1, weights=a * cr[:, j], minlength=n_grid))
-            kf, n_fft = self._kern_fft
+            _, kf, n_fft = shell.kernel
             conv = sp_fft.irfft(kf[:, None] * sp_fft.rfft(rho, n_fft, axis=0), n_fft, axis=0)
             far = conv[n_grid - 1:2 * n_grid - 1]
-            spr += (1 - a)[:, None] * far[ig] + a[:, None] * far[ig + 1]
+            pr += (1 - a)[:, None] * far[ig] + a[:, None] * far[ig + 1]
+            if pv_side == "target":
+                part *= weight[:, None]
+            s_pv += part
+        s_delta *= math.pi
+        if target_scale is not None:
+            s_delta *= target_scale[:, None]
         return s_delta, s_pv
 
     def _energy_tables(self) -> tuple[np.ndarray, np.ndarray]:
-        """``Q`` (δ and principal-value parts) for zero-range impurities:
+        """``Q`` (δ and principal-value parts) on the energy path:
         ``Q_nia(p) = Σ_AB u*_An(p) u_Bi(p) R_AB(ε_a(p))`` with ``R`` the energy sums of the
-        orbital projectors ``u_s u_s†`` of the sources."""
+        orbital projectors ``u_s u_s†`` of the sources (thermal weights of the principal value
+        on the source)."""
         k, n = self.n_k, self.n_bands
         self._energy_setup()
         m = k * n
@@ -794,19 +875,18 @@ class MatrixBTE:
         check_memory(16.0 * self._near_pairs * (1 if self._near_cached else 0)
                      + 3 * 8.0 * TILE_ELEMENTS + 16.0 * m * no * no * 6
                      + 16.0 * k * n ** 3 * 3,
-                     f"the zero-range matrix BTE tables ({k} k-points, {n} bands, "
+                     f"the energy-path matrix BTE tables ({k} k-points, {n} bands, "
                      f"{self._near_pairs} near pairs)", ["mesh", "n_kT", "T"])
-        self._near = None
-        if self._near_cached:
-            self._near = [(t0, t1, s0, s1, *self._near_block(t0, t1, s0, s1))
-                          for t0, t1, s0, s1 in self._blocks]
+        for shell in self._shells:
+            shell.near = ([(t0, t1, s0, s1, *self._near_block(shell, t0, t1, s0, s1))
+                           for t0, t1, s0, s1 in shell.blocks] if self._near_cached else None)
         u = self.u
         proj = np.einsum("pas,pbs->psab", u, np.conj(u)).reshape(m, no * no)
         proj *= self._ws[:, None]
         pw = self.pw.reshape(-1)
         with np.errstate(divide="ignore"):
             inv = np.where(pw > 0, 1.0 / np.where(pw > 0, pw, 1.0), 0.0)
-        r_delta, r_pv = self._energy_sum(proj, np.ones(m), target_scale=inv)
+        r_delta, r_pv = self._energy_sum(proj, np.ones(m), pv_side="source", target_scale=inv)
         r_delta = r_delta.reshape(k, n, no, no)
         r_pv = r_pv.reshape(k, n, no, no)
         q_delta = np.einsum("pAn,paAB,pBi->pnia", np.conj(u), r_delta, u, optimize=True)
@@ -817,7 +897,7 @@ class MatrixBTE:
         return q_delta, q_pv
 
     def _energy_in(self, df: np.ndarray) -> np.ndarray:
-        """``Z`` of :meth:`_collisions` for zero-range impurities: ``Z_nm(p) = Σ_AB u*_An
+        """``Z`` of :meth:`_collisions` on the energy path: ``Z_nm(p) = Σ_AB u*_An
         u_Bm S_AB(ε_n(p))``, ``S`` the energy sums of the source matrices ``C^(q,i) =
         u_i (δf u†)_i + (u δf)_i u_i†`` (δ part over ``f^0(1 - f^0)`` of the source)."""
         k, n = self.n_k, self.n_bands
@@ -830,7 +910,7 @@ class MatrixBTE:
         pw = self.pw.reshape(-1)
         with np.errstate(divide="ignore"):
             inv = np.where(pw > 0, 1.0 / np.where(pw > 0, pw, 1.0), 0.0)
-        s_delta, s_pv = self._energy_sum(c, inv)
+        s_delta, s_pv = self._energy_sum(c, inv, pv_side="target")
         s = s_delta - 1j * s_pv if self.kinetic else s_delta
         s = s.reshape(k, n, no, no)
         return np.einsum("pAn,pnAB,pBm->pnm", np.conj(u), s, u, optimize=True)
@@ -1004,7 +1084,8 @@ class MatrixBTE:
                 "coherence": self.coherence, "kinetic_corrections": self.kinetic,
                 "offdiagonal_self_energy": self.offdiagonal,
                 "linewidth_only": self.linewidth_only,
-                "tiles_cached": (self._tiles is not None or self._near is not None
+                "tiles_cached": (self._tiles is not None
+                                 or any(sh.near is not None for sh in self._shells)
                                  or self._kernel is not None),
                 "dense_kernel": self._kernel is not None,
                 "method": self.method, "preconditioner": self.preconditioner,
