@@ -93,17 +93,21 @@ class Equilibrium:
         """``f^0(ε)``."""
         return stats.fermi(energy, self.mu, self.T)
 
+    def hole(self, energy: np.ndarray) -> np.ndarray:
+        """``1 - f^0(ε) = f^0(2μ - ε)``, without the cancellation of the subtraction deep in
+        the Fermi sea (relative error ~1e-16 e^{(μ - ε)/T} there)."""
+        return stats.fermi(2.0 * self.mu - np.asarray(energy, float), self.mu, self.T)
+
     def pauli_weight(self, energy: np.ndarray) -> np.ndarray:
         """``f^0 (1 - f^0) = T (-∂f^0/∂ε)``."""
-        f = self.fermi(energy)
-        return f * (1.0 - f)
+        return self.fermi(energy) * self.hole(energy)
 
     def _ordered(self, e_from: np.ndarray, e_to: np.ndarray
                  ) -> tuple[np.ndarray, np.ndarray]:
         """``f^0(ε_<)(1 - f^0(ε_>))`` and ``x = (ε_> - ε_<)/T ≥ 0`` of each pair."""
         e1, e2 = np.asarray(e_from, float), np.asarray(e_to, float)
         lo, hi = np.minimum(e1, e2), np.maximum(e1, e2)
-        return self.fermi(lo) * (1.0 - self.fermi(hi)), (hi - lo) / self.T
+        return self.fermi(lo) * self.hole(hi), (hi - lo) / self.T
 
     def elastic_flux_factor(self, e_from: np.ndarray, e_to: np.ndarray) -> np.ndarray:
         r"""The symmetric occupation factor of an elastic (static) transition.

@@ -408,7 +408,8 @@ class MatrixBTE:
             k_index = np.zeros(0, np.int64)
         self.n_k, self.n_bands = self.energy.shape
         self.f0 = self.eq.fermi(self.energy)
-        self.pw = self.f0 * (1.0 - self.f0)
+        self.h0 = self.eq.hole(self.energy)     # 1 - f^0 without cancellation
+        self.pw = self.f0 * self.h0
         # reduced coordinates of a lattice model: q folded to the nearest image
         self._reduced = self._basis = None
         km = h.mesh(mesh)
@@ -456,6 +457,8 @@ class MatrixBTE:
         eb = np.broadcast_to(e[None, :, None, :], x.shape)
         f_p = self.f0[rows, None, :, None]
         f_q = self.f0[None, :, None, :]
+        h_p = self.h0[rows, None, :, None]
+        h_q = self.h0[None, :, None, :]
         q = self._transfer(rows)
         flat = q.reshape(-1, self.dim)
         qn = np.sqrt(np.einsum("bqi,bqi->bq", q, q))
@@ -499,8 +502,8 @@ class MatrixBTE:
                 xl = x - lam * om
                 flux += w_over * absorb * gaussian_weights(xl, sig, self.delta.n_sigma)
                 pv = self._pv(xl)
-                psi = f_p if lam > 0 else 1.0 - f_p
-                phi = 1.0 - f_q if lam > 0 else f_q
+                psi = f_p if lam > 0 else h_p
+                phi = h_q if lam > 0 else f_q
                 p_in += (wn + w * psi) * pv
                 p_out += (wn + w * phi) * pv
         if np.any(elastic_w):
@@ -798,7 +801,7 @@ class MatrixBTE:
             return np.full(f.shape, shell.weight)
         nq = 1.0 / math.expm1(shell.phonon / self.eq.T)
         upper = (shell.sign > 0) == (side == "source")   # 1 - f^0 or f^0
-        return shell.weight * (nq + (1.0 - f if upper else f))
+        return shell.weight * (nq + (self.h0.reshape(-1) if upper else f))
 
     def _energy_sum(self, c: np.ndarray, delta_scale: np.ndarray, *, pv_side: str,
                     target_scale: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
