@@ -30,6 +30,7 @@ SMALL_GRIDS: dict[str, dict[str, str]] = {
     "photoexcited": {"points_per_omega": "40", "run.t_end": "2.0", "run.n_out": "5",
                      "p_band.mesh": "12"},
     "bte": {"distribution_points": "500", "magnetoconductivity.B": "[0.0, 0.01]"},
+    "matrix_bte": {"decompose": "false"},
 }
 
 #: Overrides of single examples, applied after those of their model.
@@ -42,6 +43,10 @@ EXAMPLE_GRIDS: dict[str, dict[str, str]] = {
     "bte_sidejump_range": {"mesh": "[40, 40]", "T": "0.15", "n_kT": "6.0"},
     "bte_sidejump_phonons": {"mesh": "[40, 40]"},
     "bte_weyl_magnetotransport": {"mesh": "[32, 32, 32]"},
+    "matrix_bte": {"mesh": "[12, 12]"},
+    "matrix_bte_sidejump": {"mesh": "[12, 12]"},
+    "matrix_bte_qwz_gap": {"mesh": "[16, 16]"},
+    "matrix_bte_dirac_gap": {"mesh": "[16, 16]", "massive_dirac.k_max": "2.5"},
 }
 
 EXAMPLES = sorted(list_examples())
@@ -108,6 +113,8 @@ SWEEPS = [
                  id="geometry"),
     pytest.param("photoexcited_fig1a", "filling=0.3,0.5,1.5", "filling", "1",
                  [0.3, 0.5, 1.5], [0, 0, 1], id="photoexcited-one-point-failing"),
+    pytest.param("matrix_bte_qwz_gap", "qi_wu_zhang.m=2.5,4.0", "qi_wu_zhang.m", "energy",
+                 [2.5, 4.0], [0, 0], id="matrix_bte"),
 ]
 
 
