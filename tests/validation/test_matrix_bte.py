@@ -513,3 +513,26 @@ def test_second_kinetic_correction_has_no_population_rows():
         scale = mb.gamma.max() * np.abs(x).max()   # the out-scattering on x
         assert np.abs(y[:, [0, 1], [0, 1]]).max() <= 1e-13 * scale
         assert np.abs(y[:, 0, 1]).max() >= 0.005 * scale
+
+
+def test_clean_coherences_outside_the_window():
+    """QWZ (m = 4, 16²) with μ ± 12T dropping the deep Fermi sea: the k-points with no band in
+    the window keep their clean coherences ``i D/(ε_n - ε_n')``, so the clean current of the
+    kept k-points plus :attr:`sigma_outside_window` is the whole mesh's intrinsic σ
+    (`LinearBTE`'s Berry-curvature sum) to round-off (1e-12 of it), and σ_coherence holds it."""
+    h = bp.bands.qi_wu_zhang(m=4.0, t=1.0)
+    imp = _imp()
+    mb = bp.transport.MatrixBTE(h, (16, 16), 2.5, 0.25, [imp], n_kT=12)
+    assert 0 < mb.n_k < 256
+    whole = bp.transport.LinearBTE(h, mesh=(16, 16), mu=2.5, T=0.25, scattering=[imp],
+                                   dtype=np.float64).solve(thermal=False).sigma_intrinsic
+    kept = mb.clean_coherence_current(mb.weight, mb.energy, mb.v)
+    res = mb.solve()
+    outside = res.sigma_outside_window
+    assert abs(outside[1, 0]) > 0.1 * abs(whole)
+    assert abs(kept[1, 0] + outside[1, 0] - whole) <= 1e-12 * abs(whole)
+    full = bp.transport.MatrixBTE(h, (16, 16), 2.5, 0.25, [imp], n_kT=60)
+    assert full.n_k == 256 and np.all(full.sigma_outside == 0)
+    mixed = mb.conductivity(np.zeros((mb.n_k, 2, 2, 2), complex))
+    np.testing.assert_array_equal(mixed[0], outside)
+    np.testing.assert_array_equal(mixed[2], outside)

@@ -73,8 +73,11 @@ a product is one matrix-vector product, cheaper than the inner CG; for isotropic
 impurities the band-diagonal BTE saves nothing (13 iterations either way, measured).
 
 Populations outside ``μ ± n_kT T`` (and those without an on-shell partner) are frozen
-(``δf_nn = 0``), as in ``LinearBTE``; coherences are kept at every k-point that holds a band
-in the window.  The current is ``j_i = Σ_p w_p/(2π)^d Tr(v^i_p δf_p)`` (TP 55–56), split into
+(``δf_nn = 0``), as in ``LinearBTE``; coherences are solved for at every k-point that holds a
+band in the window, and the k-points with no band in it (the deep Fermi sea of a lattice
+model) keep their clean coherences ``δf_nn' = i D_nn'/(ε_n - ε_n')`` (their intrinsic
+current, added to σ; collisions change them by ``O(Γ/Δε)``, and their feedback on the window
+is left out).  The current is ``j_i = Σ_p w_p/(2π)^d Tr(v^i_p δf_p)`` (TP 55–56), split into
 the population (band-diagonal) and coherence (off-diagonal) parts; σ in e²/h.
 """
 
@@ -171,6 +174,10 @@ class MatrixBTEResult:
     sigma, sigma_population, sigma_coherence
         Conductivity ``σ_ij`` ``(d, d)`` in e²/h (current along i, unit field along j) and its
         band-diagonal (population) and off-diagonal (coherence) parts (TP Eq. 56).
+    sigma_outside_window
+        The part of ``sigma_coherence`` from the clean coherences of the k-points with no
+        band in the window ``(d, d)`` (the intrinsic conductivity of that part of the Fermi
+        sea; zero where the window holds the whole mesh).
     delta_h
         ``δh_p`` ``(K, N, N, d)`` complex, Hermitian in ``(n, m)``: the seed's Wigner-function
         deviation ``δh = -2 δf`` (TP use ``h = 1 - 2f``) for a unit field along each axis,
@@ -188,6 +195,7 @@ class MatrixBTEResult:
     sigma: np.ndarray
     sigma_population: np.ndarray
     sigma_coherence: np.ndarray
+    sigma_outside_window: np.ndarray
     delta_h: np.ndarray
     k: np.ndarray
     weight: np.ndarray
@@ -224,6 +232,8 @@ class MatrixBTEResult:
             "conductivity of the band-diagonal part of delta f")
         put("sigma_coherence", ij, self.sigma_coherence, "e^2/h",
             "conductivity of the band-off-diagonal part of delta f")
+        put("sigma_outside_window", ij, self.sigma_outside_window, "e^2/h",
+            "clean coherences of the k-points outside the window (in sigma_coherence)")
         put("k", ("kpoint", "j"), self.k, "1/L", "wave vector")
         put("weight", ("kpoint",), self.weight, "L^-d", "k-space weight")
         put("energy", ("kpoint", "band"), self.energy, "energy", "band energy")
@@ -386,19 +396,28 @@ class MatrixBTE:
 
     # ------------------------------------------------------------------ states
     def _build_states(self, mesh: KMesh | Sequence[int]) -> None:
-        """All N bands at every k-point holding a band in the window (built once)."""
+        """All N bands at every k-point holding a band in the window (built once); the clean
+        coherences of the k-points outside it (:meth:`clean_coherence_current`) summed on
+        the way."""
         h = self.hamiltonian
-        parts = list(band_chunks(h, mesh, curvature=False, eigenvectors=True,
-                                 velocity_matrices=True, window=self.window))
         self.dim = h.dim
         n = h.n_bands
+        parts = []
+        self.sigma_outside = np.zeros((h.dim, h.dim))
+        for p in band_chunks(h, mesh, curvature=False, eigenvectors=True,
+                             velocity_matrices=True):
+            keep = self.window.contains(p.energy).any(axis=1)
+            out = ~keep
+            if out.any():
+                self.sigma_outside += self.clean_coherence_current(
+                    p.weight[out], p.energy[out], p.velocity_matrices[out])
+            if keep.any():
+                parts.append((p.k[keep], p.weight[keep], p.energy[keep],
+                              p.eigenvectors[keep], p.velocity_matrices[keep],
+                              p.k_index[keep]))
         if parts:
-            self.k = np.concatenate([p.k for p in parts])
-            self.weight = np.concatenate([p.weight for p in parts])
-            self.energy = np.concatenate([p.energy for p in parts])
-            self.u = np.concatenate([p.eigenvectors for p in parts])
-            self.v = np.concatenate([p.velocity_matrices for p in parts])
-            k_index = np.concatenate([p.k_index for p in parts])
+            self.k, self.weight, self.energy, self.u, self.v, k_index = (
+                np.concatenate(column) for column in zip(*parts, strict=True))
         else:
             self.k = np.zeros((0, self.dim))
             self.weight = np.zeros(0)
@@ -961,19 +980,39 @@ class MatrixBTE:
         out1 = np.einsum("pnim,pim->pnm", a, df)
         return cin + out1 + np.conj(np.swapaxes(out1, 1, 2))
 
-    def drive(self) -> np.ndarray:
+    def drive(self, energy: np.ndarray | None = None,
+              velocity: np.ndarray | None = None) -> np.ndarray:
         """``D`` ``(K, N, N, d)`` for a unit field along each axis (TP Eq. 44 with the
         interband part of ``∂_p f^0(H⁰)``): ``f^0'(ε_n) v_nn`` on the diagonal,
-        ``(f^0_n - f^0_n') v_nn'/(ε_n - ε_n')`` off it (degenerate pairs: the mean ``f^0'``)."""
-        e, f, t = self.energy, self.f0, self.eq.T
+        ``(f^0_n - f^0_n') v_nn'/(ε_n - ε_n')`` off it (degenerate pairs: the mean ``f^0'``);
+        of the solver's k-points, or of the energies ``(K, N)`` and velocity matrices
+        ``(K, d, N, N)`` given."""
+        e = self.energy if energy is None else energy
+        v = self.v if velocity is None else velocity
+        t = self.eq.T
+        f = self.eq.fermi(e)
         de = e[:, :, None] - e[:, None, :]
         dfe = f[:, :, None] - f[:, None, :]
-        fp = -self.pw / t
+        fp = -self.eq.pauli_weight(e) / t
         small = np.abs(de) <= 1e-12 * (1.0 + np.abs(e).max(initial=0.0))
         with np.errstate(divide="ignore", invalid="ignore"):
             ratio = np.where(small, 0.5 * (fp[:, :, None] + fp[:, None, :]),
                              dfe / np.where(small, 1.0, de))
-        return np.moveaxis(ratio[:, None] * self.v, 1, -1)
+        return np.moveaxis(ratio[:, None] * v, 1, -1)
+
+    def clean_coherence_current(self, weight: np.ndarray, energy: np.ndarray,
+                                velocity: np.ndarray) -> np.ndarray:
+        r"""σ ``(d, d)`` (e²/h) of the clean-limit coherences of the k-points given: the
+        off-diagonal rows without collisions, ``i(ε_n - ε_n') δf_nn' + D_nn' = 0``, give
+        ``δf_nn' = i D_nn'/(ε_n - ε_n')``, whose current is the intrinsic (Berry-curvature)
+        conductivity of those k-points (TP Eqs. 44, 56).  The solver adds it for the
+        k-points outside the window, where the collisions change it by ``O(Γ/Δε)``."""
+        d = self.drive(energy, velocity)
+        gap = energy[:, :, None] - energy[:, None, :]
+        off = np.abs(gap) > 1e-12 * (1.0 + np.abs(energy).max(initial=0.0))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            df = np.where(off[..., None], 1j * d / np.where(off, gap, 1.0)[..., None], 0.0)
+        return self._current(weight, velocity, df)
 
     # ------------------------------------------------------------------ packing
     def _pack(self, h: np.ndarray) -> np.ndarray:
@@ -1094,17 +1133,25 @@ class MatrixBTE:
                 "method": self.method, "preconditioner": self.preconditioner,
                 "inner_iterations": int(self._inner_iterations)}
         return MatrixBTEResult(
-            sigma=sigma, sigma_population=pop, sigma_coherence=coh, delta_h=-2.0 * sol,
+            sigma=sigma, sigma_population=pop, sigma_coherence=coh,
+            sigma_outside_window=self.sigma_outside.copy(), delta_h=-2.0 * sol,
             k=self.k, weight=self.weight, energy=self.energy, eigenvectors=self.u,
             converged=bool(conv and residual <= 10 * rtol), iterations=iters,
             residual=residual, mu=self.eq.mu, T=self.eq.T, info=info)
 
     def conductivity(self, df: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(σ, σ_population, σ_coherence)`` (e²/h, ``(d, d)``) of ``δf`` ``(K, N, N, d)``:
-        ``σ_ic = Σ_p w_p/(2π)^d Tr(v^i_p δf^c_p)`` (TP Eqs. 55–56)."""
-        n = self.n_bands
-        scale = 1.0 / ((2 * math.pi) ** self.dim * E2_OVER_H)
-        eye = np.eye(n)
-        pop = scale * np.einsum("p,pimn,pnmc,nm->ic", self.weight, self.v, df, eye).real
-        tot = scale * np.einsum("p,pimn,pnmc->ic", self.weight, self.v, df).real
+        ``σ_ic = Σ_p w_p/(2π)^d Tr(v^i_p δf^c_p)`` (TP Eqs. 55–56), with the clean coherences
+        of the k-points outside the window (:attr:`sigma_outside`) in σ and σ_coherence."""
+        tot = self._current(self.weight, self.v, df) + self.sigma_outside
+        idx = np.arange(self.n_bands)
+        diag = np.zeros_like(df)
+        diag[:, idx, idx] = df[:, idx, idx]
+        pop = self._current(self.weight, self.v, diag)
         return tot, pop, tot - pop
+
+    def _current(self, weight: np.ndarray, velocity: np.ndarray,
+                 df: np.ndarray) -> np.ndarray:
+        """``σ_ic = Σ_p w_p/(2π)^d Tr(v^i_p δf^c_p)`` in e²/h."""
+        scale = 1.0 / ((2 * math.pi) ** self.dim * E2_OVER_H)
+        return scale * np.einsum("p,pimn,pnmc->ic", weight, velocity, df).real
