@@ -94,12 +94,16 @@ MatrixDeltaConfig.__module__ = __name__
 
 
 class MatrixSolverConfig(ConfigModel):
-    """How the matrix BTE is solved (restarted GMRES, local preconditioner)."""
+    """How the matrix BTE is solved (restarted GMRES, block preconditioner)."""
 
     method: Literal["auto", "energy", "pairwise"] = _key(
-        "auto", "-", "auto (energy for zero-range impurities alone, else pairwise), energy "
-        "(zero-range impurities: sums over source energies), pairwise (every k-point pair; "
-        "any V(q), phonons)")
+        "auto", "-", "auto (energy where it applies, else pairwise), energy (zero-range "
+        "impurities and constant-coupling optical phonons: sums over source energies), "
+        "pairwise (every k-point pair; any V(q), Fröhlich and acoustic phonons)")
+    preconditioner: Literal["auto", "band-diagonal", "local"] = _key(
+        "auto", "-", "of the populations: band-diagonal (the band-diagonal BTE by conjugate "
+        "gradients; pairwise method only), local (1/Γ_n), auto (band-diagonal on the pairwise "
+        "method when its in-scattering does not fit as a dense kernel)")
     rtol: Positive = _key(1e-10, "-", "relative residual at which GMRES stops", lt=1)
     restart: int = _key(60, "-", "Krylov subspace size between restarts", ge=1)
     maxiter: int = _key(2000, "-", "most GMRES iterations per field direction", ge=1)

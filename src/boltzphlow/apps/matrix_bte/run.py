@@ -129,7 +129,8 @@ def _matrix_bte(cfg: MatrixBteConfig, h: Hamiltonian, models: list[Any], mu: flo
     options = {"coherence": cfg.coherence, "kinetic_corrections": cfg.kinetic_corrections,
                "offdiagonal_self_energy": cfg.offdiagonal_self_energy, **switches}
     return MatrixBTE(h, mesh=tuple(cfg.mesh), mu=mu, T=cfg.T, scattering=models,
-                     delta=_delta(cfg), n_kT=cfg.n_kT, method=cfg.solver.method, **options)
+                     delta=_delta(cfg), n_kT=cfg.n_kT, method=cfg.solver.method,
+                     preconditioner=cfg.solver.preconditioner, **options)
 
 
 def _born_scale(cfg: MatrixBteConfig, h: Hamiltonian, models: list[Any], mu: float) -> float:
