@@ -163,3 +163,33 @@ def _load(name: str, entry_point: Any) -> Job:
         raise TypeError(f"entry point {name!r} of {ENTRY_POINT_GROUP} ({entry_point.value}) "
                         f"holds the job {job.name!r}: the names must agree")
     return register_job(job)
+
+
+# --------------------------------------------------------------------------- resuming
+def config_fingerprint(config: BaseModel) -> str:
+    """A hash of a validated config: what a partial result must have been computed from
+    (stored as the result's ``config_fingerprint`` attribute)."""
+    import hashlib
+    import json
+
+    text = json.dumps(config.model_dump(), sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+def resume_refusal(what: str) -> Exception:
+    """The one-line error of a partial result that does not belong to the config."""
+    from boltzphlow.errors import InputError
+
+    return InputError(f"--resume: the partial result does not belong to this config: {what}")
+
+
+def check_resumable(previous: xr.Dataset, model: str, fingerprint: str | None = None) -> None:
+    """Raise :func:`resume_refusal` unless ``previous`` is a partial result of the job
+    ``model`` (and, if given, of the config with this :func:`config_fingerprint`)."""
+    from boltzphlow.errors import shorten
+
+    stored = previous.attrs
+    if stored.get("model") != model:
+        raise resume_refusal(f"it holds a {shorten(stored.get('model'))} result")
+    if fingerprint is not None and stored.get("config_fingerprint") != fingerprint:
+        raise resume_refusal("it was computed from another config")

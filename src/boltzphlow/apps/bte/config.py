@@ -32,7 +32,7 @@ from boltzphlow.schema import ConfigModel, config_model
 
 __all__ = ["DEFAULT_MESH", "SCATTERING_CLASSES", "SCATTERING_TABLES", "TASKS", "BteConfig",
            "DeltaConfig", "MagnetoconductivityTask", "ScatteringConfig", "SolverConfig",
-           "scattering_class"]
+           "check_model_mesh", "scattering_class"]
 
 
 def _key(default: Any, unit: str, doc: str, **kwargs: Any) -> Any:
@@ -183,18 +183,24 @@ class MagnetoconductivityTask(ConfigModel):
         return self
 
 
+def check_model_mesh(config: Any, defaults: dict[int, list[int]]) -> None:
+    """Resolve the band model's table of a k-mesh config and its mesh: the default of the
+    model's dimension where none is given, else one size per dimension (ValueError naming
+    ``mesh``)."""
+    kind = resolve_model_table(config)
+    if config.mesh is None:
+        config.mesh = list(defaults[kind.dim])
+    if len(config.mesh) != kind.dim:
+        raise ValueError(f"mesh: the {config.hamiltonian} model is {kind.dim}D, so the mesh "
+                         f"needs {kind.dim} sizes, got {config.mesh}")
+
+
 class _BteChecks(ConfigModel):
     """Checks across the tables of a bte config (the model fields come from the registry)."""
 
     @model_validator(mode="after")
     def _consistent(self) -> Any:
-        name = self.hamiltonian
-        kind = resolve_model_table(self)
-        if self.mesh is None:
-            self.mesh = list(DEFAULT_MESH[kind.dim])
-        if len(self.mesh) != kind.dim:
-            raise ValueError(f"mesh: the {name} model is {kind.dim}D, so the mesh needs "
-                             f"{kind.dim} sizes, got {self.mesh}")
+        check_model_mesh(self, DEFAULT_MESH)
         temperatures = self.T if isinstance(self.T, list) else [self.T]
         if self.task == "resistivity_vs_T":
             if len(set(temperatures)) != len(temperatures):

@@ -3,7 +3,6 @@ point (temperature or field), checkpoint after each, resume, and summarise."""
 
 from __future__ import annotations
 
-import hashlib
 import inspect
 import json
 import math
@@ -23,8 +22,7 @@ from boltzphlow.apps.bte.config import (
 from boltzphlow.apps.geometry.plan import build_hamiltonian, model_attrs
 from boltzphlow.bands.hamiltonian import Hamiltonian
 from boltzphlow.config import ConfigError
-from boltzphlow.errors import InputError, shorten
-from boltzphlow.jobs import RunContext
+from boltzphlow.jobs import RunContext, check_resumable, config_fingerprint, resume_refusal
 from boltzphlow.kinetics.bte import LinearBTE
 
 __all__ = ["ANOMALOUS_HALL", "AXES", "OBSERVABLES", "build_delta", "build_scattering",
@@ -191,12 +189,6 @@ def fermi_wavevector(states: Any, eq: Any) -> float:
     if not total > 0:
         return math.nan
     return float((p * np.linalg.norm(states.k, axis=1)).sum() / total)
-
-
-def _fingerprint(cfg: BteConfig) -> str:
-    """Hash of the config (what a partial result must have been computed from)."""
-    text = json.dumps(cfg.model_dump(), sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:20]
 
 
 # --------------------------------------------------------------------------------------------
@@ -384,17 +376,11 @@ def _resume(previous: xr.Dataset | None, fingerprint: str, dim: str | None,
     if previous is None:
         return [], None
 
-    def refuse(what: str) -> InputError:
-        return InputError(f"--resume: the partial result does not belong to this config: {what}")
-
+    check_resumable(previous, "bte", fingerprint)
     a = previous.attrs
-    if a.get("model") != "bte":
-        raise refuse(f"it holds a {shorten(a.get('model'))} result")
-    if a.get("config_fingerprint") != fingerprint:
-        raise refuse("it was computed from another config")
     if dim is not None and (dim not in previous.coords
                             or not np.array_equal(previous[dim].to_numpy(), values)):
-        raise refuse(f"coordinate {dim} differs from the config's")
+        raise resume_refusal(f"coordinate {dim} differs from the config's")
     records = []
     for i in range(int(a.get("points_done", 0))):
         point = previous.isel({dim: i}) if dim is not None else previous
@@ -419,7 +405,7 @@ def run(cfg: BteConfig, context: RunContext) -> xr.Dataset:
     mechanisms = mechanisms_of(tables, models)
     units = units_of(cfg, h)
     dim, values, points = points_of(cfg)
-    fingerprint = _fingerprint(cfg)
+    fingerprint = config_fingerprint(cfg)
     records, distribution = _resume(context.resume_from, fingerprint, dim, values)
     attrs: dict[str, Any] = {
         "model": "bte",

@@ -12,8 +12,8 @@ from boltzphlow.apps.geometry.config import TASKS, GeometryConfig
 from boltzphlow.apps.geometry.plan import Plan, build_hamiltonian, make_plan, model_attrs
 from boltzphlow.apps.geometry.tasks import TASK_FUNCTIONS, units_of, weyl_nodes
 from boltzphlow.bands.hamiltonian import Hamiltonian
-from boltzphlow.errors import InputError, ResourceError, SolverError, shorten
-from boltzphlow.jobs import RunContext
+from boltzphlow.errors import ResourceError, SolverError, shorten
+from boltzphlow.jobs import RunContext, check_resumable, resume_refusal
 
 __all__ = ["run"]
 
@@ -58,34 +58,30 @@ def _resume_from(previous: xr.Dataset | None, attrs: dict[str, Any], tasks: list
     if previous is None:
         return [], xr.Dataset()
 
-    def refuse(what: str) -> InputError:
-        return InputError(f"--resume: the partial result does not belong to this config: {what}")
-
+    check_resumable(previous, "geometry")
     stored = previous.attrs
-    if stored.get("model") != "geometry":
-        raise refuse(f"it holds a {shorten(stored.get('model'))} result")
     for key in ("hamiltonian", "parameters", "n_bands", "dim"):
         if str(stored.get(key)) != str(attrs[key]):
-            raise refuse(f"attribute {key} is {shorten(stored.get(key))}, the config gives "
-                         f"{shorten(attrs[key])}")
+            raise resume_refusal(f"attribute {key} is {shorten(stored.get(key))}, the config "
+                                 f"gives {shorten(attrs[key])}")
     done = str(stored.get("tasks_done", "")).split()
     if done != tasks[:len(done)]:
-        raise refuse(f"finished tasks {shorten(done)} are not a start of {tasks}")
+        raise resume_refusal(f"finished tasks {shorten(done)} are not a start of {tasks}")
     for task in done:
         for item in expected[task]:
             if len(item) == 3:
                 name, dims, shape = item
                 if name not in previous.data_vars:
-                    raise refuse(f"variable {name} of task {task} is missing")
+                    raise resume_refusal(f"variable {name} of task {task} is missing")
                 var = previous[name]
                 if var.dims != dims or var.shape != shape:
-                    raise refuse(f"{name} has dimensions {var.dims} {var.shape}, the config "
-                                 f"gives {dims} {shape}")
+                    raise resume_refusal(f"{name} has dimensions {var.dims} {var.shape}, the "
+                                         f"config gives {dims} {shape}")
             else:
                 name, values = item
                 if name not in previous.coords or not np.array_equal(
                         np.asarray(previous[name].values), values):
-                    raise refuse(f"coordinate {name} differs from the config's")
+                    raise resume_refusal(f"coordinate {name} differs from the config's")
     return done, xr.Dataset(previous.data_vars, coords=previous.coords)
 
 

@@ -17,8 +17,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, create_model, model_validator
 
-from boltzphlow.apps.bte.config import SCATTERING_TABLES, Positive, _key
-from boltzphlow.apps.geometry.config import MODEL_TABLES, MeshSizes, Real, resolve_model_table
+from boltzphlow.apps.bte.config import SCATTERING_TABLES, Positive, _key, check_model_mesh
+from boltzphlow.apps.geometry.config import MODEL_TABLES, MeshSizes, Real
 from boltzphlow.bands import MODEL_KINDS
 from boltzphlow.scattering import Gaussian
 from boltzphlow.schema import ConfigModel, config_model
@@ -114,13 +114,7 @@ class _MatrixChecks(ConfigModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> Any:
-        name = self.hamiltonian
-        kind = resolve_model_table(self)
-        if self.mesh is None:
-            self.mesh = list(DEFAULT_MESH[kind.dim])
-        if len(self.mesh) != kind.dim:
-            raise ValueError(f"mesh: the {name} model is {kind.dim}D, so the mesh needs "
-                             f"{kind.dim} sizes, got {self.mesh}")
+        check_model_mesh(self, DEFAULT_MESH)
         if (self.mu is None) == (self.fermi_energy is None):
             raise ValueError("mu: give either mu or fermi_energy (μ above the conduction-band "
                              "bottom), not both" if self.mu is not None else

@@ -8,7 +8,6 @@ resume, summarise."""
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import math
 from typing import Any
@@ -22,8 +21,7 @@ from boltzphlow.apps.geometry.plan import build_hamiltonian, model_attrs
 from boltzphlow.apps.matrix_bte.config import MATRIX_SCATTERING, VARIANTS, MatrixBteConfig
 from boltzphlow.bands.hamiltonian import Hamiltonian
 from boltzphlow.config import ConfigError
-from boltzphlow.errors import InputError, shorten
-from boltzphlow.jobs import RunContext
+from boltzphlow.jobs import RunContext, check_resumable, config_fingerprint, resume_refusal
 from boltzphlow.kinetics.bte import LinearBTE
 from boltzphlow.kinetics.matrix_bte import MatrixBTE
 from boltzphlow.scattering import Gaussian, Impurities
@@ -143,12 +141,6 @@ def _born_scale(cfg: MatrixBteConfig, h: Hamiltonian, models: list[Any], mu: flo
     if not rate > 0:
         raise ConfigError("born_rate", "the impurities do not scatter the states at μ")
     return cfg.born_rate / rate
-
-
-def _fingerprint(cfg: MatrixBteConfig) -> str:
-    """Hash of the config (what a partial result must have been computed from)."""
-    text = json.dumps(cfg.model_dump(), sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:20]
 
 
 def _compared(cfg: MatrixBteConfig, h: Hamiltonian) -> bool:
@@ -334,16 +326,10 @@ def _resume(previous: xr.Dataset | None, fingerprint: str, variants: list[str]
     if previous is None:
         return {}, None, None
 
-    def refuse(what: str) -> InputError:
-        return InputError(f"--resume: the partial result does not belong to this config: {what}")
-
+    check_resumable(previous, "matrix_bte", fingerprint)
     a = previous.attrs
-    if a.get("model") != "matrix_bte":
-        raise refuse(f"it holds a {shorten(a.get('model'))} result")
-    if a.get("config_fingerprint") != fingerprint:
-        raise refuse("it was computed from another config")
     if previous["variant"].to_numpy().tolist() != variants:
-        raise refuse("its variants differ from the config's")
+        raise resume_refusal("its variants differ from the config's")
     done = [v for v in str(a.get("variants_done", "")).split(",") if v]
     records = {}
     for variant in done:
@@ -398,7 +384,7 @@ def run(cfg: MatrixBteConfig, context: RunContext) -> xr.Dataset:
     variants = list(VARIANTS) if cfg.decompose else ["full"]
     compared = _compared(cfg, h)
     n_steps = len(variants) + int(compared)
-    fingerprint = _fingerprint(cfg)
+    fingerprint = config_fingerprint(cfg)
     records, comparison, figure_map = _resume(context.resume_from, fingerprint, variants)
     attrs.update({
         "mesh": list(cfg.mesh), "mu": mu, "T": float(cfg.T),

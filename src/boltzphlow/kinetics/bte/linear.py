@@ -108,7 +108,7 @@ from boltzphlow.scattering.base import (
 )
 
 __all__ = ["METHODS", "MIN_THERMAL_STATES", "AnomalousHall", "BTEResult", "LinearBTE",
-           "hall_component", "thermal_states"]
+           "hall_component", "scalar_attrs", "thermal_states"]
 
 #: e²/h in units of e²/ħ.
 E2_OVER_H = 1.0 / (2 * math.pi)
@@ -408,13 +408,20 @@ class BTEResult:
                 attrs={"units": "1", "long_name": "scattering model"})
         attrs = {"method": self.method, "converged": int(self.converged),
                  "iterations": int(self.iterations), "residual": float(self.residual),
-                 "mu": float(self.mu), "T": float(self.T)}
-        for key, value in self.info.items():
-            if isinstance(value, (bool, np.bool_)):
-                attrs[key] = int(value)
-            elif isinstance(value, (int, float, str, np.integer, np.floating)):
-                attrs[key] = value
+                 "mu": float(self.mu), "T": float(self.T), **scalar_attrs(self.info)}
         return xr.Dataset(var, coords=coords, attrs=attrs)
+
+
+def scalar_attrs(info: dict[str, Any]) -> dict[str, Any]:
+    """The scalar entries of a solver's statistics as NetCDF attributes (booleans as 0/1;
+    arrays and other objects left out)."""
+    attrs: dict[str, Any] = {}
+    for key, value in info.items():
+        if isinstance(value, (bool, np.bool_)):
+            attrs[key] = int(value)
+        elif isinstance(value, (int, float, str, np.integer, np.floating)):
+            attrs[key] = value
+    return attrs
 
 
 # --------------------------------------------------------------------------- the equation

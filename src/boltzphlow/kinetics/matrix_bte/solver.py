@@ -97,7 +97,12 @@ from scipy.special import dawsn
 from boltzphlow.bands.hamiltonian import Hamiltonian
 from boltzphlow.grids.kmesh import KMesh
 from boltzphlow.integrate.linear import cg, gmres
-from boltzphlow.kinetics.bte.linear import E2_OVER_H, MIN_THERMAL_STATES, thermal_states
+from boltzphlow.kinetics.bte.linear import (
+    E2_OVER_H,
+    MIN_THERMAL_STATES,
+    scalar_attrs,
+    thermal_states,
+)
 from boltzphlow.kspace.states import EnergyWindow, band_chunks
 from boltzphlow.resources import check_memory
 from boltzphlow.scattering.base import DeltaFunction, Equilibrium, Gaussian, gaussian_weights
@@ -248,15 +253,9 @@ class MatrixBTEResult:
             "j": xr.Variable(("j",), list(_AXES[:d]), attrs={"units": "1",
                                                              "long_name": "drive axis"}),
         }
-        attrs: dict[str, Any] = {"converged": int(self.converged),
-                                 "iterations": int(self.iterations),
-                                 "residual": float(self.residual), "mu": float(self.mu),
-                                 "T": float(self.T)}
-        for key, value in self.info.items():
-            if isinstance(value, (bool, np.bool_)):
-                attrs[key] = int(value)
-            elif isinstance(value, (int, float, str, np.integer, np.floating)):
-                attrs[key] = value
+        attrs = {"converged": int(self.converged), "iterations": int(self.iterations),
+                 "residual": float(self.residual), "mu": float(self.mu), "T": float(self.T),
+                 **scalar_attrs(self.info)}
         return xr.Dataset(var, coords=coords, attrs=attrs)
 
 
