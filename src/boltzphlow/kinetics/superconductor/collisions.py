@@ -40,7 +40,7 @@ from numpy.lib.stride_tricks import as_strided, sliding_window_view
 from scipy import fft as sfft
 
 from boltzphlow.grids.energy import EnergyGrid
-from boltzphlow.kinetics.superconductor.dos import bin_states
+from boltzphlow.kinetics.superconductor.dos import bin_pair_amplitude, bin_states
 from boltzphlow.resources import check_memory
 
 #: Peak of :meth:`CollisionOperator.jacobian`, in dense float64 ``n × n`` arrays (measured 4.4).
@@ -110,7 +110,8 @@ class CollisionOperator:
     delta0
         Zero-temperature gap (µeV) in the phonon prefactor ``2/(π Δ0 τ0^φ)``.
     dynes
-        Dynes broadening (µeV) of the DOS; 0 for the sharp BCS DOS.
+        Dynes broadening (µeV) of the DOS and of the coherence factors (``ρρ' ∓ ϕϕ'`` bin by
+        bin, :func:`.dos.bin_pair_amplitude`); 0 for the sharp BCS DOS and ``1 ∓ Δ²/(EE')``.
     states
         Optional states per bin overriding the DOS (used for the self-consistent gap, where
         bins straddling the gap edge are partly filled).
@@ -127,7 +128,13 @@ class CollisionOperator:
         self.N = bin_states(grid.edges, delta, dynes) if states is None else np.asarray(states)
         self.active = self.N > 0
         # κ² = Δ/E with E ≥ Δ: a bin straddling a moving gap edge keeps 0 ≤ K⁻ ≤ 1
-        self.kappa = np.stack([np.ones_like(E), self.delta / np.maximum(E, self.delta)])
+        kappa2 = self.delta / np.maximum(E, self.delta)
+        if dynes > 0 and states is None:
+            # the broadened coherence factors ρρ' ∓ ϕϕ' (Eq. 177), consistent with the
+            # broadened DOS: κ² = ∫_bin ϕ / ∫_bin ρ (≤ 1, :mod:`.dos`)
+            pair = bin_pair_amplitude(grid.edges, delta, dynes)
+            kappa2 = np.divide(pair, self.N, out=np.zeros_like(E), where=self.active)
+        self.kappa = np.stack([np.ones_like(E), kappa2])
         self.R = self.kappa * self.N  # (2, n_qp)
         w = grid.omega
         self.W = np.concatenate([[0.0], self.c * w * w])  # index J = 0..M

@@ -8,6 +8,13 @@ number of states per spin and branch, ``N_i = ∫_bin ρ dE = ξ(E_hi) − ξ(E_
 ``ξ(E) = √(E² − Δ²)`` (zero below the gap): the bin's width in the normal-state energy ξ.
 With Dynes broadening Γ, ``ρ(E) = Re[(E + iΓ)/√((E + iΓ)² − Δ²)]`` whose antiderivative is
 ``Re √((E + iΓ)² − Δ²)``.
+
+The coherence factors of the collision integrals (Eq. 177 of the same document: ``ρρ' ∓ ϕϕ'``
+per unit energy) need the anomalous spectral weight ``ϕ(E) = Re[Δ/√((E + iΓ)² − Δ²)]``
+(Eq. 167 with ``Z = 1``, ``φ = Δ``) integrated over the bins as well:
+``∫_bin ϕ dE = A(E_hi) − A(E_lo)`` with ``A(E) = Re[Δ ln(z + √(z − Δ)√(z + Δ))]``, ``z = E +
+iΓ`` (for Γ → 0: ``Δ arccosh(E/Δ)`` above the gap, constant below).  ``ϕ ≤ ρ`` for every Γ,
+so the scattering factor ``ρρ' − ϕϕ'`` stays ≥ 0.
 """
 
 from __future__ import annotations
@@ -33,6 +40,14 @@ def xi_of_energy(energy: np.ndarray, delta: float, dynes: float = 0.0) -> np.nda
         z = np.where(z.real < 0, -z, z)  # branch continuous from the normal state
         return z.real
     return np.sqrt(np.clip(e * e - delta * delta, 0.0, None))
+
+
+def bin_pair_amplitude(edges: np.ndarray, delta: float, dynes: float) -> np.ndarray:
+    """``∫_bin ϕ dE`` (µeV) of the Dynes-broadened anomalous weight ``ϕ = Re[Δ/√(z² − Δ²)]``,
+    ``z = E + iΓ`` (module docstring), per bin of ``edges``; ``dynes`` Γ > 0."""
+    z = np.asarray(edges, dtype=float) + 1j * dynes
+    root = np.sqrt(z - delta) * np.sqrt(z + delta)    # the branch of positive real part
+    return np.diff((delta * np.log(z + root)).real)
 
 
 def bin_states(edges: np.ndarray, delta: float, dynes: float = 0.0) -> np.ndarray:
