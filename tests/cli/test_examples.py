@@ -31,6 +31,7 @@ SMALL_GRIDS: dict[str, dict[str, str]] = {
                      "p_band.mesh": "12"},
     "bte": {"distribution_points": "500", "magnetoconductivity.B": "[0.0, 0.01]"},
     "matrix_bte": {"decompose": "false"},
+    "superconductor_thermal": {"n_T": "12"},
 }
 
 #: Overrides of single examples, applied after those of their model.

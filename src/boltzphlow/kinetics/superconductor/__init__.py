@@ -1,5 +1,5 @@
-"""Quasiparticle–phonon kinetics of a BCS superconductor (M. Li, *Documentation for
-BoltzPhlow and BTE approach to QP–phonon transport*, §1.1, §2.1–2.2).
+"""Quasiparticle–phonon kinetics of a BCS superconductor and its thermal properties (M. Li,
+*Documentation for BoltzPhlow and BTE approach to QP–phonon transport*, §1.1, §1.2, §2.1–2.2).
 
 >>> import boltzphlow as bp
 >>> al = bp.superconductor.material("Al")
@@ -19,8 +19,22 @@ from boltzphlow.kinetics.superconductor.model import (
     State,
 )
 from boltzphlow.kinetics.superconductor.sources import Injection, PhotonHit
+from boltzphlow.kinetics.superconductor.thermal import (
+    critical_temperature,
+    equilibrium_gap,
+    heat_capacity,
+    heat_capacity_ratio,
+    kirchhoff_transform,
+    relaxation_time_conductivity_ratio,
+    thermal_conductivity,
+    thermal_conductivity_ratio,
+    thermal_diffusivity,
+    thermal_properties,
+)
 
 __all__ = ["BCS_RATIO", "CollisionOperator", "Injection", "Material", "ParameterError",
-           "PhotonHit",
-           "QPPhononModel", "Rates", "State", "TermRates", "available_materials",
-           "bcs_critical_temperature", "bcs_gap", "material"]
+           "PhotonHit", "QPPhononModel", "Rates", "State", "TermRates", "available_materials",
+           "bcs_critical_temperature", "bcs_gap", "critical_temperature", "equilibrium_gap",
+           "heat_capacity", "heat_capacity_ratio", "kirchhoff_transform", "material",
+           "relaxation_time_conductivity_ratio", "thermal_conductivity",
+           "thermal_conductivity_ratio", "thermal_diffusivity", "thermal_properties"]

@@ -31,9 +31,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from functools import lru_cache
 
 import numpy as np
 from scipy import integrate, optimize
+from scipy.special import expit, roots_legendre
 
 from boltzphlow.units import K_B
 
@@ -41,28 +43,99 @@ from boltzphlow.units import K_B
 BCS_RATIO = math.pi * math.exp(-np.euler_gamma)
 
 
-def _fermi_over_e_integral(delta: float, kT: float, debye: float) -> float:
-    """``∫_0^{Ω_D} dξ f(E)/E`` for a Fermi function at ``kT`` (µeV)."""
-    if kT <= 0:
-        return 0.0
-
-    def integrand(xi: float) -> float:
-        e = math.hypot(xi, delta)
-        x = e / kT
-        return 0.0 if x > 700 else 1.0 / (e * (math.exp(x) + 1.0))
-
-    upper = min(debye, math.sqrt(max((40 * kT + delta) ** 2 - delta**2, 0.0)) + 40 * kT)
-    val, _ = integrate.quad(integrand, 0.0, upper, epsabs=0.0, epsrel=1e-13, limit=200)
-    return val
+#: Gauss–Legendre nodes of the ξ-integrals (in u, ξ = Δ sinh u; measured: 1e-13 against quad).
+_N_U = 192
+#: ξ/k_BT beyond which Fermi factors are dropped (e^−60 ≈ 1e−26).
+_X_CUT = 60.0
 
 
-def bcs_gap(T: float, delta0: float, debye_energy: float) -> float:
+def _gauss_u(u_max: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Gauss–Legendre nodes and weights on ``[0, u_max]`` for each row (shape (..., _N_U))."""
+    s, w = gauss_legendre_unit(_N_U)
+    return u_max[..., None] * s, u_max[..., None] * w
+
+
+@lru_cache(maxsize=8)
+def gauss_legendre_unit(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Gauss–Legendre nodes and weights of order ``n`` on ``[0, 1]``."""
+    s, w = roots_legendre(n)
+    return 0.5 * (s + 1.0), 0.5 * w
+
+
+def gap_integrals(d: np.ndarray, X: np.ndarray) -> dict[str, np.ndarray]:
+    """Dimensionless ξ-integrals at ``d = Δ/k_BT > 0`` with the cutoff ``X = Ω_D/k_BT``.
+
+    With ``x = ξ/k_BT = d sinh u`` (``dx = e du``, ``e = d cosh u``), ``g = f(1 − f)``:
+    ``F = ∫_0^{x_c} dx f/e``, ``I0 = ∫_0^{x_c} dx g``, ``I2 = ∫_0^{∞} dx g e²`` and
+    ``Dx = ∫_0^{X} dx [tanh(e/2)/e³ − 2g/e²]`` (``x_c = min(X, 60)``; beyond x_c only the
+    ``1/e³`` tail of Dx survives, added in closed form: ``sinh(u_X − u_c)/(e_X e_c)``).
+    """
+    xc = np.minimum(X, _X_CUT)
+    u_c = np.arcsinh(xc / d)
+    u, w = _gauss_u(u_c)
+    e = d[..., None] * np.cosh(u)
+    f = expit(-e)
+    g = f * (1.0 - f)
+    tanh_half = 1.0 - 2.0 * f
+    F = (w * f).sum(-1)
+    I0 = (w * e * g).sum(-1)
+    u_x = np.arcsinh(X / d)
+    tail = np.sinh(u_x - u_c) / (np.hypot(X, d) * np.hypot(xc, d))
+    Dx = (w * (tanh_half / e**2 - 2.0 * g / e)).sum(-1) + tail
+    # I2 over the whole ξ axis: electrons beyond Ω_D carry entropy too (E = ξ there to
+    # O(Δ²/Ω_D²), negligible at these weights)
+    u2, w2 = _gauss_u(np.arcsinh(_X_CUT / d))
+    e2 = d[..., None] * np.cosh(u2)
+    f2 = expit(-e2)
+    I2 = (w2 * e2**3 * f2 * (1.0 - f2)).sum(-1)
+    return {"F": F, "I0": I0, "I2": I2, "Dx": Dx}
+
+
+def solve_gap_equation(kT: np.ndarray, delta0: float, debye: float, tc: float) -> np.ndarray:
+    """Δ (µeV) solving the gap equation (G) at each ``k_BT`` (µeV, vectorised), zero at and
+    above ``tc`` (K, the BCS Tc of (G)).
+
+    Safeguarded Newton iteration on ``s = Δ²`` (``∂G/∂s = −Dx/(2 k_BT²)``), bracketed by
+    ``0 < s ≤ Δ0²``, with the ξ-integrals of :func:`gap_integrals` (Gauss–Legendre in
+    ``ξ = Δ sinh u``: 1e-13 against adaptive quadrature).
+    """
+    delta = np.zeros_like(kT)
+    below = kT < K_B * tc
+    if not below.any():
+        return delta
+    kt = kT[below]
+    a0 = math.asinh(debye / delta0)
+    X = debye / kt
+    t = np.clip(kt / (K_B * tc), 0.0, 1.0)
+    # start near the answer: Δ/Δ0 ≈ tanh(1.74 √(Tc/T − 1))
+    s = (delta0 * np.tanh(1.74 * np.sqrt(np.maximum(1.0 / t - 1.0, 0.0)))) ** 2
+    s = np.clip(s, 1e-24 * delta0**2, delta0**2)
+    lo, hi = np.zeros_like(s), np.full_like(s, delta0**2)
+    for _ in range(100):
+        d = np.sqrt(s) / kt
+        q = gap_integrals(d, X)
+        G = np.arcsinh(debye / np.sqrt(s)) - a0 - 2.0 * q["F"]
+        lo = np.where(G > 0, s, lo)
+        hi = np.where(G <= 0, s, hi)
+        step = 2.0 * kt**2 * G / q["Dx"]
+        done = np.abs(step) <= 1e-15 * delta0**2 + 1e-14 * s
+        newton = s + step
+        inside = done | ((newton > lo) & (newton < hi))
+        s = np.where(inside, newton, 0.5 * (lo + hi))
+        if done.all():
+            break
+    delta[below] = np.sqrt(s)
+    return delta
+
+
+def bcs_gap(T: float | np.ndarray, delta0: float,
+            debye_energy: float) -> float | np.ndarray:
     """Equilibrium BCS gap Δ(T) in µeV from the gap equation (G) with a Fermi function.
 
     Parameters
     ----------
     T
-        Temperature (K), ≥ 0.
+        Temperature (K), ≥ 0: a scalar or an array (solved together).
     delta0
         Zero-temperature gap (µeV); fixes the coupling.
     debye_energy
@@ -70,27 +143,19 @@ def bcs_gap(T: float, delta0: float, debye_energy: float) -> float:
 
     Returns
     -------
-    float
-        Δ(T) in µeV; 0 at and above the BCS critical temperature.
+    float or numpy.ndarray
+        Δ(T) in µeV (the shape of ``T``); 0 at and above the BCS critical temperature.
     """
-    if T < 0:
-        raise ValueError(f"temperature must be ≥ 0 K, got {T}")
-    kT = K_B * T
-    if kT == 0:
-        return float(delta0)
-    a0 = math.asinh(debye_energy / delta0)
-
-    def g(delta: float) -> float:
-        return (math.asinh(debye_energy / delta) - a0
-                - 2.0 * _fermi_over_e_integral(delta, kT, debye_energy))
-
+    temps = np.asarray(T, dtype=float)
+    if np.any(temps < 0) or not np.all(np.isfinite(temps)):
+        raise ValueError(f"temperature must be finite and ≥ 0 K, got {T}")
     tc = bcs_critical_temperature(delta0, debye_energy)
-    if T >= tc:
-        return 0.0
-    lo = delta0 * 1e-12
-    if g(lo) <= 0:
-        return 0.0
-    return float(optimize.brentq(g, lo, delta0, xtol=1e-14 * delta0, rtol=1e-15))
+    kT = K_B * temps.ravel()
+    out = np.full(kT.shape, float(delta0))
+    warm = kT > 0
+    out[warm] = solve_gap_equation(kT[warm], float(delta0), float(debye_energy), tc)
+    out = out.reshape(temps.shape)
+    return float(out) if np.ndim(T) == 0 else out
 
 
 def bcs_critical_temperature(delta0: float, debye_energy: float) -> float:
