@@ -41,7 +41,7 @@ def test_run_writes_a_labelled_table_figures_and_summary(tmp_path, capsys, figur
     assert np.isnan(ds["kappa_rt_ratio"].values[~allowed]).all()
     assert figure_names(figures) == ["al_thermal_ratios.png", "al_thermal_diffusivity.png"]
     assert_figures_hold_data(figures)
-    assert "κ_s/κ_n" in out and "Tc = 1.1842 K" in out
+    assert "κ_s/κ_n" in out and "Tc = 1.19 K" in out
 
 
 @pytest.mark.slow

@@ -54,33 +54,46 @@ def test_vectorised_gap_is_the_bcs_gap(mat):
     equation solved by adaptive quadrature (rtol 1e-13): agreement to 1e-11 Δ0 from 0.01 Tc
     to 0.999 Tc (Pb: Ω_D/k_BTc = 12, the cutoff matters); ``bcs_gap`` of an array is the same
     solve.  Above Tc the gap is 0."""
-    tc = th.critical_temperature(mat)
+    tc = th.critical_temperature(mat, gap="material")
     T = tc * np.array([0.01, 0.1, 0.3, 0.5, 0.7, 0.9, 0.99, 0.999])
     ref = np.array([_gap_by_quadrature(x, mat.delta0, mat.debye_energy) for x in T])
-    np.testing.assert_allclose(th.equilibrium_gap(mat, T), ref, rtol=0, atol=1e-11 * mat.delta0)
+    np.testing.assert_allclose(th.equilibrium_gap(mat, T, gap="material"), ref, rtol=0,
+                               atol=1e-11 * mat.delta0)
     np.testing.assert_array_equal(bcs_gap(T, mat.delta0, mat.debye_energy),
-                                  th.equilibrium_gap(mat, T))
-    assert th.equilibrium_gap(mat, 1.001 * tc) == 0.0
+                                  th.equilibrium_gap(mat, T, gap="material"))
+    assert th.equilibrium_gap(mat, 1.001 * tc, gap="material") == 0.0
+    # the default closes at the material's Tc, Δ0/k_BTc = 1.764 (weak coupling; Pb's cutoff
+    # Ω_D/k_BTc = 12 moves it by 0.4 %)
+    assert th.equilibrium_gap(mat, 0.9999 * mat.Tc) > 0 == th.equilibrium_gap(mat, 1.0001 * mat.Tc)
+    ratio = th.equilibrium_gap(mat, 1e-3 * mat.Tc) / (K_B * mat.Tc)
+    assert abs(ratio - 1.764) <= (0.01 if mat is PB else 1e-3)
     # the α-model closes at the material's Tc with the same function of T/Tc
     t = np.array([0.3, 0.9])
     np.testing.assert_allclose(th.equilibrium_gap(mat, t * mat.Tc, gap="alpha"),
-                               th.equilibrium_gap(mat, t * tc), rtol=1e-13)
+                               th.equilibrium_gap(mat, t * tc, gap="material"), rtol=1e-13)
 
 
 # ---------------------------------------------------------------- thermal conductivity
 def test_brt_table_values():
     """κ_s/κ_n at T/Tc = 0.3, 0.5, 0.7, 0.9 is BRT's 0.083, 0.408, 0.735, 0.952 to the digits
-    shown, Tc being where the BCS gap closes (1.1842 K for Al's Δ0 = 180 µeV): the ratio is a
-    function of Δ(T)/k_BT, universal in T/Tc only when Δ0/k_BTc = 1.764.  With the tabulated
-    Tc = 1.19 K (Δ0/k_BTc = 1.755) the digits move: the BCS gap at t·1.19 K gives 0.085, 0.413,
-    0.740, 0.955 and the α-model, which closes at 1.19 K, 0.085, 0.412, 0.738, 0.953."""
+    shown with the default gap (the weak-coupling BCS gap of the material's Tc = 1.19 K): the
+    ratio is a function of Δ(T)/k_BT, universal in T/Tc when Δ0/k_BTc = 1.764.  So is it with
+    the material's own gap equation (Δ0 = 180 µeV) at T/Tc of the Tc where that gap closes
+    (1.1842 K); at t·1.19 K that gap gives 0.085, 0.413, 0.740, 0.955 (Δ0/k_BTc = 1.755), and
+    the α-model, which closes at 1.19 K with Δ0 = 180 µeV, 0.085, 0.412, 0.738, 0.953."""
     t = np.array([0.3, 0.5, 0.7, 0.9])
     brt = [0.083, 0.408, 0.735, 0.952]
-    np.testing.assert_array_equal(np.round(th.thermal_conductivity_ratio(AL, t * TC_AL), 3), brt)
-    np.testing.assert_allclose(th.thermal_conductivity_ratio(AL, t * TC_AL),
+    assert TC_AL == AL.Tc
+    np.testing.assert_array_equal(np.round(th.thermal_conductivity_ratio(AL, t * AL.Tc), 3), brt)
+    tc_material = th.critical_temperature(AL, gap="material")
+    np.testing.assert_allclose(th.thermal_conductivity_ratio(AL, t * tc_material,
+                                                             gap="material"),
                                [0.0829429, 0.4082788, 0.7350294, 0.9522593], atol=1e-7)
-    np.testing.assert_array_equal(np.round(th.thermal_conductivity_ratio(AL, t * AL.Tc), 3),
-                                  [0.085, 0.413, 0.740, 0.955])
+    np.testing.assert_allclose(th.thermal_conductivity_ratio(AL, t * AL.Tc),
+                               [0.0829429, 0.4082788, 0.7350294, 0.9522593], atol=1e-6)
+    np.testing.assert_array_equal(
+        np.round(th.thermal_conductivity_ratio(AL, t * AL.Tc, gap="material"), 3),
+        [0.085, 0.413, 0.740, 0.955])
     np.testing.assert_array_equal(
         np.round(th.thermal_conductivity_ratio(AL, t * AL.Tc, gap="alpha"), 3),
         [0.085, 0.412, 0.738, 0.953])
@@ -110,7 +123,8 @@ def test_normal_conductivity_is_wiedemann_franz():
     kappa = th.thermal_conductivity(AL, T, mean_free_path=ell, fermi_velocity=vf)
     assert kappa == pytest.approx(lorenz * sigma * T, rel=2e-10)
     below = th.thermal_conductivity(AL, 0.5 * TC_AL, mean_free_path=ell, fermi_velocity=vf)
-    assert below == pytest.approx(0.5 * TC_AL / T * kappa * 0.4082787954703383, rel=1e-9)
+    ratio = th.thermal_conductivity_ratio(AL, 0.5 * TC_AL)
+    assert below == pytest.approx(0.5 * TC_AL / T * kappa * ratio, rel=1e-9)
 
 
 # ------------------------------------------------------------------------ heat capacity
@@ -143,10 +157,10 @@ def test_low_temperature_heat_capacity_against_bessel_form(d):
     relative gap term is ``2I0²/(Dx I2) ≈ √(2πd) e^{−d}`` and the Fermi corrections are
     −2e^{−d}·O(1); the test allows 3e^{−d} around the gap term."""
     T = AL.delta0 / (K_B * d)  # Δ(T) = Δ0 to 1e-7 here; d is recomputed from Δ(T)
-    dd = th.equilibrium_gap(AL, T) / (K_B * T)
+    dd = th.equilibrium_gap(AL, T, gap="material") / (K_B * T)
     bessel = 4 * AL.N0 * K_B * K_B * T * (dd**3 * special.kv(1, dd) + 2 * dd * special.kv(1, dd)
                                           + dd**2 * special.kv(0, dd))
-    c = th.heat_capacity(AL, T) / th.HEAT_CAPACITY_SI
+    c = th.heat_capacity(AL, T, gap="material") / th.HEAT_CAPACITY_SI
     assert c / bessel - 1 == pytest.approx(math.sqrt(2 * math.pi * dd) * math.exp(-dd),
                                            abs=3 * math.exp(-dd))
 
@@ -158,7 +172,7 @@ def test_low_temperature_heat_capacity_asymptote(d):
     c₂ = 1.758; the test allows |remainder| ≤ 2/d².  Δ(T) = Δ0 to e^{−d} here."""
     T = AL.delta0 / (K_B * d)
     asym = 2 * math.sqrt(2 * math.pi) * AL.N0 * K_B * AL.delta0 * d**1.5 * math.exp(-d)
-    c = th.heat_capacity(AL, T) / th.HEAT_CAPACITY_SI
+    c = th.heat_capacity(AL, T, gap="material") / th.HEAT_CAPACITY_SI
     assert abs(c / asym - 1 - 11 / (8 * d)) <= 2 / d**2
 
 
@@ -178,7 +192,8 @@ def test_heat_capacity_is_the_derivative_of_the_mean_field_energy(t):
 
     T, h = t * TC_AL, 1e-4 * t * TC_AL
     du_dt = (energy(T + h) - energy(T - h)) / (2 * h)
-    assert th.heat_capacity(AL, T) / th.HEAT_CAPACITY_SI == pytest.approx(du_dt, rel=1e-6)
+    assert th.heat_capacity(AL, T, gap="material") / th.HEAT_CAPACITY_SI == pytest.approx(
+        du_dt, rel=1e-6)
 
 
 # ---------------------------------------------------------- Kirchhoff and diffusivity
@@ -289,7 +304,7 @@ def test_decay_rate_and_phonon_pair_breaking_length():
 @pytest.mark.parametrize(("call", "message"), [
     (lambda: th.heat_capacity(AL, -1.0), "T: temperatures must be positive"),
     (lambda: th.thermal_conductivity_ratio(AL, [0.5, np.nan]), "T: temperatures must be"),
-    (lambda: th.heat_capacity(AL, 0.5, gap="strong"), "gap: must be one of bcs, alpha"),
+    (lambda: th.heat_capacity(AL, 0.5, gap="strong"), "gap: must be one of bcs, material, alpha"),
     (lambda: th.thermal_conductivity(AL, 0.5, mean_free_path=-1, fermi_velocity=1.0),
      "mean_free_path: must be a positive"),
     (lambda: th.relaxation_time_conductivity_ratio(AL, TC_AL * 0.99999, 1.0),

@@ -52,16 +52,18 @@ from typing import Literal
 
 import numpy as np
 import xarray as xr
+from scipy import optimize
 from scipy.special import expit, spence
 
 from boltzphlow import stats
 from boltzphlow.grids.energy import EnergyGrid
 from boltzphlow.kinetics.superconductor.collisions import CollisionOperator
 from boltzphlow.kinetics.superconductor.gap import (
+    BCS_RATIO,
     bcs_critical_temperature,
+    bcs_gap,
     gap_integrals,
     gauss_legendre_unit,
-    solve_gap_equation,
 )
 from boltzphlow.kinetics.superconductor.materials import Material
 from boltzphlow.kinetics.superconductor.materials import material as load_material
@@ -76,11 +78,15 @@ __all__ = ["GAP_MODELS", "ThermalParameters", "critical_temperature", "equilibri
            "thermal_conductivity_ratio", "thermal_diffusivity", "thermal_properties",
            "thermal_table"]
 
-#: Gap models: ``"bcs"`` the self-consistent BCS gap of :func:`.gap.bcs_gap` (material Δ0 and
-#: Debye cutoff; it closes at the BCS Tc of that gap equation, 1.1842 K for Al), ``"alpha"``
-#: the same function of T/Tc scaled to close at the material's Tc (the α-model of
+#: Gap models, each a solution of the gap equation of :func:`.gap.bcs_gap`: ``"bcs"`` (default)
+#: the weak-coupling BCS gap of the material's Tc (Δ0 fixed by Tc and the Debye cutoff:
+#: Δ0/k_BTc = 1.764 for Ω_D ≫ k_BTc; the thermal properties are then BCS's universal functions
+#: of T/Tc, e.g. BRT's κ_s/κ_n table); ``"material"`` the material's Δ0 and Debye cutoff, as
+#: the kinetic model uses them (it closes at the BCS Tc of that equation: 1.1842 K for Al's
+#: Δ0 = 180 µeV, against the tabulated 1.19 K); ``"alpha"`` the material's gap as a function
+#: of T/Tc scaled to close at the material's Tc with the material's Δ0 (the α-model of
 #: H. Padamsee, J. E. Neighbor and C. A. Shiffman, J. Low Temp. Phys. 12, 387 (1973)).
-GAP_MODELS = ("bcs", "alpha")
+GAP_MODELS = ("bcs", "material", "alpha")
 
 #: µeV/(K µm³) → J/(K m³).
 HEAT_CAPACITY_SI = 1.602176634e-7
@@ -125,42 +131,52 @@ def _bcs_tc(delta0: float, debye_energy: float) -> float:
     return bcs_critical_temperature(delta0, debye_energy)
 
 
-def critical_temperature(material: Material | str, gap: str = "bcs") -> float:
-    """Temperature (K) at which the gap of the model ``gap`` closes.
+@lru_cache(maxsize=64)
+def _delta0_of_tc(tc: float, debye_energy: float) -> float:
+    """Δ0 (µeV) whose gap equation closes at ``tc`` (K) with the cutoff ``debye_energy``."""
+    guess = BCS_RATIO * K_B * tc
+    return float(optimize.brentq(lambda d: _bcs_tc(d, debye_energy) - tc, 0.9 * guess,
+                                 1.1 * guess, xtol=1e-13 * guess, rtol=1e-15))
 
-    ``"bcs"``: the BCS Tc of the gap equation with the material's Δ0 and Debye cutoff
-    (:func:`.gap.bcs_critical_temperature`; Al: 1.1842 K for Δ0 = 180 µeV, against the
-    tabulated 1.19 K); ``"alpha"``: the material's Tc.
-    """
+
+def _gap_parameters(mat: Material, gap: str) -> tuple[float, float, float]:
+    """``(Δ0, time scale, Tc)`` of the gap model: the gap equation with ``Δ0`` (and the
+    material's Debye cutoff) solved at ``T · scale``, closing at ``Tc`` (:data:`GAP_MODELS`)."""
     _check_gap_model(gap)
-    mat = _material(material)
-    return mat.Tc if gap == "alpha" else _bcs_tc(mat.delta0, mat.debye_energy)
+    if gap == "bcs":
+        return _delta0_of_tc(mat.Tc, mat.debye_energy), 1.0, mat.Tc
+    tc_equation = _bcs_tc(mat.delta0, mat.debye_energy)
+    if gap == "alpha":
+        return mat.delta0, tc_equation / mat.Tc, mat.Tc
+    return mat.delta0, 1.0, tc_equation
+
+
+def critical_temperature(material: Material | str, gap: str = "bcs") -> float:
+    """Temperature (K) at which the gap of the model ``gap`` closes: the material's Tc for
+    ``"bcs"`` and ``"alpha"``, the BCS Tc of the gap equation with the material's Δ0 and Debye
+    cutoff for ``"material"`` (:func:`.gap.bcs_critical_temperature`; Al: 1.1842 K for Δ0 =
+    180 µeV, against the tabulated 1.19 K)."""
+    return _gap_parameters(_material(material), gap)[2]
 
 
 def equilibrium_gap(material: Material | str, T: float | np.ndarray,
                     gap: str = "bcs") -> float | np.ndarray:
-    """Equilibrium gap Δ(T) (µeV) of the gap model ``gap`` (see :data:`GAP_MODELS`).
-
-    ``"bcs"`` solves the gap equation of :func:`.gap.bcs_gap` (same equation, vectorised over
-    temperatures); ``"alpha"`` evaluates it at ``T · Tc_BCS/Tc`` so that it closes at the
-    material's Tc with the same Δ0 (Padamsee, Neighbor and Shiffman, 1973).
-    """
-    _check_gap_model(gap)
+    """Equilibrium gap Δ(T) (µeV) of the gap model ``gap`` (see :data:`GAP_MODELS`): the gap
+    equation of :func:`.gap.bcs_gap` (vectorised over temperatures) with the model's Δ0, at
+    ``T · Tc_BCS/Tc`` for ``"alpha"`` (Padamsee, Neighbor and Shiffman, 1973)."""
     mat = _material(material)
+    delta0, scale, _ = _gap_parameters(mat, gap)
     temps = _temperatures(T)
-    tc_bcs = _bcs_tc(mat.delta0, mat.debye_energy)
-    scale = tc_bcs / mat.Tc if gap == "alpha" else 1.0
-    out = solve_gap_equation(K_B * scale * temps.ravel(), mat.delta0, mat.debye_energy, tc_bcs)
-    return _shape(out.reshape(temps.shape), T)
+    out = bcs_gap(scale * temps.ravel(), delta0, mat.debye_energy)
+    return _shape(np.asarray(out).reshape(temps.shape), T)
 
 
 def _gap_state(mat: Material, temps: np.ndarray, gap: str) -> dict[str, np.ndarray]:
     """Δ, dΔ²/dT (µeV²/K) and the integrals at the actual temperature, flat arrays."""
     flat = temps.ravel()
-    tc_bcs = _bcs_tc(mat.delta0, mat.debye_energy)
-    scale = tc_bcs / mat.Tc if gap == "alpha" else 1.0
+    delta0, scale, _ = _gap_parameters(mat, gap)
     kt_gap = K_B * scale * flat
-    delta = solve_gap_equation(kt_gap, mat.delta0, mat.debye_energy, tc_bcs)
+    delta = np.asarray(bcs_gap(scale * flat, delta0, mat.debye_energy))
     sc = delta > 0
     slope = np.zeros_like(flat)
     if sc.any():  # implicit derivative at the gap-equation temperature, times its scale
@@ -542,9 +558,10 @@ class ThermalParameters:
     material: str = parameter(
         "Al", unit="-", doc="built-in material (Al, In, Nb, Pb, Sn, Ta) or the path of a "
                             "material TOML file")
-    gap: Literal["bcs", "alpha"] = parameter(
-        "bcs", unit="-", doc="gap model: bcs (BCS gap of the material's Δ0, closes at its BCS "
-                             "Tc) or alpha (same shape, closes at the material's Tc)")
+    gap: Literal["bcs", "material", "alpha"] = parameter(
+        "bcs", unit="-", doc="gap model: bcs (weak-coupling BCS gap closing at the material's "
+                             "Tc), material (the material's Δ0 and Debye cutoff, as the "
+                             "kinetic model) or alpha (the material's Δ0, closing at its Tc)")
     T_min: float | None = parameter(None, unit="K", quantity=True, gt=0,
                                     doc="lowest temperature (none: 0.1 Tc)")
     T_max: float | None = parameter(None, unit="K", quantity=True, gt=0,
