@@ -36,16 +36,7 @@ from boltzphlow.config import load_config  # noqa: E402
 from boltzphlow.grids.energy import EnergyGrid  # noqa: E402
 from boltzphlow.kinetics.superconductor.collisions import CollisionOperator  # noqa: E402
 from boltzphlow.units import K_B  # noqa: E402
-
-
-def best_of(fn, repeat: int) -> float:
-    """Smallest wall time of ``repeat`` calls (s)."""
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
+from timing import best_of  # noqa: E402
 
 
 def bench_rates(n_qp: int = 4096, repeat: int = 50) -> list[tuple[str, str]]:

@@ -20,23 +20,13 @@ import os
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")  # one core (set before numpy loads BLAS)
 
-import time  # noqa: E402
 
 import numpy as np  # noqa: E402
 
 import boltzphlow as bp  # noqa: E402
 from boltzphlow.kinetics.superconductor import thermal as th  # noqa: E402
 from boltzphlow.kinetics.superconductor.gap import bcs_gap  # noqa: E402
-
-
-def best_of(fn, repeat: int) -> float:
-    """Smallest wall time of ``repeat`` calls (s)."""
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
+from timing import best_of  # noqa: E402
 
 
 def main() -> None:

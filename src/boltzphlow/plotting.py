@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -102,6 +103,33 @@ def sweep_dims(ds: Any) -> list[str]:
         return []
     names = json.loads(text) if isinstance(text, str) else list(text)
     return [str(name) for name in names if name in ds.dims]
+
+
+def sweep_points(ds: Any, swept: list[str], limit: int = 10,
+                 keep: Callable[[Any], bool] | None = None) -> list[tuple[str, Any]]:
+    """``(label, point)`` for up to ``limit`` points of a sweep over the dimensions ``swept``
+    (evenly picked), the points ``keep`` rejects left out; a single run (nothing swept) is its
+    own point, labelled ``""``."""
+    import numpy as np
+
+    if not swept:
+        return [("", ds)]
+    stacked = ds.stack(_point=swept)
+    index = stacked.indexes["_point"]
+    points = []
+    for k in range(stacked.sizes["_point"]):
+        point = stacked.isel(_point=k)
+        if keep is not None and not keep(point):
+            continue
+        values = index[k] if isinstance(index[k], tuple) else (index[k],)
+        label = ", ".join(f"{name} = {value:.4g}" if isinstance(value, float | np.floating)
+                          else f"{name} = {value}"
+                          for name, value in zip(swept, values, strict=True))
+        points.append((label, point.drop_vars(["_point", *swept], errors="ignore")))
+    if len(points) > limit:
+        picks = np.unique(np.round(np.linspace(0, len(points) - 1, limit)).astype(int))
+        points = [points[i] for i in picks]
+    return points
 
 
 #: Variables a sweep adds per point (:mod:`boltzphlow.sweep`): bookkeeping, not results.

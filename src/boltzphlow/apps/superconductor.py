@@ -207,29 +207,14 @@ def _swept(ds: xr.Dataset) -> list[str]:
 def _points(ds: xr.Dataset, limit: int = 10) -> list[tuple[str, xr.Dataset]]:
     """``(label, point)`` for up to ``limit`` points of a sweep (evenly picked), failed and
     empty points left out; a single run is its own point."""
-    swept = _swept(ds)
-    if not swept:
-        return [("", ds)]
-    stacked = ds.stack(_point=swept)
-    index = stacked.indexes["_point"]
-    keep = []
-    for k in range(stacked.sizes["_point"]):
-        point = stacked.isel(_point=k)
+    from boltzphlow.plotting import sweep_points
+
+    def usable(point: xr.Dataset) -> bool:
         if "failed" in point and bool(point["failed"].fillna(1) != 0):
-            continue
-        if "qp_density" in point and not np.isfinite(point["qp_density"].values).any():
-            continue
-        values = index[k] if isinstance(index[k], tuple) else (index[k],)
-        label = ", ".join(f"{name} = {_fmt(v)}" for name, v in zip(swept, values, strict=True))
-        keep.append((label, point.drop_vars(["_point", *swept], errors="ignore")))
-    if len(keep) > limit:
-        picks = np.unique(np.round(np.linspace(0, len(keep) - 1, limit)).astype(int))
-        keep = [keep[i] for i in picks]
-    return keep
+            return False
+        return "qp_density" not in point or bool(np.isfinite(point["qp_density"].values).any())
 
-
-def _fmt(value: Any) -> str:
-    return f"{value:.4g}" if isinstance(value, float | np.floating) else str(value)
+    return sweep_points(ds, _swept(ds), limit, usable)
 
 
 def _finite_along(da: xr.DataArray, dim: str) -> xr.DataArray:

@@ -10,7 +10,7 @@ and the relaxation-time κ with the kinetic model's decay time
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 import xarray as xr
@@ -77,27 +77,10 @@ def _swept(ds: xr.Dataset) -> list[str]:
 
 def _points(ds: xr.Dataset, limit: int = 8) -> list[tuple[str, xr.Dataset]]:
     """``(label, table)`` for up to ``limit`` points of a sweep (failed ones left out)."""
-    swept = _swept(ds)
-    if not swept:
-        return [("", ds)]
-    stacked = ds.stack(_point=swept)
-    index = stacked.indexes["_point"]
-    keep = []
-    for k in range(stacked.sizes["_point"]):
-        point = stacked.isel(_point=k)
-        if not np.isfinite(point["kappa_ratio"].values).any():
-            continue
-        values = index[k] if isinstance(index[k], tuple) else (index[k],)
-        label = ", ".join(f"{name} = {_fmt(v)}" for name, v in zip(swept, values, strict=True))
-        keep.append((label, point.drop_vars(["_point", *swept], errors="ignore")))
-    if len(keep) > limit:
-        picks = np.unique(np.round(np.linspace(0, len(keep) - 1, limit)).astype(int))
-        keep = [keep[i] for i in picks]
-    return keep
+    from boltzphlow.plotting import sweep_points
 
-
-def _fmt(value: Any) -> str:
-    return f"{value:.4g}" if isinstance(value, float | np.floating) else str(value)
+    return sweep_points(ds, _swept(ds), limit,
+                        lambda point: bool(np.isfinite(point["kappa_ratio"].values).any()))
 
 
 def _reduced(point: xr.Dataset) -> np.ndarray:

@@ -158,6 +158,7 @@ def bcs_gap(T: float | np.ndarray, delta0: float,
     return float(out) if np.ndim(T) == 0 else out
 
 
+@lru_cache(maxsize=256)
 def bcs_critical_temperature(delta0: float, debye_energy: float) -> float:
     """BCS Tc (K) of the gap equation (G): ``∫_0^{Ω_D} tanh(ξ/2k_BTc)/ξ dξ = arcsinh(Ω_D/Δ0)``.
 

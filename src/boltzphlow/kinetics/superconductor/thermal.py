@@ -127,16 +127,11 @@ def _check_gap_model(gap: str) -> None:
 
 
 @lru_cache(maxsize=64)
-def _bcs_tc(delta0: float, debye_energy: float) -> float:
-    return bcs_critical_temperature(delta0, debye_energy)
-
-
-@lru_cache(maxsize=64)
 def _delta0_of_tc(tc: float, debye_energy: float) -> float:
     """Δ0 (µeV) whose gap equation closes at ``tc`` (K) with the cutoff ``debye_energy``."""
     guess = BCS_RATIO * K_B * tc
-    return float(optimize.brentq(lambda d: _bcs_tc(d, debye_energy) - tc, 0.9 * guess,
-                                 1.1 * guess, xtol=1e-13 * guess, rtol=1e-15))
+    return float(optimize.brentq(lambda d: bcs_critical_temperature(d, debye_energy) - tc,
+                                 0.9 * guess, 1.1 * guess, xtol=1e-13 * guess, rtol=1e-15))
 
 
 def _gap_parameters(mat: Material, gap: str) -> tuple[float, float, float]:
@@ -145,7 +140,7 @@ def _gap_parameters(mat: Material, gap: str) -> tuple[float, float, float]:
     _check_gap_model(gap)
     if gap == "bcs":
         return _delta0_of_tc(mat.Tc, mat.debye_energy), 1.0, mat.Tc
-    tc_equation = _bcs_tc(mat.delta0, mat.debye_energy)
+    tc_equation = bcs_critical_temperature(mat.delta0, mat.debye_energy)
     if gap == "alpha":
         return mat.delta0, tc_equation / mat.Tc, mat.Tc
     return mat.delta0, 1.0, tc_equation
