@@ -1,5 +1,6 @@
-"""Quasiparticle–phonon kinetics of a BCS superconductor and its thermal properties (M. Li,
-*Documentation for BoltzPhlow and BTE approach to QP–phonon transport*, §1.1, §1.2, §2.1–2.2).
+"""Quasiparticle–phonon kinetics of a BCS superconductor, its thermal properties and the
+real-frequency Eliashberg equations (M. Li, *Documentation for BoltzPhlow and BTE approach to
+QP–phonon transport*, §1.1, §1.2, §2.1–2.2, §3.1).
 
 >>> import boltzphlow as bp
 >>> al = bp.superconductor.material("Al")
@@ -7,6 +8,14 @@
 """
 
 from boltzphlow.kinetics.superconductor.collisions import CollisionOperator, Rates, TermRates
+from boltzphlow.kinetics.superconductor.eliashberg import (
+    Alpha2F,
+    alpha2F,
+    available_alpha2F,
+    eliashberg,
+    eliashberg_tc,
+    real_axis_tc,
+)
 from boltzphlow.kinetics.superconductor.gap import (
     BCS_RATIO,
     bcs_critical_temperature,
@@ -32,9 +41,10 @@ from boltzphlow.kinetics.superconductor.thermal import (
     thermal_properties,
 )
 
-__all__ = ["BCS_RATIO", "CollisionOperator", "Injection", "Material", "ParameterError",
-           "PhotonHit", "QPPhononModel", "Rates", "State", "TermRates", "available_materials",
-           "bcs_critical_temperature", "bcs_gap", "critical_temperature", "equilibrium_gap",
+__all__ = ["BCS_RATIO", "Alpha2F", "CollisionOperator", "Injection", "Material",
+           "ParameterError", "PhotonHit", "QPPhononModel", "Rates", "State", "TermRates",
+           "alpha2F", "available_alpha2F", "available_materials", "bcs_critical_temperature",
+           "bcs_gap", "critical_temperature", "eliashberg", "eliashberg_tc", "equilibrium_gap",
            "heat_capacity", "heat_capacity_ratio", "kirchhoff_transform", "material",
-           "relaxation_time_conductivity_ratio", "thermal_conductivity",
+           "real_axis_tc", "relaxation_time_conductivity_ratio", "thermal_conductivity",
            "thermal_conductivity_ratio", "thermal_diffusivity", "thermal_properties"]
