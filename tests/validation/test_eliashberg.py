@@ -161,7 +161,7 @@ def test_gap_ratio_grows_with_tc_over_omega_ln():
 
 
 @pytest.mark.slow
-def test_lead():
+def test_lead_pb():
     """Pb with the shipped α²F and μ*: Tc = 7.19 K and 2Δ0/k_BTc ≈ 4.5 (Carbotte's review: 4.49;
     the MZC formula at Tc/ω_ln = 0.128: 4.51).  Measured 4.533 at n = 4096; n = 8192 and 16384
     move Δ by −0.3 % and −0.4 %, the broadening η = 2.7 µeV by ≈ −0.2 %, and the two-peak α²F is a
@@ -175,6 +175,8 @@ def test_lead():
     assert 1 + 0.8 * 1.55 < ds.Z_real.values[10] < 1 + 1.55
     assert {"Z_real", "Z_imag", "phi_real", "phi_imag", "delta_real", "delta_imag", "rho",
             "varphi", "dos"} <= set(ds.data_vars)
+    assert all(v.attrs.get("units") and v.attrs.get("long_name")
+               for v in [*ds.data_vars.values(), *ds.coords.values()])
     z = ds.Z_real.values + 1j * ds.Z_imag.values
     delta = (ds.phi_real.values + 1j * ds.phi_imag.values) / z
     np.testing.assert_allclose(ds.delta_real.values, delta.real, rtol=1e-12, atol=1e-9)

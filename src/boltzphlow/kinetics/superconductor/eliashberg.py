@@ -746,7 +746,7 @@ def eliashberg(material_: Material | str, alpha2F: Alpha2F | str | None = None, 
           if compute_tc else float("nan"))
     coords = {"eps": ("eps", eps[M:], {"units": "ueV", "long_name": "energy ε"})}
 
-    def var(x, long_name, units=""):
+    def var(x, long_name, units="1"):
         return ("eps", np.ascontiguousarray(x[M:]), {"long_name": long_name, "units": units})
 
     ds = xr.Dataset(
