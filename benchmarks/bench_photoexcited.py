@@ -20,14 +20,7 @@ import time
 from functools import partial
 from pathlib import Path
 
-
-def best_of(repeat: int, func) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        func()
-        times.append(time.perf_counter() - start)
-    return min(times)
+from timing import best_of
 
 
 def bench_point(repeat: int) -> None:
@@ -36,11 +29,11 @@ def bench_point(repeat: int) -> None:
     for gamma_in in (0.0, 0.01):
         model = PhotoexcitedMetal("semi-elliptic", mu=0.0, T=0.003, omega_p=0.53, zeta=20.0,
                                   gamma_in=gamma_in, points_per_omega=2120)
-        build = best_of(repeat, partial(PhotoexcitedMetal, "semi-elliptic", mu=0.0, T=0.003,
-                                        omega_p=0.53, zeta=20.0, gamma_in=gamma_in,
-                                        points_per_omega=2120))
-        steady = best_of(repeat, model.steady_state)
-        evolve = best_of(repeat, partial(model.evolve, 10.0, n_out=11))
+        build = best_of(partial(PhotoexcitedMetal, "semi-elliptic", mu=0.0, T=0.003,
+                                omega_p=0.53, zeta=20.0, gamma_in=gamma_in,
+                                points_per_omega=2120), repeat)
+        steady = best_of(model.steady_state, repeat)
+        evolve = best_of(partial(model.evolve, 10.0, n_out=11), repeat)
         sigma_ss = float(model.steady_state()["sigma"])
         sigma_ev = float(model.evolve(10.0, n_out=11)["sigma"][-1])
         print(f"N = {model.n_cells} cells, gamma_in = {gamma_in}: build {build:.3f} s, "
