@@ -61,6 +61,7 @@ import numpy as np
 import xarray as xr
 from scipy import fft, linalg, optimize
 
+from boltzphlow import stats
 from boltzphlow.kinetics.superconductor.gap import BCS_RATIO
 from boltzphlow.kinetics.superconductor.materials import Material, material
 from boltzphlow.units import K_B
@@ -396,12 +397,6 @@ class _Grid:
     hilbert: _Hilbert
 
 
-def _fermi(x: np.ndarray, kT: float) -> np.ndarray:
-    if kT == 0:
-        return (x < 0).astype(float)
-    return 0.5 * (1 - np.tanh(x / (2 * kT)))
-
-
 def _make_grid(a2f: Alpha2F, kT: float, cutoff: float, n_points: int) -> _Grid:
     M = n_points
     h = cutoff / M
@@ -412,9 +407,9 @@ def _make_grid(a2f: Alpha2F, kT: float, cutoff: float, n_points: int) -> _Grid:
     eps = (np.arange(-M, M) + 0.5) * h
     omega = np.arange(1, K + 1) * h
     w = a2f.bin_weights(h, K)
-    n_bose = np.zeros(K) if kT == 0 else np.exp(-omega / kT) / -np.expm1(-omega / kT)
+    n_bose = stats.bose(omega, kT)
     padded = (np.arange(-M - K, M + K) + 0.5) * h
-    fermi = _fermi(padded, kT)
+    fermi = stats.fermi(padded, 0.0, kT)   # ε = (j + ½)h never sits on μ = 0
     # out_j = Σ_m c_m S_{j+m}: m = +k carries the ε + Ω terms, m = −k the ε − Ω terms.
     c_a = np.zeros(2 * K + 1)       # on S = ρ: w n (both signs) + w (ε − Ω branch)
     c_b = np.zeros(2 * K + 1)       # on S f: w (ε + Ω) − w (ε − Ω)
