@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import expit
 
-__all__ = ["bose", "fermi", "minus_dfermi"]
+__all__ = ["bose", "fermi", "minus_dfermi", "planck_ratio"]
 
 
 def _temperature(T: float) -> float:
@@ -50,6 +50,16 @@ def minus_dfermi(energy: np.ndarray | float, mu: np.ndarray | float, T: float) -
         raise ValueError("-df/dε is a δ function at T = 0: use a Fermi-surface integral")
     f = expit(-(np.asarray(energy, dtype=float) - mu) / t)
     return f * (1.0 - f) / t
+
+
+def planck_ratio(x: np.ndarray | float) -> np.ndarray:
+    """``x N(x) = x/(eˣ − 1)`` for ``x ≥ 0`` (a phonon's ``ω N(ω)/T`` at ``x = ω/T``): 1 at
+    ``x = 0`` (``1 − x/2`` below 1e-8), 0 beyond ``x = 700`` instead of overflowing."""
+    x = np.asarray(x, dtype=float)
+    small = x < 1e-8
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        ratio = np.where(small, 1.0, x) / np.expm1(np.minimum(np.where(small, 1.0, x), 700.0))
+    return np.where(small, 1.0 - 0.5 * x, ratio)
 
 
 def bose(omega: np.ndarray | float, T: float) -> np.ndarray:

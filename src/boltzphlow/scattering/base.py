@@ -134,10 +134,7 @@ class Equilibrium:
         finite as ``Δ → 0`` (limit ``f^0(1 - f^0)``); symmetric in its arguments.
         """
         occupation, x = self._ordered(e_from, e_to)
-        small = x < 1e-8
-        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-            ratio = np.where(small, 1.0, x) / np.expm1(np.minimum(x, 700.0))
-        return occupation * np.where(small, 1.0 - 0.5 * x, ratio)
+        return occupation * stats.planck_ratio(x)
 
 
 # --------------------------------------------------------------------------- δ functions

@@ -94,6 +94,7 @@ import scipy.fft as sp_fft
 import scipy.sparse.linalg as spla
 from scipy.special import dawsn
 
+from boltzphlow import stats
 from boltzphlow.bands.hamiltonian import Hamiltonian
 from boltzphlow.grids.kmesh import KMesh
 from boltzphlow.integrate.linear import cg, gmres
@@ -499,17 +500,13 @@ class MatrixBTE:
                     continue
                 omega = m.sound_velocity * qn
                 w = 0.5 * m.coupling ** 2 * omega * cut      # |g_q|²
-                y = omega / t
-                small = y < 1e-8
-                with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-                    yn = np.where(small, 1.0 - 0.5 * y, np.where(small, 1.0, y)
-                                  / np.expm1(np.minimum(np.where(small, 1.0, y), 700.0)))
-                wn = 0.5 * m.coupling ** 2 * t * yn * cut    # |g_q|² N(ω_q), finite at q = 0
+                # |g_q|² N(ω_q), finite at q = 0
+                wn = 0.5 * m.coupling ** 2 * t * stats.planck_ratio(omega / t) * cut
                 w_over = 0.5 * m.coupling ** 2 * t * cut     # |g_q|² T/ω_q
             else:  # optical
                 omega = np.full(qn.shape, float(m.energy))
                 w = np.asarray(m.coupling_sq(flat), float).reshape(qn.shape)
-                nq = 1.0 / math.expm1(m.energy / t)
+                nq = float(stats.bose(m.energy, t))
                 wn = w * nq
                 w_over = w * (t / m.energy)
             w, wn, w_over = (a[:, :, None, None] * meas[:, :, None, None]
@@ -817,7 +814,7 @@ class MatrixBTE:
         f = self.f0.reshape(-1)
         if shell.sign == 0:
             return np.full(f.shape, shell.weight)
-        nq = 1.0 / math.expm1(shell.phonon / self.eq.T)
+        nq = float(stats.bose(shell.phonon, self.eq.T))
         upper = (shell.sign > 0) == (side == "source")   # 1 - f^0 or f^0
         return shell.weight * (nq + (self.h0.reshape(-1) if upper else f))
 
