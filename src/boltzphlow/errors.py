@@ -11,7 +11,10 @@ contents (use :func:`shorten` for values taken from user input).
 
 from __future__ import annotations
 
-__all__ = ["InputError", "ResourceError", "SolverError", "shorten"]
+import math
+from numbers import Real
+
+__all__ = ["InputError", "ResourceError", "SolverError", "check_positive", "shorten"]
 
 
 class InputError(ValueError):
@@ -31,3 +34,14 @@ def shorten(value: object, limit: int = 60) -> str:
     """``repr(value)`` cut to at most ``limit`` characters (for error messages)."""
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def check_positive(name: str, value: object, unit: str = "") -> float:
+    """``value`` as a float if it is a positive finite number (not a bool), else a one-line
+    ``ValueError`` naming ``name``: ``"<name>: must be a positive finite number (<unit>), got
+    ..."``."""
+    if isinstance(value, bool) or not isinstance(value, Real) or not (
+            math.isfinite(value) and value > 0):
+        where = f" ({unit})" if unit else ""
+        raise ValueError(f"{name}: must be a positive finite number{where}, got {shorten(value)}")
+    return float(value)

@@ -62,6 +62,7 @@ import xarray as xr
 from scipy import fft, linalg, optimize
 
 from boltzphlow import stats
+from boltzphlow.errors import check_positive
 from boltzphlow.kinetics.superconductor.gap import BCS_RATIO
 from boltzphlow.kinetics.superconductor.materials import Material, material
 from boltzphlow.units import K_B
@@ -146,10 +147,10 @@ class Alpha2F:
         n
             Table points.
         """
-        _positive("lam", lam)
-        _positive("omega_E", omega_E)
+        check_positive("lam", lam)
+        check_positive("omega_E", omega_E)
         width = 0.02 * omega_E if width is None else width
-        _positive("width", width)
+        check_positive("width", width)
         if width >= omega_E / 5:
             raise ValueError(f"width: must be below omega_E/5 = {omega_E / 5:g} µeV, got {width}")
         omega = np.linspace(omega_E - 5 * width, omega_E + 5 * width, n)
@@ -171,8 +172,8 @@ class Alpha2F:
         n
             Table points.
         """
-        _positive("lam", lam)
-        _positive("omega_D", omega_D)
+        check_positive("lam", lam)
+        check_positive("omega_D", omega_D)
         omega = np.linspace(0.0, omega_D, n)
         values = lam * (omega / omega_D) ** 2
         omega = np.append(omega, omega_D * (1 + 1e-9))  # a sharp edge for the interpolation
@@ -257,9 +258,6 @@ class Alpha2F:
         return w * self.lam / (2 * np.sum(w / omega))
 
 
-def _positive(name: str, value) -> None:
-    if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
-        raise ValueError(f"{name}: must be a positive finite number, got {value!r}")
 
 
 def available_alpha2F() -> list[str]:

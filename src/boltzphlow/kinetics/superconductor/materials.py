@@ -8,13 +8,12 @@ cannot be used (not TOML, a key missing, unknown or with a bad value) raises
 
 from __future__ import annotations
 
-import math
 import tomllib
 from dataclasses import dataclass, fields
 from importlib import resources
 from pathlib import Path
 
-from boltzphlow.errors import InputError, shorten
+from boltzphlow.errors import InputError, check_positive, shorten
 from boltzphlow.parameters import parameter
 from boltzphlow.units import K_B
 
@@ -71,11 +70,7 @@ class Material:
 
     def __post_init__(self) -> None:
         for key in NUMERIC_KEYS:
-            value = getattr(self, key)
-            if not (isinstance(value, int | float) and not isinstance(value, bool)
-                    and math.isfinite(value) and value > 0):
-                raise ValueError(f"{key}: must be a positive finite number, got "
-                                 f"{shorten(value)}")
+            check_positive(key, getattr(self, key))
         if self.debye_energy <= 2 * self.delta0:
             raise ValueError(f"debye_energy: {self.debye_energy:g} µeV must exceed 2 delta0 = "
                              f"{2 * self.delta0:g} µeV")

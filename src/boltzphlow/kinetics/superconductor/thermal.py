@@ -56,6 +56,7 @@ from scipy import optimize
 from scipy.special import expit, spence
 
 from boltzphlow import stats
+from boltzphlow.errors import check_positive
 from boltzphlow.grids.energy import EnergyGrid
 from boltzphlow.kinetics.superconductor.collisions import CollisionOperator
 from boltzphlow.kinetics.superconductor.gap import (
@@ -281,8 +282,8 @@ def normal_thermal_conductivity(material: Material | str, T: float | np.ndarray,
     that ``N0 v_F`` is the band value.
     """
     mat = _material(material)
-    _positive("mean_free_path", mean_free_path, "µm")
-    _positive("fermi_velocity", fermi_velocity, "µm/ns")
+    check_positive("mean_free_path", mean_free_path, "µm")
+    check_positive("fermi_velocity", fermi_velocity, "µm/ns")
     temps = _temperatures(T)
     k = 2.0 * math.pi**2 / 9.0 * mat.N0 * K_B**2 * temps * fermi_velocity * mean_free_path
     return _shape(k * CONDUCTIVITY_SI, T)
@@ -299,10 +300,6 @@ def thermal_conductivity(material: Material | str, T: float | np.ndarray, *,
     return _shape(kn * np.asarray(thermal_conductivity_ratio(material, T, gap)), T)
 
 
-def _positive(name: str, value: float, unit: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | float | np.floating) or not (
-            math.isfinite(value) and value > 0):
-        raise ValueError(f"{name}: must be a positive finite number ({unit}), got {value!r}")
 
 
 def thermal_diffusivity(material: Material | str, T: float | np.ndarray, *,
@@ -316,8 +313,8 @@ def thermal_diffusivity(material: Material | str, T: float | np.ndarray, *,
     ρ(E) = E/ξ that C has, so the diffusivity is *not* constant in the superconductor, unlike
     Li's remark after Eq. 24 (which holds for the normal metal).
     """
-    _positive("mean_free_path", mean_free_path, "µm")
-    _positive("fermi_velocity", fermi_velocity, "µm/ns")
+    check_positive("mean_free_path", mean_free_path, "µm")
+    check_positive("fermi_velocity", fermi_velocity, "µm/ns")
     ratio = (np.asarray(thermal_conductivity_ratio(material, T, gap))
              / np.asarray(heat_capacity_ratio(material, T, gap)))
     return _shape(fermi_velocity * mean_free_path / 3.0 * ratio, T)
@@ -366,8 +363,8 @@ def quasiparticle_diffusion_constant(material: Material | str, E: float | np.nda
     The impurity mean free path ``ℓ = v_g τ_s = v_F τ_n`` is energy independent (Eq. 19), so
     the QPs are diffusive wherever the normal electrons are; it needs v_F (µm/ns) and ℓ (µm).
     """
-    _positive("mean_free_path", mean_free_path, "µm")
-    _positive("fermi_velocity", fermi_velocity, "µm/ns")
+    check_positive("mean_free_path", mean_free_path, "µm")
+    check_positive("fermi_velocity", fermi_velocity, "µm/ns")
     delta = float(equilibrium_gap(material, float(_temperatures(T)), gap))
     e = np.asarray(E, dtype=float)
     if not np.all(np.isfinite(e)) or np.any(e < 0):
@@ -388,12 +385,12 @@ def phonon_diffusion_constant(material: Material | str, omega: float | np.ndarra
     state at T.  The materials carry no sound velocity: give ``sound_velocity`` c_s (µm/ns;
     Al 6.42 µm/ns longitudinal).  Infinite where nothing decays (Ω below 2Δ at low T).
     """
-    _positive("sound_velocity", sound_velocity, "µm/ns")
+    check_positive("sound_velocity", sound_velocity, "µm/ns")
     w = np.asarray(omega, dtype=float)
     if not np.all(np.isfinite(w)) or np.any(w <= 0):
         raise ValueError("omega: phonon energies must be positive and finite (µeV)")
     if mean_free_path is not None:
-        _positive("mean_free_path", mean_free_path, "µm")
+        check_positive("mean_free_path", mean_free_path, "µm")
         return _shape(np.full(w.shape, sound_velocity * mean_free_path / 3.0), omega)
     mat = _material(material)
     op, f, n = _thermal_operator(mat, float(_temperatures(T)), points_per_kT, gap,
@@ -473,7 +470,7 @@ def relaxation_time_conductivity_ratio(material: Material | str, T: float | np.n
     points_per_kT
         QP bins per k_BT (the step is also at most Δ/4).
     """
-    _positive("impurity_time", impurity_time, "ns")
+    check_positive("impurity_time", impurity_time, "ns")
     mat = _material(material)
     temps = _temperatures(T)
     out = np.empty(temps.size)
