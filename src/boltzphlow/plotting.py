@@ -94,13 +94,15 @@ def figure_problems(fig: Any) -> list[str]:
     return problems
 
 
-def sweep_dims(ds: Any) -> list[str]:
-    """The swept dimensions of a sweep result (``ds.attrs["sweep_dims"]``), else ``[]``."""
+def sweep_dims(ds: Any, run_dims: tuple[str, ...] | None = None) -> list[str]:
+    """The swept dimensions of a sweep result (``ds.attrs["sweep_dims"]``); without that
+    attribute ``[]``, or, given the dimensions ``run_dims`` of a single run, every other
+    dimension of ``ds``."""
     import json
 
     text = ds.attrs.get("sweep_dims")
     if not text:
-        return []
+        return [] if run_dims is None else [str(d) for d in ds.dims if d not in run_dims]
     names = json.loads(text) if isinstance(text, str) else list(text)
     return [str(name) for name in names if name in ds.dims]
 

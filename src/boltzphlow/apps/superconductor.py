@@ -27,6 +27,7 @@ from boltzphlow.kinetics.superconductor.model import (
 )
 from boltzphlow.kinetics.superconductor.parameters import FilmParameters, GridParameters
 from boltzphlow.kinetics.superconductor.sources import Injection, PhotonHit
+from boltzphlow.plotting import sweep_dims, sweep_points
 from boltzphlow.schema import ConfigModel, Quantity, config_model
 from boltzphlow.units import conversion_factor
 
@@ -197,24 +198,16 @@ def _run(cfg: SuperconductorConfig, context: RunContext) -> xr.Dataset:
 # plots
 
 
-def _swept(ds: xr.Dataset) -> list[str]:
-    """The swept dimensions of a result (none for a single run)."""
-    from boltzphlow.plotting import sweep_dims
-
-    return sweep_dims(ds) or [str(d) for d in ds.dims if d not in _RUN_DIMS]
-
-
 def _points(ds: xr.Dataset, limit: int = 10) -> list[tuple[str, xr.Dataset]]:
     """``(label, point)`` for up to ``limit`` points of a sweep (evenly picked), failed and
     empty points left out; a single run is its own point."""
-    from boltzphlow.plotting import sweep_points
 
     def usable(point: xr.Dataset) -> bool:
         if "failed" in point and bool(point["failed"].fillna(1) != 0):
             return False
         return "qp_density" not in point or bool(np.isfinite(point["qp_density"].values).any())
 
-    return sweep_points(ds, _swept(ds), limit, usable)
+    return sweep_points(ds, sweep_dims(ds, _RUN_DIMS), limit, usable)
 
 
 def _finite_along(da: xr.DataArray, dim: str) -> xr.DataArray:
@@ -242,7 +235,7 @@ def plot(ds: xr.Dataset, out_dir: Path, stem: str = "superconductor") -> list[Pa
     from boltzphlow.plotting import plot_sweep_scalars, save_figure
 
     out_dir = Path(out_dir)
-    swept = _swept(ds)
+    swept = sweep_dims(ds, _RUN_DIMS)
     points = _points(ds)
     if not points:
         raise ValueError("no finished point to plot")
@@ -361,7 +354,7 @@ def _sweep_evolution_figure(ds: xr.Dataset, points: list[tuple[str, xr.Dataset]]
     ax4.set_title("at the last output time", fontsize=9)
     ax1.legend(fontsize=7)
     fig.suptitle(f"{ds.attrs.get('material', 'superconductor')}: sweep over "
-                 f"{', '.join(_swept(ds))}")
+                 f"{', '.join(sweep_dims(ds, _RUN_DIMS))}")
     return fig
 
 
@@ -420,7 +413,7 @@ def _plot_dist(ax: Any, x: xr.DataArray, y: xr.DataArray, label: str,
 
 def summary(ds: xr.Dataset) -> str:
     """A few lines describing a result (one line per point of a sweep, up to ten)."""
-    swept = _swept(ds)
+    swept = sweep_dims(ds, _RUN_DIMS)
     if swept:
         lines = [f"superconductor sweep over {', '.join(swept)}: "
                  f"{int(np.prod([ds.sizes[d] for d in swept]))} points"]

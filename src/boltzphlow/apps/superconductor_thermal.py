@@ -18,6 +18,7 @@ from pydantic import Field
 
 from boltzphlow.jobs import Job, RunContext
 from boltzphlow.kinetics.superconductor.thermal import ThermalParameters, thermal_table
+from boltzphlow.plotting import sweep_dims, sweep_points
 from boltzphlow.schema import ConfigModel, config_model, parameter_values
 
 #: The dimension of a single table; any other dimension of a result is swept.
@@ -69,17 +70,9 @@ def run(cfg: ThermalConfig, context: RunContext) -> xr.Dataset:
 # plots
 
 
-def _swept(ds: xr.Dataset) -> list[str]:
-    from boltzphlow.plotting import sweep_dims
-
-    return sweep_dims(ds) or [str(d) for d in ds.dims if d not in _RUN_DIMS]
-
-
 def _points(ds: xr.Dataset, limit: int = 8) -> list[tuple[str, xr.Dataset]]:
     """``(label, table)`` for up to ``limit`` points of a sweep (failed ones left out)."""
-    from boltzphlow.plotting import sweep_points
-
-    return sweep_points(ds, _swept(ds), limit,
+    return sweep_points(ds, sweep_dims(ds, _RUN_DIMS), limit,
                         lambda point: bool(np.isfinite(point["kappa_ratio"].values).any()))
 
 
@@ -143,7 +136,7 @@ def plot(ds: xr.Dataset, out_dir: Path, stem: str = "superconductor_thermal") ->
 
 def summary(ds: xr.Dataset) -> str:
     """A few lines: Tc, κ_s/κ_n at the BRT points, the jump, the diffusivity range."""
-    swept = _swept(ds)
+    swept = sweep_dims(ds, _RUN_DIMS)
     if swept:
         lines = [f"superconductor_thermal sweep over {', '.join(swept)}"]
         lines += [f"  {label}: {_line(point)}" for label, point in _points(ds)]
