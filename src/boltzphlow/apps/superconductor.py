@@ -151,6 +151,7 @@ def _build(cfg: SuperconductorConfig) -> QPPhononModel:
         "power": cfg.injection.power * conversion_factor("W", "ueV/ns") / cfg.volume})
     return QPPhononModel(cfg.material, T_bath=cfg.T_bath, gap=cfg.gap, delta=cfg.delta,
                          escape_time=cfg.escape_time, dynes=cfg.dynes,
+                         renormalisation=cfg.renormalisation, alpha2F=cfg.alpha2F,
                          **cfg.grid.model_dump(), photon=photon, injection=injection)
 
 

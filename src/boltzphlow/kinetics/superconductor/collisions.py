@@ -113,29 +113,50 @@ class CollisionOperator:
         Dynes broadening (µeV) of the DOS and of the coherence factors (``ρρ' ∓ ϕϕ'`` bin by
         bin, :func:`.dos.bin_pair_amplitude`); 0 for the sharp BCS DOS and ``1 ∓ Δ²/(EE')``.
     states
-        Optional states per bin overriding the DOS (used for the self-consistent gap, where
-        bins straddling the gap edge are partly filled).
+        Optional states per bin: the weight ``N_i`` of ``∂_t f_i`` (the left-hand side) and of
+        the bookkeeping sums, overriding the DOS (used for the self-consistent gap, where
+        bins straddling the gap edge are partly filled, and for the renormalised left-hand
+        side of the Eliashberg kinetics, Eq. 170).
+    spectral
+        Optional ``(2, n_qp)`` bin integrals ``(∫ρ, ∫ϕ)`` of the generalised spectral weights
+        (Eqs. 166–167) in the coherence factors ``ρρ' ∓ ϕϕ'`` (Eq. 177) in place of the BCS
+        ones; ``states`` defaults to ``∫ρ``.
+
+    Notes
+    -----
+    Every flux is ``c ω² (R⁰_a R⁰_b ∓ R¹_a R¹_b) × [occupations]`` with the pair amplitudes
+    ``R⁰ = ∫ρ``, ``R¹ = ∫ϕ`` per bin, and ``N_i ∂_t f_i`` is the sum of the fluxes of bin ``i``
+    (the rates use ``κ = R/N``).  Energy ``Σ N E f + Σ P ω n`` is conserved and Fermi/Bose
+    states are stationary for any ``R`` and ``N``: both follow from the pair fluxes alone.
     """
 
     def __init__(self, grid: EnergyGrid, delta: float, tau0: float, tau_pb: float, kTc: float,
-                 delta0: float, dynes: float = 0.0, states: np.ndarray | None = None) -> None:
+                 delta0: float, dynes: float = 0.0, states: np.ndarray | None = None,
+                 spectral: np.ndarray | None = None) -> None:
         self.grid = grid
         self.delta = float(delta)
         self.c = 1.0 / (tau0 * kTc**3)
         h = grid.step
         self.g_ph = 2.0 / (math.pi * tau_pb * delta0 * h)
         E = grid.energies
-        self.N = bin_states(grid.edges, delta, dynes) if states is None else np.asarray(states)
+        if spectral is not None:
+            R = np.array(spectral, dtype=float)
+            if R.shape != (2, grid.n_qp):
+                raise ValueError(f"spectral: expected shape (2, {grid.n_qp}), got {R.shape}")
+            self.N = R[0].copy() if states is None else np.asarray(states, dtype=float)
+        else:
+            self.N = (bin_states(grid.edges, delta, dynes) if states is None
+                      else np.asarray(states, dtype=float))
+            # κ² = Δ/E with E ≥ Δ: a bin straddling a moving gap edge keeps 0 ≤ K⁻ ≤ 1
+            pair = self.N * self.delta / np.maximum(E, self.delta)
+            if dynes > 0 and states is None:
+                # the broadened coherence factors ρρ' ∓ ϕϕ' (Eq. 177), consistent with the
+                # broadened DOS: R¹ = ∫_bin ϕ (≤ ∫_bin ρ, :mod:`.dos`)
+                pair = bin_pair_amplitude(grid.edges, delta, dynes)
+            R = np.stack([self.N, pair])
         self.active = self.N > 0
-        # κ² = Δ/E with E ≥ Δ: a bin straddling a moving gap edge keeps 0 ≤ K⁻ ≤ 1
-        kappa2 = self.delta / np.maximum(E, self.delta)
-        if dynes > 0 and states is None:
-            # the broadened coherence factors ρρ' ∓ ϕϕ' (Eq. 177), consistent with the
-            # broadened DOS: κ² = ∫_bin ϕ / ∫_bin ρ (≤ 1, :mod:`.dos`)
-            pair = bin_pair_amplitude(grid.edges, delta, dynes)
-            kappa2 = np.divide(pair, self.N, out=np.zeros_like(E), where=self.active)
-        self.kappa = np.stack([np.ones_like(E), kappa2])
-        self.R = self.kappa * self.N  # (2, n_qp)
+        self.R = np.where(self.active, R, 0.0)  # (2, n_qp)
+        self.kappa = np.divide(self.R, self.N, out=np.zeros_like(self.R), where=self.active)
         w = grid.omega
         self.W = np.concatenate([[0.0], self.c * w * w])  # index J = 0..M
         self.omega_full = np.concatenate([[0.0], w])
@@ -262,7 +283,9 @@ class CollisionOperator:
         return (l_idx, u_idx, J), (i_idx[keep], k_idx[keep], Jr[keep])
 
     def _coherence(self, a: np.ndarray, b: np.ndarray, sign: float) -> np.ndarray:
-        return 1.0 + sign * self.kappa[1][a] * self.kappa[1][b]
+        """Pair factor ``R⁰_a R⁰_b ± R¹_a R¹_b`` (``N_a N_b (1 ± Δ²/E_aE_b)`` for BCS)."""
+        R = self.R
+        return R[0][a] * R[0][b] + sign * R[1][a] * R[1][b]
 
     def rates_direct(self, f: np.ndarray, n: np.ndarray) -> Rates:
         """Same rates by direct summation over every transition (O(N²); reference only)."""
@@ -273,14 +296,14 @@ class CollisionOperator:
         N, W, P = self.N, self.W, self.P
         inv_n = np.divide(1.0, N, out=np.zeros_like(N), where=self.active)
         nJ = n[J - 1]
-        G = W[J] * N[l] * N[u] * self._coherence(l, u, -1.0)
+        G = W[J] * self._coherence(l, u, -1.0)
         emission = G * f[u] * (1 - f[l]) * (1 + nJ)
         absorption = G * f[l] * (1 - f[u]) * nJ
         phi = emission - absorption
         sc_f = (np.bincount(l, phi, nq) - np.bincount(u, phi, nq)) * inv_n
         sc_n = np.bincount(J - 1, phi, M) / P
         nr = n[Jr - 1]
-        H = W[Jr] * N[i] * N[k] * self._coherence(i, k, +1.0)
+        H = W[Jr] * self._coherence(i, k, +1.0)
         rec = H * f[i] * f[k] * (1 + nr)
         pbk = H * (1 - f[i]) * (1 - f[k]) * nr
         r_f = -np.bincount(i, rec, nq) * inv_n
@@ -309,7 +332,7 @@ class CollisionOperator:
         nq, M = self.grid.n_qp, self.grid.n_phonon
         N, W, P, s = self.N, self.W, self.P, self.s
         inv_n = np.divide(1.0, N, out=np.zeros_like(N), where=self.active)
-        kap2 = self.kappa[1]
+        R0, R1 = self.R
         size = nq + M
         check_memory(8.0 * (size + extra) ** 2 * JACOBIAN_MATRICES,
                       f"the dense Jacobian ({size + extra} x {size + extra})")
@@ -331,10 +354,10 @@ class CollisionOperator:
             return z
 
         # --- scattering on (l, J): u = l + J
-        fu, Nu, ku = upper(f), upper(N), upper(kap2)
+        fu = upper(f)
         fl = f[:, None]
         nJ = n[None, :]
-        G = (W[1:] * N[:, None]) * Nu * (1.0 - kap2[:, None] * ku)
+        G = W[1:] * (R0[:, None] * upper(R0) - R1[:, None] * upper(R1))
         d_fu = G * ((1 - fl) * (1 + nJ) + fl * nJ)   # ∂Φ/∂f_u
         d_fl = -G * (fu * (1 + nJ) + (1 - fu) * nJ)   # ∂Φ/∂f_l
         d_n = G * (fu - fl)                            # ∂Φ/∂n_J
@@ -358,7 +381,7 @@ class CollisionOperator:
         nfull = np.concatenate([[0.0], n, np.zeros(2 * nq + s + 1)])
         Wh = Wfull[Jh] * validr
         nh = nfull[Jh]
-        H = Wh * np.outer(N, N) * (1.0 + np.outer(kap2, kap2))
+        H = Wh * (np.outer(R0, R0) + np.outer(R1, R1))
         fi, fk = f[:, None], f[None, :]
         e_i = H * (fk * (1 + nh) + (1 - fk) * nh)  # ∂Φ_ik/∂f_i ; ∂Φ_ik/∂f_k = e_i[k, i]
         e_n = H * (fi * fk - (1 - fi) * (1 - fk))  # ∂Φ_ik/∂n_J

@@ -66,3 +66,56 @@ def bcs_dos(energy: np.ndarray, delta: float, dynes: float = 0.0) -> np.ndarray:
     above = e > delta
     out[above] = e[above] / np.sqrt(e[above] ** 2 - delta**2)
     return out
+
+
+def bin_renormalised_weights(edges: np.ndarray, Z: np.ndarray, phi: np.ndarray,
+                             dZ: np.ndarray, dphi: np.ndarray) -> np.ndarray:
+    """Bin integrals of the Eliashberg spectral weights and of the kinetic left-hand side.
+
+    M. Li, *Documentation for BoltzPhlow and BTE approach to QP–phonon transport*, Eqs. 166–167
+    (``ρ = Re[εZ/q]``, ``ϕ = Re[φ/q]``, ``q = √((εZ)² − φ²)`` retarded) and Eq. 170 (the
+    factor of ``∂_t f`` in the homogeneous kinetic equation, without time derivatives of Z and
+    φ): ``w(ε) = ρ (Z₁ + ε ∂_εZ₁) − ϕ ∂_εφ₁`` with ``Z₁ = Re Z``, ``φ₁ = Re φ``.
+
+    With ``Z``, ``φ`` and the slopes held at their values in each bin, the integrals are exact
+    (the gap-edge singularity integrates in closed form), with ``u = Zε``:
+    ``∫ρ dε = q/Z``, ``∫ϕ dε = (φ/Z) ln(u + q)``, ``∫ερ dε = [u q + φ² ln(u + q)]/(2Z²)``.
+    For real constant ``Z`` and ``φ = ZΔ``: ``∫ρ`` is the BCS ``N_i`` of :func:`bin_states`,
+    ``∫ϕ`` its pair amplitude and ``w = Z ρ``; ``w = d Re q/dε`` whenever Z and φ are real
+    (the renormalised ξ per unit energy: the states of the normal metal a bin holds).
+
+    Parameters
+    ----------
+    edges
+        Bin edges (µeV), ``n + 1`` increasing values > 0.
+    Z, phi
+        Complex ``Z`` and ``φ`` (µeV) at the ``n`` bin centres.
+    dZ, dphi
+        ``∂_ε Re Z`` (1/µeV) and ``∂_ε Re φ`` (1) at the bin centres.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(3, n)``: ``∫_bin ρ``, ``∫_bin ϕ`` and ``∫_bin w`` (µeV).
+    """
+    e = np.asarray(edges, dtype=float)
+    Z = np.asarray(Z, dtype=complex)
+    phi = np.asarray(phi, dtype=complex)
+
+    def roots(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        # For ε > 0 the retarded q (q → Zε at large ε) has Re q ≥ 0: Re q could only change
+        # sign where q² is real and negative, inside the gap, where both roots have Re q = 0
+        # and give the same real parts below.  So the principal root is the retarded one,
+        # also when round-off leaves Im Z, Im φ slightly negative (a sign test on Im q would
+        # then pick the wrong root above the gap).
+        u = Z * x
+        return u, np.sqrt(u * u - phi * phi)
+
+    u_lo, q_lo = roots(e[:-1])
+    u_hi, q_hi = roots(e[1:])
+    log_ratio = np.log((u_hi + q_hi) / (u_lo + q_lo))
+    rho = ((q_hi - q_lo) / Z).real
+    varphi = (phi / Z * log_ratio).real
+    e_rho = ((u_hi * q_hi - u_lo * q_lo + phi * phi * log_ratio) / (2 * Z * Z)).real
+    lhs = Z.real * rho + np.asarray(dZ, dtype=float) * e_rho - np.asarray(dphi, float) * varphi
+    return np.stack([rho, varphi, lhs])

@@ -63,12 +63,13 @@ from scipy import fft, linalg, optimize
 
 from boltzphlow import stats
 from boltzphlow.errors import check_positive
+from boltzphlow.kinetics.superconductor.dos import bin_renormalised_weights
 from boltzphlow.kinetics.superconductor.gap import BCS_RATIO
 from boltzphlow.kinetics.superconductor.materials import Material, material
 from boltzphlow.units import K_B
 
 __all__ = ["Alpha2F", "alpha2F", "available_alpha2F", "eliashberg", "eliashberg_tc",
-           "hilbert_transform", "real_axis_tc", "strong_coupling_gap_ratio"]
+           "hilbert_transform", "kinetic_weights", "real_axis_tc", "strong_coupling_gap_ratio"]
 
 #: Most Matsubara frequencies (below ω_c) in the linearised Tc equation.
 MAX_MATSUBARA = 3000
@@ -756,3 +757,38 @@ def eliashberg(material_: Material | str, alpha2F: Alpha2F | str | None = None, 
                "iterations": it, "convergence": change, "broadening": eta,
                "alpha2F": a2f.name, "material": mat.name})
     return ds
+
+
+def kinetic_weights(el: xr.Dataset, edges: np.ndarray) -> np.ndarray:
+    """The renormalised weights of the kinetic equation on the bins ``edges`` (µeV).
+
+    ``Z`` and ``φ`` of an :func:`eliashberg` result are interpolated (linearly) to the bin
+    centres, their real parts' slopes taken on the Eliashberg grid, and
+    :func:`.dos.bin_renormalised_weights` integrates ``ρ``, ``ϕ`` (Eqs. 166–167) and the
+    left-hand-side factor ``ρ (Z₁ + ε Z₁') − ϕ φ₁'`` (Eq. 170) over each bin.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(3, n)``: ``∫ρ``, ``∫ϕ`` and ``∫[ρ (Z₁ + ε Z₁') − ϕ φ₁']`` per bin (µeV).
+
+    Raises
+    ------
+    ValueError
+        When the bins reach beyond the Eliashberg grid.
+    """
+    edges = np.asarray(edges, dtype=float)
+    eps = np.asarray(el["eps"].values, dtype=float)
+    if edges[-1] > eps[-1] or edges[0] < 0:
+        raise ValueError(f"the bins up to {edges[-1]:.6g} µeV reach beyond the Eliashberg grid "
+                         f"(ε ≤ {eps[-1]:.6g} µeV)")
+    centres = 0.5 * (edges[1:] + edges[:-1])
+
+    def at(values: np.ndarray) -> np.ndarray:
+        return np.interp(centres, eps, values)
+
+    z_re, phi_re = el["Z_real"].values, el["phi_real"].values
+    Z = at(z_re) + 1j * at(el["Z_imag"].values)
+    phi = at(phi_re) + 1j * at(el["phi_imag"].values)
+    return bin_renormalised_weights(edges, Z, phi, at(np.gradient(z_re, eps)),
+                                    at(np.gradient(phi_re, eps)))

@@ -55,6 +55,7 @@ from boltzphlow.kinetics.superconductor.collisions import (
     phonon_mode_weights,
 )
 from boltzphlow.kinetics.superconductor.dos import bin_states, xi_of_energy
+from boltzphlow.kinetics.superconductor.eliashberg import Alpha2F, eliashberg, kinetic_weights
 from boltzphlow.kinetics.superconductor.materials import Material
 from boltzphlow.kinetics.superconductor.materials import material as load_material
 from boltzphlow.kinetics.superconductor.parameters import FilmParameters, GridParameters
@@ -277,6 +278,18 @@ class QPPhononModel:
         Largest phonon energy (µeV); at least the pair energy ``2Δ + h`` of the lowest bins.
     dynes
         Dynes broadening Γ of the DOS (µeV), fixed gap only.
+    renormalisation
+        ``"none"`` (BCS) or ``"eliashberg"``: the real-frequency Eliashberg solution at
+        ``T_bath`` (:func:`.eliashberg.eliashberg`) renormalises the kinetics (Li, Eqs. 170 and
+        177–179): ``∂_t f`` is weighted by ``ρ (Z₁ + ε Z₁') − ϕ φ₁'`` and the coherence factors
+        are ``ρρ' ∓ ϕϕ'`` with the generalised ρ, ϕ of Eqs. 166–167.  The gap is fixed at the
+        Eliashberg gap edge.  See *Notes*.
+    alpha2F
+        α²F for the Eliashberg option: an :class:`~.eliashberg.Alpha2F`, a shipped name or a
+        file path (default the material's shipped α²F).
+    eliashberg_result
+        A precomputed :func:`.eliashberg.eliashberg` result at ``T_bath`` to use instead of
+        solving the Eliashberg equations here (Al needs 32768 frequencies, ~25 s).
     photon
         Optional :class:`PhotonHit` included by :meth:`initial_state`.
     injection
@@ -293,6 +306,20 @@ class QPPhononModel:
         ``omega_max``).
     InputError
         For a material file that cannot be used.
+
+    Notes
+    -----
+    With ``renormalisation="eliashberg"`` the material's ``τ0`` and ``N0`` keep their meaning:
+    Kaplan et al.'s ``τ0 = Z₁(0) ħ/(2π b (k_BTc)³)`` contains the normal-state renormalisation
+    ``Z₁(0) = 1 + λ``, and ``N0`` from the Sommerfeld coefficient is the dressed DOS
+    ``N_band (1 + λ)``.  The states per bin (the weight of ``∂_t f``, of the QP number and of
+    the QP energy) are therefore ``∫_bin [ρ (Z₁ + ε Z₁') − ϕ φ₁'] dε / (1 + λ)``, and the
+    collision kernel ``ω²/(τ0 (k_BTc)³)`` is unchanged.  Where ``Z`` and ``Δ = φ/Z`` do not
+    depend on energy (weak coupling, ``λ → 0`` at fixed Tc) the weight is the BCS ``∫ρ``
+    and the model is the BCS one.  Where the weight turns negative (above ``Δ + Ω`` of the
+    main α²F peak at strong coupling, where ``Z₁`` falls steeply and quasiparticles are not
+    well defined) Eq. 170 does not give a kinetic equation: the model refuses ``E_max``
+    reaching there.
     """
 
     def __init__(self, material: Material | str, T_bath: float,
@@ -301,6 +328,9 @@ class QPPhononModel:
                  gap: Literal["fixed", "self-consistent"] = FilmParameters.gap,
                  delta: float | None = None, escape_time: float | None = None,
                  omega_max: float | None = None, dynes: float = FilmParameters.dynes,
+                 renormalisation: Literal["none", "eliashberg"] = FilmParameters.renormalisation,
+                 alpha2F: Alpha2F | str | None = FilmParameters.alpha2F,
+                 eliashberg_result: xr.Dataset | None = None,
                  photon: PhotonHit | None = None, injection: Injection | None = None) -> None:
         if isinstance(material, Material):
             mat = material
@@ -325,11 +355,19 @@ class QPPhononModel:
             raise ParameterError("dynes", f"Dynes broadening must be ≥ 0 µeV, got {dynes}")
         if dynes > 0 and gap != "fixed":
             raise ParameterError("dynes", "Dynes broadening is supported with a fixed gap only")
+        if renormalisation not in ("none", "eliashberg"):
+            raise ParameterError("renormalisation", f"must be 'none' or 'eliashberg', got "
+                                                    f"{renormalisation!r}")
         self.material = mat
         self.T_bath = float(T_bath)
         self.gap_mode = gap
         self.escape_time = None if escape_time is None else float(escape_time)
         self.dynes = float(dynes)
+        self.renormalisation = renormalisation
+        self.eliashberg: xr.Dataset | None = None
+        self._renormalised: np.ndarray | None = None
+        if renormalisation == "eliashberg":
+            delta = self._solve_eliashberg(gap, delta, alpha2F, eliashberg_result)
         if delta is None:
             if gap == "fixed" and T_bath >= mat.Tc:
                 raise ParameterError("T_bath", f"{T_bath:g} K is not below Tc = {mat.Tc:g} K of "
@@ -375,6 +413,8 @@ class QPPhononModel:
         except GridError as exc:
             raise ParameterError(names.get(exc.parameter, exc.parameter), exc.reason) from None
         g = self.grid
+        if self.eliashberg is not None:
+            self._renormalised = self._renormalised_bins()
         check_memory(8.0 * FFT_ARRAYS * (2 * g.n_qp + g.n_phonon + 2),
                      f"the collision rates on {g.n_qp} QP bins and {g.n_phonon} phonon energies",
                      [_p("energy_step"), _p("E_max")]
@@ -386,6 +426,51 @@ class QPPhononModel:
                 self._check_source(name, src)
         if photon is not None:
             self.photon_deposit(self.thermal(self.T_bath), photon)  # raises if f would pass 1
+
+    def _solve_eliashberg(self, gap: str, delta: float | None, alpha2F: Alpha2F | str | None,
+                          result: xr.Dataset | None) -> float:
+        """Solve (or take) the Eliashberg equations at ``T_bath``; return the gap edge (µeV)."""
+        for name, bad, why in (("gap", gap != "fixed", "a fixed gap (the Eliashberg gap edge)"),
+                               ("delta", delta is not None, "the Eliashberg gap edge as the "
+                                                            "gap: leave delta unset"),
+                               ("dynes", self.dynes > 0, "no Dynes broadening (Z and φ have "
+                                                         "their own imaginary parts)")):
+            if bad:
+                raise ParameterError(name, f"renormalisation = 'eliashberg' needs {why}")
+        if result is None:
+            try:
+                result = eliashberg(self.material, alpha2F=alpha2F, T=self.T_bath,
+                                    compute_tc=False)
+            except (ValueError, OSError) as exc:
+                raise ParameterError("alpha2F", str(exc)) from None
+        elif not math.isclose(float(result.attrs.get("T", math.nan)), self.T_bath,
+                              rel_tol=1e-9, abs_tol=1e-12):
+            raise ParameterError("eliashberg_result", f"solved at T = {result.attrs.get('T')} "
+                                                      f"K, not at T_bath = {self.T_bath:g} K")
+        edge = float(result.attrs["delta0"])
+        if not edge > 0:
+            raise ParameterError("T_bath", f"{self.T_bath:g} K is above the Eliashberg Tc of "
+                                           f"{self.material.name} with α²F "
+                                           f"{result.attrs.get('alpha2F')}: no gap")
+        self.eliashberg = result
+        return edge
+
+    def _renormalised_bins(self) -> np.ndarray:
+        """``(∫ρ, ∫ϕ, states)`` per bin for the Eliashberg option (class *Notes*)."""
+        el, g = self.eliashberg, self.grid
+        try:
+            weights = kinetic_weights(el, g.edges)
+        except ValueError as exc:
+            raise ParameterError("E_max", str(exc)) from None
+        weights[2] /= 1.0 + float(el.attrs["lam"])
+        bad = np.nonzero(weights[2] <= 0)[0]
+        if bad.size:
+            top = float(g.edges[bad[0]])
+            raise ParameterError("E_max", f"the renormalised weight of ∂f/∂t, ρ(Z₁ + εZ₁') − "
+                                          f"ϕφ₁', is ≤ 0 from {top:.6g} µeV on (quasiparticles "
+                                          f"are not well defined there): use E_max ≤ "
+                                          f"{floor_sig(top - g.step):g} µeV")
+        return weights
 
     def _check_source(self, name: str, src: PhotonHit | Injection) -> None:
         """Refuse a source packet below the gap, beyond the grid or between its bins."""
@@ -428,8 +513,10 @@ class QPPhononModel:
         """The :class:`CollisionOperator` at gap ``delta`` (default the model's)."""
         d = self.delta if delta is None else float(delta)
         mat = self.material
+        r = self._renormalised
         return CollisionOperator(self.grid, d, mat.tau0, mat.tau_pb, mat.kTc, mat.delta0,
-                                 dynes=self.dynes)
+                                 dynes=self.dynes, states=None if r is None else r[2],
+                                 spectral=None if r is None else r[:2])
 
     @property
     def phonon_weights(self) -> np.ndarray:
@@ -438,8 +525,11 @@ class QPPhononModel:
         return phonon_mode_weights(self.grid, mat.tau0, mat.tau_pb, mat.kTc, mat.delta0)
 
     def states(self, delta: float | None = None) -> np.ndarray:
-        """States per bin ``N_i`` (µeV; times 4N0 per volume) at gap ``delta``."""
+        """States per bin ``N_i`` (µeV; times 4N0 per volume) at gap ``delta``: the weight of
+        ``∂_t f_i``, of the QP number and energy (renormalised with the Eliashberg option)."""
         d = self.delta if delta is None else float(delta)
+        if self._renormalised is not None:
+            return self._renormalised[2].copy()
         return bin_states(self.grid.edges, d, self.dynes)
 
     def injection_rate(self, states: np.ndarray) -> np.ndarray:
@@ -1027,7 +1117,12 @@ class _Records:
             tau0_ns=mat.tau0, tau_pb_ns=mat.tau_pb, N0_per_ueV_um3=mat.N0,
             debye_energy_ueV=mat.debye_energy, T_bath_K=model.T_bath, gap_mode=model.gap_mode,
             energy_step_ueV=model.grid.step, escape_time_ns=model.escape_time or 0.0,
+            renormalisation=model.renormalisation,
             **stats.attrs(), compute_time_s=wall, complete=int(complete))
+        if model.eliashberg is not None:
+            el = model.eliashberg.attrs
+            ds.attrs.update(alpha2F=str(el.get("alpha2F", "")), lambda_eph=float(el["lam"]),
+                            mu_star=float(el["mu_star"]), delta_ueV=model.delta)
         return ds
 
 
@@ -1064,9 +1159,11 @@ def _check_resume(model: QPPhononModel, ds: xr.Dataset, times: np.ndarray) -> No
     if not np.allclose(ds.t.values, times[:k], rtol=1e-12, atol=0.0):
         raise ValueError(f"{what} has other output times than this config (run.t_end, "
                          "run.n_out, run.spacing or run.t_first differ)")
-    if ds.attrs.get("gap_mode", model.gap_mode) != model.gap_mode:
-        raise ValueError(f"{what} was computed with gap {ds.attrs['gap_mode']!r}, this config "
-                         f"says {model.gap_mode!r}")
+    for key, ours in (("gap_mode", model.gap_mode),
+                      ("renormalisation", model.renormalisation)):
+        if ds.attrs.get(key, ours) != ours:
+            raise ValueError(f"{what} was computed with {key.removesuffix('_mode')} "
+                             f"{ds.attrs[key]!r}, this config says {ours!r}")
     last = {name: np.asarray(ds[name].values[k - 1], dtype=float) for name in _VARS}
     if not all(np.all(np.isfinite(v)) for v in last.values()) or not last["step_size"] >= 0:
         raise ValueError(f"{what} has non-finite values in its last record "

@@ -39,6 +39,15 @@ class FilmParameters:
         doc="the fixed gap (none: the BCS gap Δ(T_bath) of the material)")
     dynes: float = parameter(0.0, unit="ueV", quantity=True, ge=0,
                              doc="Dynes broadening Γ of the DOS (fixed gap only)")
+    renormalisation: Literal["none", "eliashberg"] = parameter(
+        "none", unit="-",
+        doc="none (BCS DOS and coherence factors) or eliashberg (Z(ε), φ(ε) of the "
+            "real-frequency Eliashberg equations at T_bath in the left-hand side and the "
+            "coherence factors; fixed gap = the Eliashberg gap edge, delta unset)")
+    alpha2F: str | None = parameter(
+        None, unit="-",
+        doc="α²F for renormalisation = eliashberg: a shipped name (Al, Pb) or the path of an "
+            "α²F TOML file (none: the material's shipped α²F)")
     escape_time: float | None = parameter(
         None, unit="ns", quantity=True, gt=0,
         doc="phonon escape time to the bath (none: a closed film); see *Checks* for the "
