@@ -48,6 +48,7 @@ EXAMPLE_GRIDS: dict[str, dict[str, str]] = {
     "matrix_bte_sidejump": {"mesh": "[12, 12]"},
     "matrix_bte_qwz_gap": {"mesh": "[16, 16]"},
     "matrix_bte_dirac_gap": {"mesh": "[16, 16]", "massive_dirac.k_max": "2.5"},
+    "pb_eliashberg_photon": {"grid.energy_step": "40ueV", "grid.E_max": "4500ueV"},
 }
 
 EXAMPLES = sorted(list_examples())

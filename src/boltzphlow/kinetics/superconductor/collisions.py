@@ -147,12 +147,14 @@ class CollisionOperator:
         else:
             self.N = (bin_states(grid.edges, delta, dynes) if states is None
                       else np.asarray(states, dtype=float))
-            # κ² = Δ/E with E ≥ Δ: a bin straddling a moving gap edge keeps 0 ≤ K⁻ ≤ 1
-            pair = self.N * self.delta / np.maximum(E, self.delta)
-            if dynes > 0 and states is None:
-                # the broadened coherence factors ρρ' ∓ ϕϕ' (Eq. 177), consistent with the
-                # broadened DOS: R¹ = ∫_bin ϕ (≤ ∫_bin ρ, :mod:`.dos`)
+            if states is None:
+                # the coherence factors ρρ' ∓ ϕϕ' (Eq. 177) integrated over the bins like the
+                # DOS: R¹ = ∫_bin ϕ (≤ ∫_bin ρ, :mod:`.dos`; ϕ = ρΔ/E without broadening),
+                # exact at the gap edge where Δ/E at the bin centre would be O(h) off
                 pair = bin_pair_amplitude(grid.edges, delta, dynes)
+            else:
+                # κ² = Δ/E with E ≥ Δ: a bin straddling a moving gap edge keeps 0 ≤ K⁻ ≤ 1
+                pair = self.N * self.delta / np.maximum(E, self.delta)
             R = np.stack([self.N, pair])
         self.active = self.N > 0
         self.R = np.where(self.active, R, 0.0)  # (2, n_qp)

@@ -42,9 +42,10 @@ def xi_of_energy(energy: np.ndarray, delta: float, dynes: float = 0.0) -> np.nda
     return np.sqrt(np.clip(e * e - delta * delta, 0.0, None))
 
 
-def bin_pair_amplitude(edges: np.ndarray, delta: float, dynes: float) -> np.ndarray:
-    """``∫_bin ϕ dE`` (µeV) of the Dynes-broadened anomalous weight ``ϕ = Re[Δ/√(z² − Δ²)]``,
-    ``z = E + iΓ`` (module docstring), per bin of ``edges``; ``dynes`` Γ > 0."""
+def bin_pair_amplitude(edges: np.ndarray, delta: float, dynes: float = 0.0) -> np.ndarray:
+    """``∫_bin ϕ dE`` (µeV) of the anomalous weight ``ϕ = Re[Δ/√(z² − Δ²)]``, ``z = E + iΓ``
+    (module docstring), per bin of ``edges``; ``dynes`` Γ ≥ 0 (0: ``Δ arccosh(E/Δ)`` above the
+    gap, constant below)."""
     z = np.asarray(edges, dtype=float) + 1j * dynes
     root = np.sqrt(z - delta) * np.sqrt(z + delta)    # the branch of positive real part
     return np.diff((delta * np.log(z + root)).real)

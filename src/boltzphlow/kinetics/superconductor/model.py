@@ -363,6 +363,9 @@ class QPPhononModel:
         self.gap_mode = gap
         self.escape_time = None if escape_time is None else float(escape_time)
         self.dynes = float(dynes)
+        if renormalisation == "none" and (alpha2F is not None or eliashberg_result is not None):
+            raise ParameterError("alpha2F" if alpha2F is not None else "eliashberg_result",
+                                 "is used only with renormalisation = 'eliashberg'")
         self.renormalisation = renormalisation
         self.eliashberg: xr.Dataset | None = None
         self._renormalised: np.ndarray | None = None

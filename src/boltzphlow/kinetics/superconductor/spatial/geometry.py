@@ -28,6 +28,15 @@ def _cell_count(cells: object) -> int:
     return int(cells)
 
 
+def _cell_edges(name: str, extent: float, cells: object, edges: object) -> np.ndarray:
+    """Uniform edges on ``[0, extent]`` (``extent`` checked as the argument ``name``, in µm),
+    or the given ``edges`` checked against it."""
+    size = check_positive(name, extent, "µm")
+    if edges is None:
+        return np.linspace(0.0, size, _cell_count(cells) + 1)
+    return _check_edges(edges, size, name)
+
+
 def _check_edges(edges: object, extent: float, name: str) -> np.ndarray:
     e = np.asarray(edges, dtype=float)
     if e.ndim != 1 or e.size < 2 or not np.all(np.isfinite(e)):
@@ -121,12 +130,7 @@ class Slab(Geometry):
     walls = ("lower", "upper")
 
     def __init__(self, length: float, cells: int = 100, *, edges: object = None) -> None:
-        L = check_positive("length", length, "µm")
-        if edges is None:
-            e = np.linspace(0.0, L, _cell_count(cells) + 1)
-        else:
-            e = _check_edges(edges, L, "length")
-        super().__init__(e)
+        super().__init__(_cell_edges("length", length, cells, edges))
 
     def _areas(self, edges: np.ndarray) -> np.ndarray:
         return np.ones_like(edges)
@@ -156,12 +160,7 @@ class Sphere(Geometry):
     walls = ("surface",)
 
     def __init__(self, radius: float, cells: int = 100, *, edges: object = None) -> None:
-        R = check_positive("radius", radius, "µm")
-        if edges is None:
-            e = np.linspace(0.0, R, _cell_count(cells) + 1)
-        else:
-            e = _check_edges(edges, R, "radius")
-        super().__init__(e)
+        super().__init__(_cell_edges("radius", radius, cells, edges))
 
     def _areas(self, edges: np.ndarray) -> np.ndarray:
         return 4.0 * np.pi * edges**2
