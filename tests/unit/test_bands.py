@@ -429,6 +429,109 @@ class TestWannier90:
         np.testing.assert_allclose(read.hamiltonian(k), model.hamiltonian(k), atol=1e-13)
 
 
+class TestWannier90Replicas:
+    """``_wsvec.dat`` (MDRS) and the position block of ``_tb.dat``."""
+
+    @staticmethod
+    def _files(tmp_path, blocks: dict, model=None):
+        """A two-orbital ``_hr.dat`` and a ``_wsvec.dat`` with the given replica blocks."""
+        model = model or bands.TightBinding(
+            np.eye(3), {(0, 0, 0): [[0.3, 0.1], [0.1, -0.3]],
+                        (1, 0, 0): [[0.2, 0.05j], [0.4, 0.1]],
+                        (-1, 0, 0): np.conj([[0.2, 0.05j], [0.4, 0.1]]).T})
+        hr = tmp_path / "toy_hr.dat"
+        _write_hr(hr, model, np.eye(3))
+        lines = ["## written by a test with use_ws_distance=.true."]
+        for (r1, r2, r3, m, n), shifts in blocks.items():
+            lines += [f"{r1:5d}{r2:5d}{r3:5d}{m:5d}{n:5d}", f"{len(shifts):5d}"]
+            lines += [f"{t[0]:5d}{t[1]:5d}{t[2]:5d}" for t in shifts]
+        ws = tmp_path / "toy_wsvec.dat"
+        ws.write_text("\n".join(lines) + "\n")
+        return model, hr, ws
+
+    def test_mdrs_spreads_each_hopping_over_its_replicas(self, tmp_path):
+        """h_mn(R) → (1/M) Σ_i h_mn(R) e^{ik(R + T_i)}: the pair (1, 2) at R = (1, 0, 0) split
+        over R and R + (−2, 0, 0), its Hermitian partner (2, 1) at −R over −R and −R + (2, 0,
+        0), as Wannier90 writes them; other pairs stay."""
+        shift = {(1, 0, 0, 1, 2): [(0, 0, 0), (-2, 0, 0)],
+                 (-1, 0, 0, 2, 1): [(0, 0, 0), (2, 0, 0)]}
+        model, hr, ws = self._files(tmp_path, shift)
+        read = bands.read_wannier90_hr(hr, wsvec=ws)
+        k = RNG.normal(size=(6, 3))
+        expected = model.hamiltonian(k)
+        h12 = model.h_R[np.nonzero((model.R == [1, 0, 0]).all(1))[0][0], 0, 1]
+        moved = 0.5 * h12 * (np.exp(-2j * k[:, 0]) - 1) * np.exp(1j * k[:, 0])
+        expected[:, 0, 1] += moved
+        expected[:, 1, 0] += np.conj(moved)
+        np.testing.assert_allclose(read.hamiltonian(k), expected, atol=1e-14)
+        assert {tuple(r) for r in read.R} >= {(-1, 0, 0), (1, 0, 0)}
+
+    def test_unbalanced_replicas_break_hermiticity_and_bad_files_name_the_line(self, tmp_path):
+        _, hr, ws = self._files(tmp_path, {(1, 0, 0, 1, 2): [(0, 0, 0), (-2, 0, 0)]})
+        with pytest.raises(ValueError, match="not Hermitian"):
+            bands.read_wannier90_hr(hr, wsvec=ws)
+        for text, message in (("x\n1 0 0 1\n1\n0 0 0\n", "line 2: expected 5 values"),
+                              ("x\n1 0 0 1 3\n1\n0 0 0\n", "orbital index out of range"),
+                              ("x\n1 0 0 1 2\n0\n", "number of replicas must be >= 1"),
+                              ("x\n1 0 0 1 2\n1\n0 0\n", "line 4: expected 3 values"),
+                              ("x\n1 0 0 1 2\n1\n0 0 0\n1 0 0 1 2\n1\n0 0 0\n",
+                               "line 5: the same \\(R, m, n\\) is given twice")):
+            ws.write_text(text)
+            with pytest.raises(ValueError, match=message):
+                bands.read_wannier90_hr(hr, wsvec=ws)
+
+    def test_tb_position_block_is_kept_whole(self, tmp_path):
+        """Off-diagonal ⟨m,0|r|n,R⟩ survive (divided by the degeneracy of R, like the
+        hoppings), and MDRS moves them with the hoppings."""
+        lines = ["tb", "1 0 0", "0 1 0", "0 0 1", "2", "3", "1 2 2"]
+        hop = {(0, 0, 0): [[0.5, 0.1], [0.1, -0.5]], (1, 0, 0): [[0.2, 0.3], [0.1, 0.0]],
+               (-1, 0, 0): [[0.2, 0.1], [0.3, 0.0]]}
+        pos = {(0, 0, 0): [[0.0, 0.2], [0.2, 0.5]], (1, 0, 0): [[0.1, 0.4j], [0.0, 0.0]],
+               (-1, 0, 0): [[-0.1, 0.0], [0.0, 0.0]]}
+        deg = {(0, 0, 0): 1, (1, 0, 0): 2, (-1, 0, 0): 2}
+        for table, kind in ((hop, "h"), (pos, "x")):
+            for r, mat in table.items():
+                lines += ["", " ".join(map(str, r))]
+                for n in range(2):
+                    for m in range(2):
+                        v = complex(np.asarray(mat)[m, n]) * deg[r]
+                        lines.append(f"{m + 1} {n + 1} {v.real} {v.imag}" if kind == "h" else
+                                     f"{m + 1} {n + 1} {v.real} {v.imag} 0 0 0 0")
+        path = tmp_path / "toy_tb.dat"
+        path.write_text("\n".join(lines) + "\n")
+        read = bands.read_wannier90_tb(path)
+        for r, mat in pos.items():
+            i = np.nonzero((read.R == r).all(1))[0][0]
+            np.testing.assert_allclose(read.position_matrix[i, :, :, 0], mat, atol=1e-15)
+        np.testing.assert_allclose(read.positions[:, 0], [0.0, 0.5])
+        ws = tmp_path / "toy_wsvec.dat"
+        ws.write_text("#\n1 0 0 1 2\n2\n0 0 0\n-2 0 0\n-1 0 0 2 1\n2\n0 0 0\n2 0 0\n")
+        moved = bands.read_wannier90_tb(path, wsvec=ws)
+        i = np.nonzero((moved.R == [-1, 0, 0]).all(1))[0][0]
+        assert moved.position_matrix[i, 0, 1, 0] == pytest.approx(0.2j)
+
+
+def test_pythtb_spinful_model_keeps_its_hamiltonian():
+    """A spinful PythTB model (2 x 2 on-site matrices with a spin-flip term, spin-dependent
+    hoppings) becomes 2N orbitals in PythTB's own (orbital, spin) order: H(k) equal to
+    PythTB's to round-off."""
+    pythtb = pytest.importorskip("pythtb")
+    lat = [[1.0, 0.0], [0.5, np.sqrt(3) / 2]]
+    m = pythtb.tb_model(2, 2, lat, [[1 / 3, 1 / 3], [2 / 3, 2 / 3]], nspin=2)
+    m.set_onsite([[0.1, 0.2, 0.0, 0.3], [-0.1, 0.0, 0.05, 0.0]])
+    for r in ([0, 0], [-1, 0], [0, -1]):
+        m.set_hop(1.0, 0, 1, r)
+    for r in ([1, 0], [-1, 1], [0, -1]):
+        m.set_hop([0, 0, 0, 0.1j], 0, 0, r)
+        m.set_hop([0, 0.05, 0, -0.1j], 1, 1, r)
+    tb = bands.from_pythtb(m)
+    assert tb.n_bands == 4 and tb.name == "pythtb-spinful"
+    k_reduced = RNG.uniform(-1, 1, size=(5, 2))
+    h = tb.hamiltonian(k_reduced @ tb.reciprocal)
+    for i, kr in enumerate(k_reduced):
+        np.testing.assert_allclose(h[i], m._gen_ham(kr).reshape(4, 4), atol=1e-13)
+
+
 def test_pythtb_import_reproduces_haldane():
     pythtb = pytest.importorskip("pythtb")
     lat = [[1.0, 0.0], [0.5, np.sqrt(3) / 2]]

@@ -41,7 +41,11 @@ from boltzphlow.bands.models import (
 from boltzphlow.bands.paths import brillouin_zone, path_corners, path_ticks, sample_path
 from boltzphlow.bands.pythtb import from_pythtb
 from boltzphlow.bands.registry import MODEL_KINDS, ModelKind, high_symmetry_points
-from boltzphlow.bands.wannier90 import read_wannier90_hr, read_wannier90_tb
+from boltzphlow.bands.wannier90 import (
+    read_wannier90_hr,
+    read_wannier90_tb,
+    read_wannier90_wsvec,
+)
 
 __all__ = [
     "MODEL_KINDS",
@@ -75,6 +79,7 @@ __all__ = [
     "rashba_2deg",
     "read_wannier90_hr",
     "read_wannier90_tb",
+    "read_wannier90_wsvec",
     "sample_path",
     "weyl_lattice",
 ]

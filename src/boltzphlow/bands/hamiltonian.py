@@ -267,6 +267,12 @@ class TightBinding(BlochHamiltonian):
         curvature invariant; converted to reduced-coordinate matrices (:attr:`symmetry`).
     name
         Label used in reprs and results.
+    position_matrix
+        Optional matrix elements ``<a,0|r|b,R>`` of the position operator (Cartesian, the
+        lattice's length unit), ``(n_R, N, N, 3)`` on the same R as ``hoppings`` (a Wannier90
+        ``_tb.dat`` position block); kept as :attr:`position_matrix` on :attr:`R`.  The Bloch
+        sums here use the orbital positions only (the tight-binding approximation of the
+        position operator).
 
     Raises
     ------
@@ -285,6 +291,7 @@ class TightBinding(BlochHamiltonian):
         *,
         symmetry: Sequence[np.ndarray] = (),
         name: str = "",
+        position_matrix: np.ndarray | None = None,
     ) -> None:
         lattice = np.atleast_2d(np.asarray(lattice, dtype=float))
         d = lattice.shape[0]
@@ -315,6 +322,14 @@ class TightBinding(BlochHamiltonian):
         merged = np.zeros((len(uniq),) + h.shape[1:], dtype=complex)
         np.add.at(merged, inverse.reshape(-1), h)
         self.R, self.h_R = uniq, merged
+        self.position_matrix: np.ndarray | None = None
+        if position_matrix is not None:
+            x = np.asarray(position_matrix, dtype=complex)
+            if x.shape[:3] != h.shape or x.ndim != 4 or not np.isfinite(x).all():
+                raise ValueError(f"position_matrix must be finite with shape {h.shape + (3,)}, "
+                                 f"got {x.shape}")
+            self.position_matrix = np.zeros((len(uniq),) + x.shape[1:], dtype=complex)
+            np.add.at(self.position_matrix, inverse.reshape(-1), x)
         self.n_bands = h.shape[1]
         self.dim = d
         self.lattice = lattice

@@ -14,6 +14,20 @@ position block) become the orbital positions.
 
 Energies are in the file's unit (eV), lengths in the lattice's (Å for ``_tb.dat``).
 
+``_wsvec.dat`` (written with ``use_ws_distance = true``, the default of Wannier90 3): a comment
+line, then for every hopping a block ``R1 R2 R3 m n``, the number ``M`` of its minimal-distance
+replicas, and ``M`` lines ``T1 T2 T3``.  Wannier90 then interpolates with the hopping
+``h_mn(R)`` (already divided by the Wigner–Seitz degeneracy of R) spread equally over
+``R + T_i``, i = 1..M (the MDRS method: G. Pizzi et al., "Wannier90 as a community code",
+J. Phys.: Condens. Matter 32, 165902 (2020), §4.2), so that each hopping sits at the image of
+the pair (m, n) of least distance.  Give the file as ``wsvec=`` to either reader to get the
+bands Wannier90 itself interpolates; without it the hoppings stay at R (the plain Wigner–Seitz
+interpolation, which differs away from the ab-initio k-points).
+
+The position block of ``_tb.dat`` is kept whole: ``TightBinding.position_matrix`` holds
+``<m,0|r|n,R>`` (Cartesian, the file's length unit) on the model's R vectors, and the Wannier
+centres (its diagonal at R = 0) are the orbital positions.
+
 What is checked, before anything large is allocated
 ---------------------------------------------------
 Every problem is an :class:`~boltzphlow.errors.InputError` (a ``ValueError``) of one line that
@@ -33,6 +47,7 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -41,7 +56,7 @@ from boltzphlow.bands.hamiltonian import TightBinding
 from boltzphlow.errors import InputError, shorten
 from boltzphlow.resources import check_memory
 
-__all__ = ["read_wannier90_hr", "read_wannier90_tb"]
+__all__ = ["read_wannier90_hr", "read_wannier90_tb", "read_wannier90_wsvec"]
 
 #: Bytes of Python objects per byte of file while the lines are held (a generous estimate).
 READ_OVERHEAD = 12
@@ -215,15 +230,74 @@ def _hoppings(lines: _Lines, num_wann: int, degeneracy: list[int], rvec: np.ndar
 
 
 def _model(lines: _Lines, lattice: np.ndarray, r: np.ndarray, h: np.ndarray,
-           positions: np.ndarray | None, name: str) -> TightBinding:
+           positions: np.ndarray | None, name: str, symmetry: Sequence[np.ndarray] = (),
+           position_matrix: np.ndarray | None = None) -> TightBinding:
     try:
-        return TightBinding(lattice, (r, h), positions, name=name)
+        return TightBinding(lattice, (r, h), positions, name=name, symmetry=symmetry,
+                            position_matrix=position_matrix)
     except ValueError as exc:
         raise InputError(f"{lines.label}: {exc}") from None
 
 
+def read_wannier90_wsvec(path: str | Path, num_wann: int
+                         ) -> dict[tuple[int, int, int, int, int], np.ndarray]:
+    """Read ``seedname_wsvec.dat``: ``{(R1, R2, R3, m, n): T}`` with ``T`` the ``(M, 3)``
+    integer replica shifts of the hopping ``<m,0|H|n,R>`` (m, n from 0; module docstring).
+
+    Raises
+    ------
+    InputError
+        For a file that is not a regular file or is malformed (naming the line): a block
+        header that is not five integers, orbital indices outside ``1..num_wann``, a replica
+        count below 1, a shift that is not three integers, or a block given twice.
+    """
+    lines = _Lines(Path(path))
+    out: dict[tuple[int, int, int, int, int], np.ndarray] = {}
+    while not lines.at_end():
+        lineno, (r1, r2, r3, m, n) = lines.numbers(5, int, "'R1 R2 R3 m n'")
+        if not (1 <= m <= num_wann and 1 <= n <= num_wann):
+            raise lines.error(lineno, f"orbital index out of range 1..{num_wann}")
+        key = (r1, r2, r3, m - 1, n - 1)
+        if key in out:
+            raise lines.error(lineno, "the same (R, m, n) is given twice")
+        _, count = lines.count("the number of replicas")
+        out[key] = np.array([lines.numbers(3, int, "replica shift 'T1 T2 T3'")[1]
+                             for _ in range(count)], dtype=np.int64)
+    return out
+
+
+def _minimal_replicas(r: np.ndarray, h: np.ndarray, x: np.ndarray | None,
+                      table: dict[tuple[int, int, int, int, int], np.ndarray]
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Spread each ``h_mn(R)`` (and position element ``x_mn(R)``) over ``R + T_i`` with
+    weight ``1/M`` (Wannier90's MDRS interpolation); pairs the table lacks stay at R."""
+    n_r, n = h.shape[:2]
+    rows, mm, nn, shifts, weights = [], [], [], [], []
+    for i, rv in enumerate(r):
+        for m in range(n):
+            for k in range(n):
+                t = table.get((int(rv[0]), int(rv[1]), int(rv[2]), m, k))
+                t = np.zeros((1, 3), dtype=np.int64) if t is None else t
+                rows.append(np.full(len(t), i))
+                mm.append(np.full(len(t), m))
+                nn.append(np.full(len(t), k))
+                shifts.append(rv + t)
+                weights.append(np.full(len(t), 1.0 / len(t)))
+    row, m_idx, n_idx = (np.concatenate(a) for a in (rows, mm, nn))
+    targets, where = np.unique(np.concatenate(shifts), axis=0, return_inverse=True)
+    w = np.concatenate(weights)
+    new_h = np.zeros((len(targets), n, n), dtype=complex)
+    np.add.at(new_h, (where.reshape(-1), m_idx, n_idx), w * h[row, m_idx, n_idx])
+    new_x = None
+    if x is not None:
+        new_x = np.zeros((len(targets), n, n, 3), dtype=complex)
+        np.add.at(new_x, (where.reshape(-1), m_idx, n_idx), w[:, None] * x[row, m_idx, n_idx])
+    return targets, new_h, new_x
+
+
 def read_wannier90_hr(
-    path: str | Path, lattice: np.ndarray | None = None, positions: np.ndarray | None = None
+    path: str | Path, lattice: np.ndarray | None = None, positions: np.ndarray | None = None,
+    *, wsvec: str | Path | None = None, symmetry: Sequence[np.ndarray] = (),
 ) -> TightBinding:
     """Read ``seedname_hr.dat`` into a :class:`TightBinding` model.
 
@@ -235,6 +309,12 @@ def read_wannier90_hr(
         Lattice vectors as rows (3 x 3); identity if not given (the file has none).
     positions
         Orbital positions in reduced coordinates (num_wann x 3); zero if not given.
+    wsvec
+        ``seedname_wsvec.dat``: move each hopping to its minimal-distance replicas (MDRS,
+        module docstring), as Wannier90 interpolates with ``use_ws_distance``.
+    symmetry
+        Cartesian point operations of the crystal (:class:`TightBinding` ``symmetry``), for
+        the k-mesh reduction of the observables.
 
     Raises
     ------
@@ -249,12 +329,19 @@ def read_wannier90_hr(
     ints, values, linenos = lines.records(nrpts * num_wann**2, 5, 2, "'R1 R2 R3 m n Re Im'")
     lines.check_end("the last hopping")
     r, h = _hoppings(lines, num_wann, degeneracy, ints[:, :3], ints[:, 3:], values, linenos)
+    if wsvec is not None:
+        r, h, _ = _minimal_replicas(r, h, None, read_wannier90_wsvec(wsvec, num_wann))
     lat = np.eye(3) if lattice is None else np.asarray(lattice, dtype=float)
-    return _model(lines, lat, r, h, positions, Path(path).stem)
+    return _model(lines, lat, r, h, positions, Path(path).stem, symmetry)
 
 
-def read_wannier90_tb(path: str | Path) -> TightBinding:
-    """Read ``seedname_tb.dat`` (lattice vectors, hoppings and Wannier centres).
+def read_wannier90_tb(path: str | Path, *, wsvec: str | Path | None = None,
+                      symmetry: Sequence[np.ndarray] = ()) -> TightBinding:
+    """Read ``seedname_tb.dat`` (lattice vectors, hoppings and the position matrix elements).
+
+    ``wsvec`` and ``symmetry`` as for :func:`read_wannier90_hr`.  The Wannier centres become
+    the orbital positions and the whole position block ``<m,0|r|n,R>`` the model's
+    ``position_matrix`` (on the same R vectors as the hoppings; MDRS moves both).
 
     Raises
     ------
@@ -280,19 +367,32 @@ def read_wannier90_tb(path: str | Path) -> TightBinding:
         lns.append(linenos)
     r, h = _hoppings(lines, num_wann, degeneracy, np.concatenate(rvecs), np.concatenate(mns),
                      np.concatenate(vals), np.concatenate(lns))
-    centres = np.zeros((num_wann, 3))
+    position = None
     if not lines.at_end():  # the position block (optional)
+        position = np.zeros((len(r), num_wann, num_wann, 3), dtype=complex)
+        block = {tuple(rv): i for i, rv in enumerate(r.tolist())}
         for _ in range(nrpts):
-            _, rvec = lines.numbers(3, int, "R vector of the position block")
+            lineno, rvec = lines.numbers(3, int, "R vector of the position block")
+            if tuple(rvec) not in block:
+                raise lines.error(lineno, "an R vector the hoppings do not have")
             ints, xyz, linenos = lines.records(num_wann**2, 2, 6,
                                                "'m n Re(x) Im(x) Re(y) Im(y) Re(z) Im(z)'")
             bad = ((ints < 1) | (ints > num_wann)).any(axis=1)
             if bad.any():
                 raise lines.error(int(linenos[np.argmax(bad)]),
                                   f"orbital index out of range 1..{num_wann}")
-            if rvec == [0, 0, 0]:
-                diagonal = ints[:, 0] == ints[:, 1]
-                centres[ints[diagonal, 0] - 1] = xyz[diagonal][:, [0, 2, 4]]
+            # the file lists <m,0|r|n,R> times the degeneracy of R, like the hoppings
+            deg = degeneracy[block[tuple(rvec)]]
+            position[block[tuple(rvec)], ints[:, 0] - 1, ints[:, 1] - 1] = (
+                xyz[:, 0::2] + 1j * xyz[:, 1::2]) / deg
         lines.check_end("the position block")
+    if wsvec is not None:
+        r, h, position = _minimal_replicas(r, h, position,
+                                           read_wannier90_wsvec(wsvec, num_wann))
+    centres = np.zeros((num_wann, 3))
+    if position is not None:
+        origin = np.nonzero(~r.any(axis=1))[0]
+        if origin.size:
+            centres = np.diagonal(position[origin[0]], axis1=0, axis2=1).T.real
     positions = centres @ np.linalg.inv(lattice)
-    return _model(lines, lattice, r, h, positions, Path(path).stem)
+    return _model(lines, lattice, r, h, positions, Path(path).stem, symmetry, position)
