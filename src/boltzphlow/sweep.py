@@ -111,8 +111,9 @@ POINTS_SUFFIX = ".points"
 #: reused only by code of the same package version and result schema; bump this when a job's
 #: output changes without a new package version.  2: solver statistics as ``solver_*``
 #: attributes, the self-consistent gap updated after every step (issue 8).  3: the bte job's
-#: anomalous Hall decomposition (intrinsic, side jump, skew scattering; issue 10).
-RESULT_SCHEMA_VERSION = 3
+#: anomalous Hall decomposition (intrinsic, side jump, skew scattering; issue 10).  4: the
+#: superconductor's qp_phonon_power and coherence factors from the exact bin integral of ϕ.
+RESULT_SCHEMA_VERSION = 4
 
 #: Most points of one sweep (the product of the numbers of values of the swept keys).
 MAX_SWEEP_POINTS = 100_000

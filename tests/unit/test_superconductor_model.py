@@ -256,6 +256,9 @@ def test_a_registered_integrator_is_a_valid_method():
     ({"grid__energy_step": "100 ueV"}, "grid.energy_step: 100 µeV is too coarse"),
     ({"grid__E_max": 190.0}, "grid.E_max: 190 µeV leaves no room above the gap"),
     ({"grid__omega_max": 300.0}, "grid.omega_max: 300 µeV is below the energy"),
+    ({"grid__omega_max": 1500.0, "grid__E_max": 1200.0},
+     "grid.omega_max: 1500 µeV is above E_max + Δ = 1380 µeV: a phonon above it would "
+     "break pairs into only part of its channels"),
     ({"photon__epsilon0": 5000.0}, "photon.epsilon0: the packet at 5000 ± 20 µeV"),
     ({"photon__epsilon0": 100.0}, "photon.epsilon0: 100 µeV is below the gap"),
     ({"photon__width": 1e-3}, "photon.width: 0.001 µeV is too narrow"),
@@ -292,6 +295,23 @@ def test_suggested_limits_work():
                             energy_step=8.0, E_max=185.0).value)
     least = float(re.search(r"at least ([0-9.]+)", msg).group(1))
     assert bp.superconductor.QPPhononModel(AL, 0.1, energy_step=8.0, E_max=least).grid.n_qp >= 2
+    msg = str(pytest.raises(ParameterError, bp.superconductor.QPPhononModel, AL, 0.1,
+                            energy_step=8.0, E_max=1200.0, omega_max=1500.0).value)
+    most = float(re.search(r"use at most ([0-9.]+)", msg).group(1))
+    e_max = float(re.search(r"raise E_max to ([0-9.]+)", msg).group(1))
+    assert bp.superconductor.QPPhononModel(AL, 0.1, energy_step=8.0, E_max=1200.0,
+                                           omega_max=most)
+    assert bp.superconductor.QPPhononModel(AL, 0.1, energy_step=8.0, E_max=e_max,
+                                           omega_max=1500.0)
+
+
+def test_default_first_output_time_is_shared_by_the_api_and_the_config():
+    """10 ps (or t_end/1e4 when earlier) for both, where the API once started at t_end/1e4."""
+    m = bp.superconductor.QPPhononModel(AL, 0.1, energy_step=8.0, E_max=600.0)
+    assert m.output_times(1e6, 5)[1] == pytest.approx(0.01)
+    assert m.output_times(10.0, 5)[1] == pytest.approx(1e-3)
+    _, cfg = validate_config(_raw(run__spacing="log", run__t_end=1e6))
+    assert cfg.run.t_first is None  # the job passes None on: the model's default decides
 
 
 def test_escape_time_too_short_for_the_bookkeeping_is_refused_with_a_value_that_works():

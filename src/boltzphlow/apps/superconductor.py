@@ -67,7 +67,7 @@ class RunConfig(ConfigModel):
         json_schema_extra={"unit": "-"})
     t_first: Quantity("ns", positive=True) | None = Field(
         None, description="first output time after 0 with log spacing, below t_end (none: "
-                          "t_end/1e4)")
+                          "10 ps, or t_end/1e4 when earlier)")
 
 
 class SolverConfig(ConfigModel):

@@ -66,6 +66,8 @@ from boltzphlow.units import K_B
 #: Machine epsilon of float64.
 EPS = float(np.finfo(float).eps)
 
+#: Default first output time after 0 with log spacing (ns), unless ``t_end/1e4`` is earlier.
+DEFAULT_T_FIRST = 0.01
 #: Peak working memory of the FFT rates, in float64 arrays of the FFT length (measured 36).
 FFT_ARRAYS = 64
 #: Dense ``n × n`` arrays the steady-state Newton iteration holds besides the Jacobian.
@@ -407,6 +409,14 @@ class QPPhononModel:
                                          f"{self.delta:.5g} µeV"
                                          f"{'' if E_max < two_bins else ' for pair phonons'}: "
                                          f"use at least {ceil_sig(least):g} µeV")
+            if omega_max is not None and omega_max > E_max + self.delta:
+                raise GridError("omega_max", f"{omega_max:g} µeV is above E_max + Δ = "
+                                             f"{E_max + self.delta:.6g} µeV: a phonon above it "
+                                             f"would break pairs into only part of its channels "
+                                             f"(QPs above E_max are not on the grid); use at "
+                                             f"most {floor_sig(E_max + self.delta):g} µeV or "
+                                             f"raise E_max to {ceil_sig(omega_max - self.delta):g}"
+                                             f" µeV")
             if w_max < pair:
                 raise GridError("omega_max", f"{w_max:g} µeV is below the energy {pair:.6g} µeV "
                                              f"of two QPs at the gap edge: no phonon could take "
@@ -689,6 +699,10 @@ class QPPhononModel:
                      t_first: float | None = None) -> np.ndarray:
         """Output times: 0 then ``n_out − 1`` times up to ``t_end`` (log or linear spaced).
 
+        With log spacing the first time after 0 is ``t_first``, by default
+        :data:`DEFAULT_T_FIRST` (10 ps, where a photon's QP cascade is under way) or
+        ``t_end/1e4`` when that is earlier; the API and the config job share this default.
+
         The memory of the output records (``n_out`` states) is checked before anything is
         allocated.
         """
@@ -702,7 +716,7 @@ class QPPhononModel:
             return np.linspace(0.0, t_end, n_out)
         if spacing != "log":
             raise ParameterError("spacing", f"must be 'log' or 'linear', got {spacing!r}")
-        t0 = t_first if t_first is not None else t_end * 1e-4
+        t0 = t_first if t_first is not None else min(DEFAULT_T_FIRST, t_end * 1e-4)
         if not (_finite(t0) and 0 < t0 < t_end):
             raise ParameterError("t_first", f"must lie between 0 and {_p('t_end')} = {t_end:g} "
                                             f"ns, got {t0:g} ns")
@@ -1016,11 +1030,15 @@ class QPPhononModel:
         u = self.electron_energy(s) if self.gap_mode == "self-consistent" else qp_e
         out_e, in_e = (scale * float(a) for a in accumulators)
         esc_power = scale * float(problem.escape_weight @ (s.n - problem.n_bath))
+        # Eq. 6, P = 4N0 ∫ dE I_qp-φ(E) E ρ(E): on the grid the phonon energy the collisions
+        # make, Σ P_J ω_J ṅ_J = −Σ N_i E_i ḟ_i (they conserve the sum)
+        power = scale * op.phonon_energy(op.rates(s.f, s.n, terms=False).n)
         injected = 0.0 if self.injection is None else self.injection.power * t
         tq, tp = self.effective_temperatures(s)
         return {"t": t, "f": s.f, "n": s.n, "delta": d,
                 "qp_density": scale * op.qp_number(s.f), "qp_energy": qp_e,
                 "phonon_energy": ph_e, "electron_energy": u, "escape_power": esc_power,
+                "qp_phonon_power": power,
                 "energy_injected": injected, "bath_outflow": out_e, "bath_inflow": in_e,
                 "energy_escaped": out_e - in_e, "gap_exchange": scale * problem.gap_work,
                 "T_qp": tq, "T_phonon": tp, "step_size": dt_next}
@@ -1047,6 +1065,8 @@ _VARS = {
                         "electronic energy incl. condensation energy (equals qp_energy for a "
                         "fixed gap)"),
     "escape_power": (("t",), "ueV/(ns*um^3)", "phonon power escaping to the bath"),
+    "qp_phonon_power": (("t",), "ueV/(ns*um^3)",
+                        "power the quasiparticles give the phonons by the collisions (Eq. 6)"),
     "energy_injected": (("t",), "ueV/um^3", "energy injected by the continuous source"),
     "bath_outflow": (("t",), "ueV/um^3", "energy carried to the bath by escaping phonons"),
     "bath_inflow": (("t",), "ueV/um^3", "energy received from the bath by phonons"),
