@@ -209,6 +209,10 @@ def run(cfg: PhotoexcitedConfig, context: RunContext) -> xr.Dataset:
                 long_name="conductivity sigma/sigma_0 without the instability")
             ds["f_free"] = without["f"].assign_attrs(
                 long_name="electron distribution f without the instability")
+            ds["field_quasistatic"] = ("t", _quasistatic_field(free, without["zeta"]), {
+                "units": "e v_F sqrt(tau_tr/Gamma_eph)/W",
+                "long_name": "quasi-static E*: sigma = 0 after 10/Gamma_eph at zeta(t) "
+                             "(Fig. 2e protocol)"})
         number0 = float(ds["number"][0])
     drift = float(np.max(np.abs(ds["number"].to_numpy() - number0)))
     if not drift <= NUMBER_DRIFT_TOLERANCE:
@@ -218,6 +222,19 @@ def run(cfg: PhotoexcitedConfig, context: RunContext) -> xr.Dataset:
         ds = ds.drop_dims("eps")
     ds.attrs["model"] = "photoexcited"
     return ds
+
+
+def _quasistatic_field(model: PhotoexcitedMetal, zeta: xr.DataArray, points: int = 12
+                       ) -> np.ndarray:
+    """``ℰ*(ζ(t))`` of :meth:`PhotoexcitedMetal.crossing_field` (the quasi-static reading of
+    Fig. 3b), tabulated at ``points`` values of ζ up to its maximum and interpolated."""
+    values = zeta.to_numpy()
+    top = float(np.nanmax(values))
+    if not top > 0:
+        return np.zeros(values.shape)
+    table = np.linspace(0.0, top, points + 1)
+    fields = [0.0] + [model.crossing_field(z, xtol=1e-3) for z in table[1:]]
+    return np.interp(values, table, fields)
 
 
 # --------------------------------------------------------------------------------------------
@@ -238,8 +255,9 @@ def plot(ds: xr.Dataset, out_dir: Path, stem: str = "photoexcited") -> list[Path
 
     * a steady state or periodic limit with distributions: f, f_T and D (``distribution``,
       Figs. 1, 5); without them: σ/σ_0 at ω_p (``sigma``);
-    * an evolution: σ, ζ, the field, the bookkeeping and f at Γt ≈ 5 when stored
-      (``evolution``, Fig. 3);
+    * an evolution: σ, ζ, the field (and the quasi-static E* when stored), the bookkeeping
+      and f when stored, at Γt ≈ 5 after a pulse, at the end otherwise (``evolution``,
+      Figs. 1c-e, 3);
     * a sweep: σ against the swept keys, or σ(t) traces for a few pulses (``sweep_sigma``,
       Figs. 2, 3a, supplement Fig. 6), and the distributions of the finished points when
       stored (``sweep_distributions``, supplement Fig. 5).  Failed points (NaN) are left out.
@@ -302,7 +320,10 @@ def _plot_evolution(ds: xr.Dataset, out_dir: Path, stem: str) -> Path:
     ax1b.plot(t, zeta / (top if top > 0 else 1.0), color="tab:red", label="ζ/ζ_max")
     ax1b.set_ylabel("ζ/ζ_max", color="tab:red")
     ax1.legend(fontsize=8, loc="center right")
-    ax2.plot(t, ds["field"])
+    ax2.plot(t, ds["field"], label="E* (σ(t, E*) = 0)")
+    if "field_quasistatic" in ds:
+        ax2.plot(t, ds["field_quasistatic"], "--", label="quasi-static E*(ζ(t)) (Fig. 2e)")
+        ax2.legend(fontsize=7, loc="upper left")
     ax2.set_xlabel("Γ_eph t")
     ax2.set_ylabel("ℰ (e v_F √(τ_tr/Γ_eph)/W)")
     ax2.set_title("internal field E*(t)" if ds.attrs.get("instability", "none") != "none"
@@ -317,7 +338,9 @@ def _plot_evolution(ds: xr.Dataset, out_dir: Path, stem: str) -> Path:
     ax3.set_xlabel("Γ_eph t")
     ax3.legend(fontsize=8)
     if "f" in ds:
-        k = int(np.argmin(np.abs(t.to_numpy() - min(5.0, float(t[-1])))))
+        # f at Γt = 5 after a pulse (Fig. 3c), at the end for a fixed ζ (Figs. 1c-e: t = 10)
+        when = 5.0 if ds.attrs.get("pump", "none") != "none" else float(t[-1])
+        k = int(np.argmin(np.abs(t.to_numpy() - min(when, float(t[-1])))))
         _plot_distribution(ax4, ds, ds["f"].isel(t=k), ds.attrs,
                            label=f"f at Γt = {float(t[k]):.3g}")
         if "f_free" in ds:

@@ -70,14 +70,71 @@ def grid_cells(width: float, omega_p: float, points_per_omega: int) -> int:
     return int(math.ceil(width / (omega_p / points_per_omega) - 1e-9))
 
 
-def phonon_shift_range(points_per_omega: int, h: float, delta_omega: float) -> tuple[int, int]:
+def phonon_shift_range(points_per_omega: int, h: float, delta_omega: float,
+                       dispersion: str = "gaussian") -> tuple[int, int]:
     """First and last phonon energy (in grid steps) of the Gaussian band of Eq. 52 (±3 δω,
-    positive energies only); ``(m, m)`` for a dispersionless mode."""
+    positive energies only), or of the three-point stencil of the diffusive limit
+    (:func:`diffusive_shifts`); ``(m, m)`` for a dispersionless mode."""
     m = int(points_per_omega)
     if delta_omega <= 0:
         return m, m
-    k = math.ceil(3 * delta_omega / h)
+    k = math.ceil(3 * delta_omega / h) if dispersion == "gaussian" else \
+        math.ceil(delta_omega / h * (1 - 1e-12))
     return max(m - k, 1), m + k
+
+
+def diffusive_shifts(points_per_omega: int, h: float, delta_omega: float
+                     ) -> tuple[Array, Array]:
+    r"""Phonon shifts and weights of the diffusive (second-order) limit of supplement Eq. 52.
+
+    Expanding the pair flux ``R(ε, ω)`` of Eq. 52 to second order in ``δ = ω − ω_p`` and
+    averaging over a symmetric phonon band (``⟨δ⟩ = 0``, ``⟨δ²⟩ = δω²``) gives
+    ``St_el = St_el^(0) + (δω²/2) ∂²_ω St_el(ω)|_{ω_p}`` (docs/photoexcited.md, "Dispersive
+    phonons to second order").  ``∂²_ω`` is taken by the central difference of step
+    ``Δ = k h`` with ``k = ⌈δω/h⌉`` (the smallest step whose weights are all ≥ 0):
+    shifts ``m − k, m, m + k`` with weights ``δω²/(2Δ²), 1 − δω²/Δ², δω²/(2Δ²)``.  The pair
+    form keeps the number conserved exactly; the stencil reproduces the operator to
+    ``O(Δ² δω²)``, the order of the neglected fourth-moment terms.
+    """
+    m = int(points_per_omega)
+    k = max(math.ceil(delta_omega / h * (1 - 1e-12)), 1)
+    r = (delta_omega / (k * h)) ** 2
+    return np.array([m - k, m, m + k]), np.array([0.5 * r, 1.0 - r, 0.5 * r])
+
+
+def eq10_conductivity(band: Band | str, mu: float, omega_p: float, *,
+                      transport: str = "constant-v2tau", points: int = 4001) -> float:
+    r"""The δ-function estimate of Eq. 10: ``σ/σ_0 ≈ Σ_j s(μ + jω_p) − (1/ω_p)∫ s dε``.
+
+    ``s = σ̃/σ_0``; the sum runs over the ``j`` with ``μ + jω_p`` inside the band.  It takes
+    ``−∂_ε f`` of the ω_p-periodic distribution (Eq. 8, T → 0) as unit downward jumps at
+    ``μ + jω_p`` plus a uniform rise ``1/ω_p`` (main text, before Eq. 10).
+
+    Parameters
+    ----------
+    band
+        A :class:`~boltzphlow.kinetics.photoexcited.dos.Band` or a built-in name.
+    mu, omega_p
+        Chemical potential and phonon energy (units of W).
+    transport
+        τ_tr model, as for :class:`PhotoexcitedMetal`.
+    points
+        Cells of the midpoint rule for ``∫ s dε`` (cell averages: exact for the built-in
+        bands).
+    """
+    band = as_band(band)
+    edges = np.linspace(band.lo, band.hi, int(points) + 1)
+    h = edges[1] - edges[0]
+    what = {"constant-v2tau": "dos", "constant-tau": "dos*v2", "impurity": "v2",
+            "constant-vtau": "dos*v"}[transport]
+    s = band.cell_average(edges, what) if band.sigma_tilde is None else \
+        band.cell_average(edges, "sigma_tilde")
+    centres = 0.5 * (edges[1:] + edges[:-1])
+    s_mu = float(np.interp(mu, centres, s))
+    j = np.arange(math.floor((band.lo - mu) / omega_p), math.ceil((band.hi - mu) / omega_p) + 1)
+    rungs = mu + j * omega_p
+    rungs = rungs[(rungs > band.lo) & (rungs < band.hi)]
+    return float(np.interp(rungs, centres, s).sum() / s_mu - s.sum() * h / s_mu / omega_p)
 
 
 def model_memory(n_cells: int, first_shift: int, last_shift: int) -> float:
@@ -199,6 +256,10 @@ class PhotoexcitedMetal:
         Width (standard deviation) of a Gaussian phonon band (Eq. 52); 0 for a dispersionless
         mode.  Must be 0 or between one grid step and ``ω_p/3`` (the band, cut at ±3 δω, then
         holds positive phonon energies only).
+    dispersion
+        ``"gaussian"``: St_el averaged over the Gaussian band (Eq. 52); ``"diffusive"``: its
+        expansion to second order in ``ω − ω_p`` (:func:`diffusive_shifts`), the energy
+        diffusion that replaces supplement Eq. 53.
     pump
         :class:`Pump` (needs ``fixed_zeta=False``).
     instability
@@ -233,7 +294,8 @@ class PhotoexcitedMetal:
                  filling: float | None = None, v2: Any = None,
                  sigma_tilde: Callable[[Array], Array] | None = None,
                  transport: str = _P.transport, delta_omega: float = _P.delta_omega,
-                 pump: Pump | None = None, instability: bool | str = _P.instability,
+                 dispersion: str = _P.dispersion, pump: Pump | None = None,
+                 instability: bool | str = _P.instability,
                  tau_maxwell: float = _P.tau_maxwell, field_seed: float = _P.field_seed
                  ) -> None:
         _check_finite(omega_p=omega_p, T=T, zeta=zeta, gamma_eph=gamma_eph,
@@ -259,6 +321,9 @@ class PhotoexcitedMetal:
             raise ValueError(f"delta_omega = {delta_omega:g} exceeds omega_p/3 = "
                              f"{omega_p / 3:.4g}: the Gaussian phonon band of Eq. 52 (cut at "
                              "3 delta_omega) would reach zero phonon energy")
+        if dispersion not in ("gaussian", "diffusive"):
+            raise ValueError(f"dispersion must be 'gaussian' or 'diffusive', got "
+                             f"{shorten(dispersion)}")
         if not (isinstance(points_per_omega, int | np.integer)
                 and not isinstance(points_per_omega, bool) and points_per_omega >= 2):
             raise ValueError(f"points_per_omega must be an integer >= 2, got "
@@ -286,6 +351,7 @@ class PhotoexcitedMetal:
         self.points_per_omega = int(points_per_omega)
         self.transport = transport
         self.delta_omega = float(delta_omega)
+        self.dispersion = dispersion
         self.pump = pump
         models = {False: None, True: "constraint", "constraint": "constraint",
                   "maxwell": "maxwell", "none": None}
@@ -305,7 +371,8 @@ class PhotoexcitedMetal:
             raise ValueError(f"points_per_omega = {self.points_per_omega} gives {n} energy "
                              f"cells over the band (width {band.hi - band.lo:.4g}): choose it "
                              f"so that 2 <= cells <= {MAX_CELLS}")
-        first, last = phonon_shift_range(self.points_per_omega, h, self.delta_omega)
+        first, last = phonon_shift_range(self.points_per_omega, h, self.delta_omega,
+                                         dispersion)
         keys = ["points_per_omega", "omega_p"] + (["delta_omega"] if delta_omega > 0 else [])
         check_memory(model_memory(n, first, last),
                      f"the energy grid ({n} cells, phonon shifts {first}..{last})", keys)
@@ -364,9 +431,12 @@ class PhotoexcitedMetal:
             if self.delta_omega < h:
                 raise ValueError(f"delta_omega = {delta_omega} is below the grid step {h:.3g}: "
                                  "raise points_per_omega")
-            k = np.arange(first, last + 1) - m
-            w = np.exp(-0.5 * (k * h / self.delta_omega) ** 2)
-            self.shifts, self.shift_weights = m + k, w / w.sum()
+            if dispersion == "diffusive":
+                self.shifts, self.shift_weights = diffusive_shifts(m, h, self.delta_omega)
+            else:
+                k = np.arange(first, last + 1) - m
+                w = np.exp(-0.5 * (k * h / self.delta_omega) ** 2)
+                self.shifts, self.shift_weights = m + k, w / w.sum()
         else:
             self.shifts, self.shift_weights = np.array([m]), np.array([1.0])
         self.bose_shifts = bose(self.shifts * h, self.T)
@@ -866,6 +936,37 @@ class PhotoexcitedMetal:
         f = special.expit((mu_ladder[None, :] - eps) / t_star).ravel()[:n]
         return np.where(self.active, f, 0.0)
 
+    def crossing_field(self, zeta: float, t_relax: float = 10.0, field_max: float = 0.5,
+                       xtol: float = 1e-4) -> float:
+        """The field ``ℰ*`` at which σ vanishes after ``t_relax`` at fixed ``ζ`` (Fig. 2e).
+
+        The protocol of Fig. 2e (f_T evolved for ``t_relax`` = 10/Γ_eph at fixed ζ with St_in
+        and the field ``ℰ``), solved for ``σ(ℰ*) = 0`` by Brent's method; 0 when σ ≥ 0
+        without a field.  Along a pulse, ``crossing_field(ζ(t))`` is the quasi-static reading
+        of Fig. 3b's ``E*(t)`` (docs/photoexcited.md, "Fig. 3b").
+
+        Raises
+        ------
+        ValueError
+            When σ is still negative at ``field_max``.
+        """
+        from scipy.optimize import brentq
+
+        kwargs = dict(mu=self.mu, T=self.T, omega_p=self.omega_p, zeta=float(zeta),
+                      gamma_eph=self.gamma_eph, gamma_in=self.gamma_in,
+                      points_per_omega=self.points_per_omega, transport=self.transport,
+                      delta_omega=self.delta_omega, dispersion=self.dispersion)
+
+        def sigma(field: float) -> float:
+            model = PhotoexcitedMetal(self.band, field=field, **kwargs)
+            return float(model.evolve(t_relax, n_out=2)["sigma"][-1])
+
+        if sigma(0.0) >= 0:
+            return 0.0
+        if sigma(field_max) < 0:
+            raise ValueError(f"sigma is still negative at the field {field_max:g}")
+        return float(brentq(sigma, 0.0, field_max, xtol=xtol))
+
     def periodic_distribution(self, f0: Array | None = None) -> Array:
         """Eq. 8: ``f(ε) = Σ_j D f_T(ε + jω_p) / Σ_j D(ε + jω_p)`` (the ζ → ∞ limit)."""
         f0 = self.f_initial if f0 is None else f0
@@ -906,6 +1007,7 @@ class PhotoexcitedMetal:
             "instability": self.instability_model or "none",
             "tau_maxwell": self.tau_maxwell,
             "delta_omega": self.delta_omega,
+            "dispersion": self.dispersion,
             "points_per_omega": self.points_per_omega,
             "energy_step": self.h,
             "dos_fermi": self.dos_fermi,

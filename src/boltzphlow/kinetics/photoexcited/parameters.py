@@ -63,6 +63,11 @@ class MetalParameters:
     delta_omega: float = parameter(
         0.0, unit="W", doc="standard deviation of a Gaussian phonon band (supplement Eq. 52); 0 "
                            "or between h and ω_p/3")
+    dispersion: Literal["gaussian", "diffusive"] = parameter(
+        "gaussian", unit="-",
+        doc="with delta_omega > 0: gaussian (St_el averaged over the Gaussian band, supplement "
+            "Eq. 52) or diffusive (its expansion to second order in ω − ω_p, the energy "
+            "diffusion of docs/photoexcited.md)")
     instability: bool | Literal["constraint", "maxwell"] = parameter(
         False, unit="-",
         doc="follow the σ < 0 instability with an internal field E*(t) (task = evolve): true "
