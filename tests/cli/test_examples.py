@@ -94,7 +94,7 @@ def test_every_example_runs_end_to_end(name, tmp_path, figures, capsys):
 
 
 def test_two_examples_into_one_folder_keep_their_own_figures(tmp_path, figures, capsys):
-    first, second = "photoexcited_fig1a", "photoexcited_fig1d"  # same model, same kinds
+    first, second = "photoexcited_fig1a", "photoexcited_fig1b"  # same model, same kinds
     assert main(["run", first, "-o", str(tmp_path), "-q", *small_grid(first)]) == 0
     before = {path.name: path.read_bytes() for path in tmp_path.glob(f"{first}_*.png")}
     assert before

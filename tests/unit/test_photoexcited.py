@@ -238,6 +238,7 @@ def test_periodic_limit_is_omega_p_periodic():
     ({"filling": 1.5, "mu": None}, "filling"),
     ({"dos": "flat-band"}, "unknown DoS"),
     ({"zeta": float("nan")}, "zeta"),
+    ({"delta_omega": 0.02, "dispersion": "lorentzian"}, "dispersion must be 'gaussian' or"),
 ])
 def test_bad_input_raises_value_error(kwargs, message):
     with pytest.raises(ValueError, match=message):
