@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided, sliding_window_view
@@ -102,7 +103,8 @@ class CollisionOperator:
     grid
         The energy grid.
     delta
-        Gap (µeV) used in the DOS and coherence factors.
+        Gap (µeV) used in the DOS and coherence factors; an array ``(cells,)`` for a gap per
+        cell (see *Cells*).
     tau0, tau_pb
         Characteristic times τ0 and τ0^φ (ns) of Kaplan et al.
     kTc
@@ -122,6 +124,19 @@ class CollisionOperator:
         (Eqs. 166–167) in the coherence factors ``ρρ' ∓ ϕϕ'`` (Eq. 177) in place of the BCS
         ones; ``states`` defaults to ``∫ρ``.
 
+    Cells
+    -----
+    With ``states (cells, n_qp)``, ``spectral (cells, 2, n_qp)`` or ``delta (cells,)`` the
+    operator evaluates every cell of a spatial model at once on the one commensurate grid:
+    the pair identity ``E_i + E_k = ω_{s+i+k}`` holds on the lattice whatever the local gap,
+    and a bin straddling a cell's gap edge is partly filled (its states).  States are then
+    ``f (cells, n_qp)``, ``n (cells, n_phonon)``; the real FFTs run along the last axis of
+    the whole batch, the tilt β is one per cell, and :meth:`rates`, :meth:`linearize`
+    (``apply``, ``diagonal``) and the bookkeeping sums return per-cell arrays.  Only the
+    exact emission phase-space sums are set up per cell (once).  The dense
+    :meth:`jacobian` and :meth:`rates_direct` are unbatched only.  Each cell's results
+    equal those of the unbatched operator with that cell's weights.
+
     Notes
     -----
     Every flux is ``c ω² (R⁰_a R⁰_b ∓ R¹_a R¹_b) × [occupations]`` with the pair amplitudes
@@ -130,35 +145,65 @@ class CollisionOperator:
     states are stationary for any ``R`` and ``N``: both follow from the pair fluxes alone.
     """
 
-    def __init__(self, grid: EnergyGrid, delta: float, tau0: float, tau_pb: float, kTc: float,
-                 delta0: float, dynes: float = 0.0, states: np.ndarray | None = None,
-                 spectral: np.ndarray | None = None) -> None:
+    def __init__(self, grid: EnergyGrid, delta: float | np.ndarray, tau0: float,
+                 tau_pb: float, kTc: float, delta0: float, dynes: float = 0.0,
+                 states: np.ndarray | None = None, spectral: np.ndarray | None = None) -> None:
         self.grid = grid
-        self.delta = float(delta)
         self.c = 1.0 / (tau0 * kTc**3)
         h = grid.step
         self.g_ph = 2.0 / (math.pi * tau_pb * delta0 * h)
         E = grid.energies
-        if spectral is not None:
-            R = np.array(spectral, dtype=float)
-            if R.shape != (2, grid.n_qp):
-                raise ValueError(f"spectral: expected shape (2, {grid.n_qp}), got {R.shape}")
-            self.N = R[0].copy() if states is None else np.asarray(states, dtype=float)
+        nq = grid.n_qp
+        d_arr = np.asarray(delta, dtype=float)
+        st_arr = None if states is None else np.asarray(states, dtype=float)
+        sp_arr = None if spectral is None else np.array(spectral, dtype=float)
+        cells = _batch_size(grid, d_arr, st_arr, sp_arr)
+        #: Number of cells evaluated at once (``None``: the unbatched operator).
+        self.cells = cells
+        if cells is None:
+            self.delta = float(delta)
         else:
-            self.N = (bin_states(grid.edges, delta, dynes) if states is None
-                      else np.asarray(states, dtype=float))
-            if states is None:
+            if d_arr.ndim == 1 and dynes > 0 and states is None and spectral is None:
+                raise ValueError("dynes: a gap per cell is supported without broadening only")
+            self.delta = np.broadcast_to(d_arr, (cells,)).copy() if d_arr.ndim else float(d_arr)
+        dcol = np.asarray(self.delta)[..., None]  # the gap against the bins
+        if sp_arr is not None:
+            R = sp_arr
+            want = (2, nq) if cells is None else (cells, 2, nq)
+            if R.shape != want and R.shape != (2, nq):
+                raise ValueError(f"spectral: expected shape {want}, got {R.shape}")
+            if cells is not None:
+                R = np.broadcast_to(R, (cells, 2, nq)).copy()
+            self.N = R[..., 0, :].copy() if st_arr is None else st_arr
+        else:
+            if st_arr is not None:
+                self.N = st_arr
+            elif cells is not None and np.ndim(self.delta):
+                self.N = np.stack([bin_states(grid.edges, d, dynes) for d in self.delta])
+            else:
+                self.N = bin_states(grid.edges, float(np.max(self.delta)), dynes)
+            if cells is not None:
+                self.N = np.broadcast_to(self.N, (cells, nq)).copy()
+            if st_arr is None:
                 # the coherence factors ρρ' ∓ ϕϕ' (Eq. 177) integrated over the bins like the
                 # DOS: R¹ = ∫_bin ϕ (≤ ∫_bin ρ, :mod:`.dos`; ϕ = ρΔ/E without broadening),
                 # exact at the gap edge where Δ/E at the bin centre would be O(h) off
-                pair = bin_pair_amplitude(grid.edges, delta, dynes)
+                if cells is not None and np.ndim(self.delta):
+                    pair = np.stack([bin_pair_amplitude(grid.edges, d, dynes)
+                                     for d in self.delta])
+                else:
+                    pair = np.broadcast_to(bin_pair_amplitude(
+                        grid.edges, float(np.max(self.delta)), dynes), self.N.shape)
             else:
                 # κ² = Δ/E with E ≥ Δ: a bin straddling a moving gap edge keeps 0 ≤ K⁻ ≤ 1
-                pair = self.N * self.delta / np.maximum(E, self.delta)
-            R = np.stack([self.N, pair])
+                pair = self.N * dcol / np.maximum(E, dcol)
+            R = np.stack([self.N, pair], axis=-2)
+        if cells is not None and self.N.shape != (cells, nq):
+            raise ValueError(f"states: expected shape ({cells}, {nq}), got {self.N.shape}")
         self.active = self.N > 0
-        self.R = np.where(self.active, R, 0.0)  # (2, n_qp)
-        self.kappa = np.divide(self.R, self.N, out=np.zeros_like(self.R), where=self.active)
+        self.R = np.where(self.active[..., None, :], R, 0.0)  # ([cells,] 2, n_qp)
+        self.kappa = np.divide(self.R, self.N[..., None, :], out=np.zeros_like(self.R),
+                               where=self.active[..., None, :])
         w = grid.omega
         self.W = np.concatenate([[0.0], self.c * w * w])  # index J = 0..M
         self.omega_full = np.concatenate([[0.0], w])
@@ -166,10 +211,17 @@ class CollisionOperator:
         self.s = grid.pair_offset
         nq, M = grid.n_qp, grid.n_phonon
         self.L = sfft.next_fast_len(max(nq + M + 2, 2 * nq + 1), real=True)
+        # the batched transforms run their rows on every core (rows are independent: the
+        # same numbers as one worker)
+        workers = -1 if cells is not None else None
+        self._rfft = partial(sfft.rfft, workers=workers)
+        self._irfft = partial(sfft.irfft, workers=workers)
         self.Rh = sfft.rfft(self.R, self.L, axis=-1)
         # spontaneous-emission phase space Σ_J W_J R_{k−J}, exact (positive direct sums) and
         # cached: by FFT its round-off, set by ω_max³, would swamp the gap-edge fluxes
-        self.emission_space = np.stack([np.convolve(self.W, r)[:grid.n_qp] for r in self.R])
+        rows = self.R.reshape(-1, nq)  # one exact direct sum per row (per cell at set-up)
+        self.emission_space = np.stack([np.convolve(self.W, r)[:nq] for r in rows]
+                                       ).reshape(self.R.shape)
         self.Wh = sfft.rfft(self.W, self.L)
         self.Wph = sfft.rfft(self._shift(self.W), self.L)
         self.lam = np.array([1.0, -1.0])[:, None]  # K⁻ = κ¹κ¹ − κ²κ²; K⁺ uses +1 for both
@@ -178,18 +230,28 @@ class CollisionOperator:
     # ------------------------------------------------------------------ helpers
     def _shift(self, arr: np.ndarray) -> np.ndarray:
         """Phonon array re-indexed by ``m = J − s`` (recombination), zero-length if s > M."""
-        return arr[self.s:] if self.s < arr.size else np.zeros(1)
+        return arr[..., self.s:] if self.s < arr.shape[-1] else np.zeros(arr.shape[:-1] + (1,))
 
     def _phonon_full(self, n: np.ndarray) -> np.ndarray:
-        return np.concatenate([[0.0], n])
+        return np.concatenate([np.zeros(n.shape[:-1] + (1,)), n], axis=-1)
+
+    def _check_batch(self, f: np.ndarray, n: np.ndarray) -> None:
+        if self.cells is not None and (np.shape(f) != (self.cells, self.grid.n_qp)
+                                       or np.shape(n) != (self.cells, self.grid.n_phonon)):
+            raise ValueError(f"f, n: expected shapes ({self.cells}, {self.grid.n_qp}) and "
+                             f"({self.cells}, {self.grid.n_phonon}), got {np.shape(f)} and "
+                             f"{np.shape(n)}")
 
     # ------------------------------------------------------------------ FFT rates
     def tilt(self, f: np.ndarray, n: np.ndarray) -> float:
         """Exponential tilt β (1/µeV) under which ``f e^{βE}`` and ``n e^{βω}`` do not grow.
 
         For a thermal state it is ``1/k_BT``; for a state with a hot packet above a cold edge
-        it is 0 (no tilt).  Capped so that ``e^{βE}`` cannot overflow.
+        it is 0 (no tilt).  Capped so that ``e^{βE}`` cannot overflow.  Batched: one tilt per
+        cell, shape ``(cells, 1)``.
         """
+        if self.cells is not None:
+            return self._tilt_cells(f, n)
         act = self.active & (f > 0)
         if act.sum() < 2 or not np.any(n > 0):
             return 0.0
@@ -201,6 +263,28 @@ class CollisionOperator:
         beta_n = np.min((ln[0] - ln[1:]) / (w[1:] - w[0])) if w.size > 1 else 0.0
         cap = 600.0 / max(self.grid.e_max, self.grid.omega[-1])
         return float(max(0.0, min(beta_f, beta_n, cap)))
+
+    def _tilt_cells(self, f: np.ndarray, n: np.ndarray) -> np.ndarray:
+        """:meth:`tilt` of every cell at once, shape ``(cells, 1)``."""
+        cap = 600.0 / max(self.grid.e_max, self.grid.omega[-1])
+
+        def slope(x: np.ndarray, mask: np.ndarray, e: np.ndarray) -> tuple[np.ndarray, ...]:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                lx = np.log(np.where(mask, x, 1.0))
+            first = np.argmax(mask, axis=-1)
+            rows = np.arange(x.shape[0])
+            later = mask & (np.arange(x.shape[-1]) > first[:, None])
+            e0 = e[first][:, None]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ratio = np.where(later, (lx[rows, first][:, None] - lx)
+                                 / np.where(later, e - e0, 1.0), np.inf)
+            return ratio.min(axis=-1), mask.sum(axis=-1)
+
+        beta_f, n_f = slope(f, self.active & (f > 0), self.grid.energies)
+        beta_n, n_n = slope(n, n > 0, self.grid.omega)
+        beta_n = np.where(n_n > 1, beta_n, 0.0)
+        beta = np.clip(np.minimum(np.minimum(beta_f, beta_n), cap), 0.0, None)
+        return np.where((n_f >= 2) & (n_n > 0), beta, 0.0)[:, None]
 
     def rates(self, f: np.ndarray, n: np.ndarray, terms: bool = True,
               tilt: float | None = None) -> Rates:
@@ -226,7 +310,8 @@ class CollisionOperator:
             every evaluation inside one time step of the polynomial-based schemes.
         """
         self.n_evaluations += 1
-        beta = self.tilt(f, n) if tilt is None else float(tilt)
+        self._check_batch(f, n)
+        beta = self.tilt(f, n) if tilt is None else _beta(tilt)
         return self._sums(_Spectra.of(self, f, n, beta)).rates(terms)
 
     def linearize(self, f: np.ndarray, n: np.ndarray, tilt: float | None = None
@@ -239,36 +324,38 @@ class CollisionOperator:
         the spectra of the state computed once (see :class:`Linearization`).
         """
         self.n_evaluations += 1
-        beta = self.tilt(f, n) if tilt is None else float(tilt)
+        self._check_batch(f, n)
+        beta = self.tilt(f, n) if tilt is None else _beta(tilt)
         return Linearization(self, self._sums(_Spectra.of(self, f, n, beta)))
 
     def _sums(self, sp_: _Spectra) -> _Sums:
         """The collision sums of Eqs. 35–40 from the spectra of a state."""
         nq, M, L = self.grid.n_qp, self.grid.n_phonon, self.L
-        irfft = sfft.irfft
+        irfft = self._irfft
         kap, lam = self.kappa, self.lam
         At, Bt, Ah, Bh = sp_.At, sp_.Bt, sp_.Ah, sp_.Bh
         # --- QP side of emission/absorption (Eq. 35)
-        sc_gain_f = (lam * kap * irfft(np.conj(sp_.WWt) * At + sp_.Wnt * At, L)[:, :nq]
-                     ).sum(0) * sp_.dn_e
+        x = _rows  # a per-state spectrum against the two rows (κ¹, κ²) of A and B
+        sc_gain_f = (lam * kap * irfft(x(np.conj(sp_.WWt)) * At + x(sp_.Wnt) * At, L)[..., :nq]
+                     ).sum(-2) * sp_.dn_e
         # Σ_J (W+Wn)_J B_{k−J} = [exact Σ W R] − Σ W A + Σ Wn B
         sc_loss_f = (lam * kap * (self.emission_space + irfft(
-            np.conj(sp_.Wnh) * Bh + sp_.Wnh * Bh - self.Wh * Ah, L)[:, :nq])).sum(0)
+            x(np.conj(sp_.Wnh)) * Bh + x(sp_.Wnh) * Bh - self.Wh * Ah, L)[..., :nq])).sum(-2)
         # --- QP side of recombination (Eq. 36) and pair breaking (Eq. 37)
-        r_loss_f = (kap * irfft(np.conj(Ah) * sp_.WWph, L)[:, :nq]).sum(0)
-        pb_gain_f = (kap * irfft(np.conj(Bt) * sp_.Wnpt, L)[:, :nq]).sum(0) * sp_.dn_e
+        r_loss_f = (kap * irfft(np.conj(Ah) * x(sp_.WWph), L)[..., :nq]).sum(-2)
+        pb_gain_f = (kap * irfft(np.conj(Bt) * x(sp_.Wnpt), L)[..., :nq]).sum(-2) * sp_.dn_e
         # --- phonon side (Eqs. 39-40); index J = 1..M
-        emit = irfft((lam * np.conj(Bt) * At).sum(0), L)[1:M + 1] * sp_.dn_w[1:]
-        absorb = irfft((lam * np.conj(Ah) * Bh).sum(0), L)[1:M + 1]
-        recomb_src = self._pairs(irfft((At * At).sum(0), L)) * sp_.dn_w[1:]
-        pb_src = self._pairs(irfft((Bh * Bh).sum(0), L))
+        emit = irfft((lam * np.conj(Bt) * At).sum(-2), L)[..., 1:M + 1] * sp_.dn_w[..., 1:]
+        absorb = irfft((lam * np.conj(Ah) * Bh).sum(-2), L)[..., 1:M + 1]
+        recomb_src = self._pairs(irfft((At * At).sum(-2), L)) * sp_.dn_w[..., 1:]
+        pb_src = self._pairs(irfft((Bh * Bh).sum(-2), L))
         return _Sums(self, sp_, sc_gain_f, sc_loss_f, r_loss_f, pb_gain_f, emit, absorb,
                      recomb_src, pb_src)
 
     def _pairs(self, conv: np.ndarray) -> np.ndarray:
         """``conv[J − s]`` on ``J = 1..M`` (zero for ``J < s``): pair sums ``Σ_{i+k=J−s}``."""
         m = np.arange(1, self.grid.n_phonon + 1) - self.s
-        return np.where(m >= 0, conv[np.clip(m, 0, None)], 0.0)
+        return np.where(m >= 0, conv[..., np.clip(m, 0, None)], 0.0)
 
     # ------------------------------------------------------------------ reference
     def _pair_tables(self):
@@ -291,6 +378,7 @@ class CollisionOperator:
 
     def rates_direct(self, f: np.ndarray, n: np.ndarray) -> Rates:
         """Same rates by direct summation over every transition (O(N²); reference only)."""
+        self._unbatched("rates_direct")
         nq, M = self.grid.n_qp, self.grid.n_phonon
         check_memory(8.0 * DIRECT_ARRAYS * nq * (nq + M), f"the direct quadrature ({nq} QP "
                      f"bins, {M} phonon energies: O(N²) transition lists)")
@@ -331,6 +419,7 @@ class CollisionOperator:
         needs are written through skewed strided views.  Recombination works on (i, k)
         matrices skewed to (i, m = i + k), ``J = s + m``.
         """
+        self._unbatched("the dense jacobian (use linearize for cells)")
         nq, M = self.grid.n_qp, self.grid.n_phonon
         N, W, P, s = self.N, self.W, self.P, self.s
         inv_n = np.divide(1.0, N, out=np.zeros_like(N), where=self.active)
@@ -403,18 +492,57 @@ class CollisionOperator:
         jac[:nq][~self.active] = 0.0
         return full
 
+    def _unbatched(self, what: str) -> None:
+        if self.cells is not None:
+            raise ValueError(f"{what}: not available for an operator over cells")
+
     # ------------------------------------------------------------------ bookkeeping
-    def qp_energy(self, f: np.ndarray) -> float:
+    # (batched: one value per cell)
+    def qp_energy(self, f: np.ndarray) -> float | np.ndarray:
         """QP energy per ``4 N0`` (µeV²): ``Σ N_i E_i f_i`` (Eq. 9 on the grid)."""
+        if self.cells is not None:
+            return np.einsum("ce,ce->c", self.N, self.grid.energies * f)
         return float(self.N @ (self.grid.energies * f))
 
-    def phonon_energy(self, n: np.ndarray) -> float:
+    def phonon_energy(self, n: np.ndarray) -> float | np.ndarray:
         """Phonon energy per ``4 N0`` (µeV²): ``Σ P_J ω_J n_J`` (Eq. 10 with Eq. 7)."""
+        if self.cells is not None:
+            return (self.grid.omega * n) @ self.P
         return float(self.P @ (self.grid.omega * n))
 
-    def qp_number(self, f: np.ndarray) -> float:
+    def qp_number(self, f: np.ndarray) -> float | np.ndarray:
         """QP number per ``4 N0`` (µeV): ``Σ N_i f_i``."""
+        if self.cells is not None:
+            return np.einsum("ce,ce->c", self.N, f)
         return float(self.N @ f)
+
+
+def _batch_size(grid: EnergyGrid, delta: np.ndarray, states: np.ndarray | None,
+                spectral: np.ndarray | None) -> int | None:
+    """Cells of a batched operator from the shapes of its weights (``None``: unbatched)."""
+    sizes = set()
+    if delta.ndim == 1:
+        sizes.add(delta.size)
+    elif delta.ndim > 1:
+        raise ValueError(f"delta: a scalar or one gap per cell, got shape {delta.shape}")
+    if states is not None and states.ndim == 2:
+        sizes.add(states.shape[0])
+    if spectral is not None and spectral.ndim == 3:
+        sizes.add(spectral.shape[0])
+    if len(sizes) > 1:
+        raise ValueError(f"delta, states, spectral: cell counts differ ({sorted(sizes)})")
+    return sizes.pop() if sizes else None
+
+
+def _beta(tilt: float | np.ndarray) -> float | np.ndarray:
+    """A tilt given by the caller: a float, or one per cell as a ``(cells, 1)`` column."""
+    t = np.asarray(tilt, dtype=float)
+    return float(t) if t.ndim == 0 else t.reshape(-1, 1)
+
+
+def _rows(x: np.ndarray) -> np.ndarray:
+    """A spectrum of the state ``([cells,] L)`` against the rows ``([cells,] 2, L)``."""
+    return x[..., None, :]
 
 
 @dataclass
@@ -428,7 +556,7 @@ class _Spectra:
 
     f: np.ndarray
     n: np.ndarray
-    beta: float
+    beta: float | np.ndarray
     up_e: np.ndarray
     dn_e: np.ndarray
     up_w: np.ndarray
@@ -444,21 +572,22 @@ class _Spectra:
     Wnpt: np.ndarray
 
     @classmethod
-    def of(cls, op: CollisionOperator, f: np.ndarray, n: np.ndarray, beta: float) -> _Spectra:
-        rfft, L = sfft.rfft, op.L
+    def of(cls, op: CollisionOperator, f: np.ndarray, n: np.ndarray,
+           beta: float | np.ndarray) -> _Spectra:
+        rfft, L = op._rfft, op.L
         E, w = op.grid.energies, op.omega_full
         up_e, dn_e = np.exp(beta * E), np.exp(-beta * E)
         up_w, dn_w = np.exp(beta * w), np.exp(-beta * w)
-        A = op.R * f
+        A = op.R * _rows(f)
         Ah = rfft(A, L, axis=-1)
         Bh = op.Rh - Ah
         Wn = op.W * op._phonon_full(n)
         Wnh = rfft(Wn, L)
         Wnph = rfft(op._shift(Wn), L)
         WWph = op.Wph + Wnph
-        if beta > 0:  # tilted spectra of the exponentially decaying factors
-            At = rfft(A * up_e, L, axis=-1)
-            Bt = rfft((op.R - A) * dn_e, L, axis=-1)
+        if np.any(beta > 0):  # tilted spectra of the exponentially decaying factors
+            At = rfft(A * _rows(up_e), L, axis=-1)
+            Bt = rfft((op.R - A) * _rows(dn_e), L, axis=-1)
             WWt = rfft((op.W + Wn) * dn_w, L)
             Wnt = rfft(Wn * up_w, L)
             Wnpt = rfft(op._shift(Wn * up_w), L)
@@ -533,8 +662,9 @@ class Linearization:
         self.evaluations = 0
         s, lam = sums.spectra, op.lam
         # factors of the state in the product rule, formed once for every apply()
-        self._gain_a = lam * (np.conj(s.WWt) + s.Wnt)          # × d(A e^{βE})
-        self._loss_a = -lam * (2 * s.Wnh.real + op.Wh)          # × dA (dB = −dA)
+        self._gain_a = lam * _rows(np.conj(s.WWt) + s.Wnt)     # × d(A e^{βE})
+        self._loss_a = -lam * _rows(2 * s.Wnh.real + op.Wh)     # × dA (dB = −dA)
+        self._tilted = bool(np.any(s.beta > 0))
         self._lam_At = lam * s.At
         self._lam_Bh = lam * s.Bh
         self._qp_out = sums.sc_gain_f + sums.pb_gain_f + sums.sc_loss_f + sums.r_loss_f
@@ -553,68 +683,71 @@ class Linearization:
         self.evaluations += 1
         op, sm = self.op, self.sums
         s = sm.spectra
-        rfft, irfft, L = sfft.rfft, sfft.irfft, op.L
+        rfft, irfft, L = op._rfft, op._irfft, op.L
         nq, M = op.grid.n_qp, op.grid.n_phonon
         kap = op.kappa
         f, n = s.f, s.n
         gain = loss = None  # spectra of the QP gain (× (1 − f)) and loss (× f) sums
         d_f = d_n = None
         # the transforms of each input and of each output group run as one batched call
+        x = _rows
+        tilted = self._tilted
         if df is not None:
-            dA = op.R * df
-            if s.beta > 0:
-                dAh, dAt, dBt = np.split(rfft(np.concatenate([dA, dA * s.up_e,
-                                                              -dA * s.dn_e]), L, axis=-1), 3)
+            dA = op.R * x(df)
+            if tilted:
+                dAh, dAt, dBt = np.split(rfft(np.concatenate([dA, dA * x(s.up_e),
+                                                              -dA * x(s.dn_e)], axis=-2), L,
+                                              axis=-1), 3, axis=-2)
             else:
                 dAh = rfft(dA, L, axis=-1)
                 dAt, dBt = dAh, -dAh
             if want_f:
-                gain = self._gain_a * dAt + np.conj(dBt) * s.Wnpt
-                loss = self._loss_a * dAh + np.conj(dAh) * s.WWph
+                gain = self._gain_a * dAt + np.conj(dBt) * x(s.Wnpt)
+                loss = self._loss_a * dAh + np.conj(dAh) * x(s.WWph)
             if want_n:
                 At, Bt, Ah, Bh = s.At, s.Bt, s.Ah, s.Bh
                 lam = op.lam
-                phon = irfft(np.stack([(lam * (np.conj(dBt) * At + np.conj(Bt) * dAt)).sum(0),
-                                       (lam * (np.conj(dAh) * Bh - np.conj(Ah) * dAh)).sum(0),
-                                       (2 * At * dAt).sum(0), (-2 * Bh * dAh).sum(0)]), L)
-                d_emit = phon[0, 1:M + 1] * s.dn_w[1:]
-                d_recomb = op._pairs(phon[2]) * s.dn_w[1:]
+                phon = irfft(np.stack([(lam * (np.conj(dBt) * At + np.conj(Bt) * dAt)).sum(-2),
+                                       (lam * (np.conj(dAh) * Bh - np.conj(Ah) * dAh)).sum(-2),
+                                       (2 * At * dAt).sum(-2), (-2 * Bh * dAh).sum(-2)]), L)
+                d_emit = phon[0][..., 1:M + 1] * s.dn_w[..., 1:]
+                d_recomb = op._pairs(phon[2]) * s.dn_w[..., 1:]
                 d_n = op.g_ph * ((1 + n) * (d_emit + 0.5 * d_recomb)
-                                 - n * (phon[1, 1:M + 1] + 0.5 * op._pairs(phon[3])))
+                                 - n * (phon[1][..., 1:M + 1] + 0.5 * op._pairs(phon[3])))
         if dn is not None:
             if want_f:
                 dWn = op.W * op._phonon_full(dn)
-                rows = np.zeros((5 if s.beta > 0 else 2, dWn.size))
+                rows = np.zeros((5 if tilted else 2,) + dWn.shape)
                 rows[0] = dWn
-                tail = dWn[op.s:]
-                rows[1, :tail.size] = tail
-                if s.beta > 0:
+                tail = dWn[..., op.s:]
+                rows[1, ..., :tail.shape[-1]] = tail
+                if tilted:
                     up = dWn * s.up_w
                     rows[2] = dWn * s.dn_w
                     rows[3] = up
-                    rows[4, :tail.size] = up[op.s:]
+                    rows[4, ..., :tail.shape[-1]] = up[..., op.s:]
                     dWnh, dWWph, dWWt, dWnt, dWnpt = rfft(rows, L, axis=-1)
                 else:
                     dWnh, dWWph = rfft(rows, L, axis=-1)
                     dWWt, dWnt, dWnpt = dWnh, dWnh, dWWph
-                g_n = self._lam_At * (np.conj(dWWt) + dWnt) + np.conj(s.Bt) * dWnpt
-                l_n = self._lam_Bh * (2 * dWnh.real) + np.conj(s.Ah) * dWWph
+                g_n = self._lam_At * x(np.conj(dWWt) + dWnt) + np.conj(s.Bt) * x(dWnpt)
+                l_n = self._lam_Bh * x(2 * dWnh.real) + np.conj(s.Ah) * x(dWWph)
                 gain = g_n if gain is None else gain + g_n
                 loss = l_n if loss is None else loss + l_n
             if want_n:
                 diag = dn * self._phonon_diagonal
                 d_n = diag if d_n is None else d_n + diag
         if want_f:
-            d_f = np.zeros(nq)
+            d_f = np.zeros(f.shape)
             if gain is not None:
-                sums = irfft(np.concatenate([gain, loss]), L)[:, :nq]
-                d_f = ((1 - f) * s.dn_e * (kap * sums[:2]).sum(0)
-                       - f * (kap * sums[2:]).sum(0))
+                sums = irfft(np.concatenate([gain, loss], axis=-2), L)[..., :nq]
+                d_f = ((1 - f) * s.dn_e * (kap * sums[..., :2, :]).sum(-2)
+                       - f * (kap * sums[..., 2:, :]).sum(-2))
             if df is not None:
                 d_f = d_f - df * self._qp_out
             d_f = np.where(op.active, d_f, 0.0)
         if want_n and d_n is None:
-            d_n = np.zeros(M)
+            d_n = np.zeros(n.shape)
         return d_f, d_n
 
     def diagonal(self) -> tuple[np.ndarray, np.ndarray]:
@@ -625,11 +758,13 @@ class Linearization:
         """
         op, sm = self.op, self.sums
         f = sm.spectra.f
-        n_full = np.concatenate([op._phonon_full(sm.spectra.n), np.zeros(2 * op.grid.n_qp)])
+        n = sm.spectra.n
+        n_full = np.concatenate([op._phonon_full(n), np.zeros(n.shape[:-1]
+                                                               + (2 * op.grid.n_qp,))], axis=-1)
         k2 = 2 * np.arange(op.grid.n_qp) + op.s
         W_pair = np.concatenate([op.W, np.zeros(2 * op.grid.n_qp + op.s + 1)])[k2]
-        n_pair = n_full[k2]
-        self_pair = (op.kappa * op.R).sum(0) * W_pair  # Σ_p κ_p R_p W_{s+2k}
+        n_pair = n_full[..., k2]
+        self_pair = (op.kappa * op.R).sum(-2) * W_pair  # Σ_p κ_p R_p W_{s+2k}
         d_f = -(sm.sc_gain_f + sm.sc_loss_f + sm.r_loss_f + sm.pb_gain_f) \
             - f * self_pair * (1 + n_pair) - (1 - f) * self_pair * n_pair
         d_f = np.where(op.active, d_f, 0.0)

@@ -20,6 +20,9 @@ from boltzphlow.units import K_B
 #: The numeric keys of a material (all required, all positive and finite).
 NUMERIC_KEYS = ("Tc", "delta0", "tau0", "tau_pb", "N0", "debye_energy")
 
+#: Optional numeric keys (positive and finite when given): transport speeds in µm/ns.
+OPTIONAL_KEYS = ("fermi_velocity", "sound_velocity")
+
 #: Largest material file read (bytes): a material table is a few hundred bytes.
 MAX_FILE_BYTES = 1 << 20
 
@@ -47,6 +50,12 @@ class Material:
         Debye energy Ω_D = k_B Θ_D (µeV), the gap-equation cutoff.
     sources
         Where the numbers come from.
+    fermi_velocity
+        Optional Fermi velocity v_F (µm/ns; 1 µm/ns = 1000 m/s), the QP group velocity scale
+        of the spatial model.
+    sound_velocity
+        Optional (Debye-averaged) sound velocity (µm/ns), the phonon speed of the spatial
+        model.
 
     Raises
     ------
@@ -67,10 +76,15 @@ class Material:
     debye_energy: float = parameter(unit="ueV", gt=0,
                                     doc="Debye energy Ω_D = k_B Θ_D, the gap-equation cutoff")
     sources: str = ""
+    fermi_velocity: float | None = None
+    sound_velocity: float | None = None
 
     def __post_init__(self) -> None:
         for key in NUMERIC_KEYS:
             check_positive(key, getattr(self, key))
+        for key in OPTIONAL_KEYS:
+            if getattr(self, key) is not None:
+                check_positive(key, getattr(self, key))
         if self.debye_energy <= 2 * self.delta0:
             raise ValueError(f"debye_energy: {self.debye_energy:g} µeV must exceed 2 delta0 = "
                              f"{2 * self.delta0:g} µeV")

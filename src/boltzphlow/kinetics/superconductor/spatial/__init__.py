@@ -10,6 +10,13 @@ diffusive and ballistic transport steps, one per species, acting on all energy b
 """
 
 from boltzphlow.kinetics.superconductor.spatial.geometry import Geometry, Slab, Sphere
+from boltzphlow.kinetics.superconductor.spatial.model import (
+    BoundaryInjection,
+    PointPhoton,
+    SpatialQPPhononModel,
+    SpatialState,
+    thermal_temperature,
+)
 from boltzphlow.kinetics.superconductor.spatial.transport import (
     Diffusion,
     Streaming,
@@ -19,5 +26,6 @@ from boltzphlow.kinetics.superconductor.spatial.transport import (
     qp_group_velocity,
 )
 
-__all__ = ["Diffusion", "Geometry", "Slab", "Sphere", "Streaming", "TransportStep", "Wall",
-           "qp_bin_velocity", "qp_group_velocity"]
+__all__ = ["BoundaryInjection", "Diffusion", "Geometry", "PointPhoton", "Slab",
+           "SpatialQPPhononModel", "SpatialState", "Sphere", "Streaming", "TransportStep", "Wall",
+           "qp_bin_velocity", "qp_group_velocity", "thermal_temperature"]
