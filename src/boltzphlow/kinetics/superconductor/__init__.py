@@ -1,6 +1,6 @@
-"""Quasiparticle–phonon kinetics of a BCS superconductor, its thermal properties and the
-real-frequency Eliashberg equations (M. Li, *Documentation for BoltzPhlow and BTE approach to
-QP–phonon transport*, §1.1, §1.2, §2.1–2.2, §3.1).
+"""Quasiparticle–phonon kinetics of a BCS superconductor (0-D and in a slab or a sphere), its
+thermal properties and the real-frequency Eliashberg equations (M. Li, *Documentation for
+BoltzPhlow and BTE approach to QP–phonon transport*, §1.1, §1.2, §2.1–2.4, §3.1).
 
 >>> import boltzphlow as bp
 >>> al = bp.superconductor.material("Al")
@@ -28,6 +28,11 @@ from boltzphlow.kinetics.superconductor.model import (
     State,
 )
 from boltzphlow.kinetics.superconductor.sources import Injection, PhotonHit
+from boltzphlow.kinetics.superconductor.spatial import (
+    BoundaryInjection,
+    PointPhoton,
+    SpatialQPPhononModel,
+)
 from boltzphlow.kinetics.superconductor.thermal import (
     critical_temperature,
     equilibrium_gap,
@@ -41,8 +46,9 @@ from boltzphlow.kinetics.superconductor.thermal import (
     thermal_properties,
 )
 
-__all__ = ["BCS_RATIO", "Alpha2F", "CollisionOperator", "Injection", "Material",
-           "ParameterError", "PhotonHit", "QPPhononModel", "Rates", "State", "TermRates",
+__all__ = ["BCS_RATIO", "Alpha2F", "BoundaryInjection", "CollisionOperator", "Injection",
+           "Material", "ParameterError", "PhotonHit", "PointPhoton", "QPPhononModel", "Rates",
+           "SpatialQPPhononModel", "State", "TermRates",
            "alpha2F", "available_alpha2F", "available_materials", "bcs_critical_temperature",
            "bcs_gap", "critical_temperature", "eliashberg", "eliashberg_tc", "equilibrium_gap",
            "heat_capacity", "heat_capacity_ratio", "kirchhoff_transform", "material",

@@ -519,6 +519,7 @@ class SpatialQPPhononModel:
 
     # ------------------------------------------------------------------ evolution
     def evolve(self, s0: SpatialState | None = None, t_end: float = 100.0, *,
+               source: PointPhoton | None = None,
                dt: float | None = None, n_out: int = 21, t_out: np.ndarray | None = None,
                method: str = "rosenbrock", callback: Callable[[xr.Dataset], None] | None = None,
                progress: Callable[[float, float], None] | None = None,
@@ -529,6 +530,9 @@ class SpatialQPPhononModel:
         ----------
         s0
             Initial state (default :meth:`initial_state`).
+        source
+            A :class:`PointPhoton` absorbed at ``t = 0``: deposited on ``s0`` (default the
+            thermal state at ``T_bath``) in place of the model's ``photon``.
         t_end, n_out, t_out
             Final time (ns) and ``n_out`` linearly spaced output times, or the times.
         dt
@@ -590,7 +594,14 @@ class SpatialQPPhononModel:
                 setattr(counters, name, int(resume.attrs.get(f"solver_{name}", 0)))
             counters.linear_iterations = int(resume.attrs.get("solver_linear_iterations", 0))
         else:
-            s = self.initial_state() if s0 is None else s0
+            if source is not None:
+                if not isinstance(source, PointPhoton):
+                    raise ParameterError("source", "must be a PointPhoton")
+                self._check_source("photon", source.epsilon0, source.width)
+                s = self.photon_deposit(self.thermal(self.T_bath) if s0 is None else s0,
+                                        source)
+            else:
+                s = self.initial_state() if s0 is None else s0
             s = SpatialState(np.array(s.f, dtype=float), np.array(s.n, dtype=float))
             self._check_state(s)
             rec.add(s, escaped, 0.0)
