@@ -36,7 +36,8 @@ SMALL_GRIDS: dict[str, dict[str, str]] = {
 
 #: Overrides of single examples, applied after those of their model.
 EXAMPLE_GRIDS: dict[str, dict[str, str]] = {
-    "weyl_cme": {"mesh": "[12, 12, 12]", "cme.refine": "2", "chern.mesh": "[12, 12]"},
+    "weyl_cme": {"mesh": "[12, 12, 12]", "cme.n_radial": "16", "chiral_anomaly.n_radial": "16",
+                 "chern.mesh": "[12, 12]"},
     "massive_dirac_ahc": {"mesh": "[100, 100]"},
     "bte_anomalous_hall_scaling": {"mesh": "[40, 40]", "T": "0.15", "n_kT": "6.0"},
     "bte_dirac_phonons": {"mesh": "[32, 32]", "T": "[0.3]", "n_kT": "4.0"},

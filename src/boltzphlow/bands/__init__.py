@@ -41,6 +41,7 @@ from boltzphlow.bands.models import (
 from boltzphlow.bands.paths import brillouin_zone, path_corners, path_ticks, sample_path
 from boltzphlow.bands.pythtb import from_pythtb
 from boltzphlow.bands.registry import MODEL_KINDS, ModelKind, high_symmetry_points
+from boltzphlow.bands.rice_mele import RiceMele
 from boltzphlow.bands.wannier90 import (
     read_wannier90_hr,
     read_wannier90_tb,
@@ -61,6 +62,7 @@ __all__ = [
     "ParabolicParameters",
     "QiWuZhangParameters",
     "Rashba2degParameters",
+    "RiceMele",
     "TightBinding",
     "WeylLattice",
     "WeylLatticeParameters",

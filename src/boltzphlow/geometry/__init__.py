@@ -5,7 +5,8 @@ systems with non-trivial quantum geometry and the expectation value of physical 
 
 Berry curvature (Kubo), Chern numbers (Fukui-Hatsugai-Suzuki), Berry flux through spheres,
 generalised Gell-Mann basis and Bloch vectors, the interband Berry curvature tensor, the
-orbital-moment energy and the spectral weights.
+orbital-moment energy and the spectral weights; Weyl nodes (band touchings with Berry
+monopole charge) and the partition of k-space around them.
 """
 
 from __future__ import annotations
@@ -29,8 +30,10 @@ from boltzphlow.geometry.interband import (
     spectral_weights,
     structure_constants,
 )
+from boltzphlow.geometry.nodes import BandNode, find_nodes
 
 __all__ = [
+    "BandNode",
     "band_geometry",
     "berry_curvature",
     "berry_curvature_tensor",
@@ -39,6 +42,7 @@ __all__ = [
     "chern_number",
     "cross_su_n",
     "eigensystem",
+    "find_nodes",
     "gell_mann_basis",
     "interband_berry_curvature",
     "orbital_moment",

@@ -267,8 +267,11 @@ class CmeTask(ConfigModel):
     mu: MuList = _key([0.0], "energy", "chemical potentials")
     T: Real = _key(0.01, "energy", "temperature k_B T", ge=0)
     mesh: MeshSizes | None = _key(None, "points", "base k-mesh (default: mesh)")
-    refine: int = _key(6, "levels", "levels of adaptive refinement at the Weyl nodes",
-                       ge=0, le=10)
+    n_radial: int = _key(64, "points", "radial Gauss-Legendre points of the node-centred "
+                         "quadrature at the Weyl nodes (even; 0: plain mesh, nodes not sought)",
+                         ge=0, le=512, multiple_of=2)
+    refine: int = _key(0, "levels", "levels of Dörfler refinement of the mesh part (not "
+                       "recommended: it spoils the rectangle rule, docs/geometry.md)", ge=0, le=10)
     refine_fraction: Real = _key(0.2, "-", "Dörfler fraction of the refinement", gt=0, le=1)
 
 
@@ -278,7 +281,11 @@ class ChiralAnomalyTask(ConfigModel):
     mu: MuList = _key([0.0], "energy", "chemical potentials")
     T: Real = _key(0.05, "energy", "temperature k_B T (smears the Fermi surface)", gt=0)
     mesh: MeshSizes | None = _key(None, "points", "base k-mesh (default: mesh)")
-    refine: int = _key(6, "levels", "levels of adaptive refinement", ge=0, le=10)
+    n_radial: int = _key(64, "points", "radial Gauss-Legendre points of the node-centred "
+                         "quadrature at the Weyl nodes (even; 0: plain mesh, nodes not sought)",
+                         ge=0, le=512, multiple_of=2)
+    refine: int = _key(0, "levels", "levels of Dörfler refinement of the mesh part (not "
+                       "recommended: it spoils the rectangle rule, docs/geometry.md)", ge=0, le=10)
     refine_fraction: Real = _key(0.2, "-", "Dörfler fraction of the refinement", gt=0, le=1)
 
 

@@ -82,6 +82,15 @@ def _summary_one(ds: xr.Dataset) -> str:
             "chiral anomaly C", ds.anomaly_mu.values, ds.chiral_anomaly_per_band.values,
             ds.chiral_anomaly_total.values, ds.chiral_anomaly_total.attrs.get("temperature", 0.0),
             ds.chiral_anomaly_total.units))
+    if "chiral_anomaly_per_node" in ds and ds.sizes.get("anomaly_node", 0):
+        mu = ds.anomaly_mu.values
+        i = int(np.argmin(np.abs(mu)))
+        per_node = ", ".join(
+            f"χ = {int(ds.anomaly_node_chirality[j]):+d} at E = "
+            f"{float(ds.anomaly_node_energy[j]):.3g}: C = "
+            f"{float(ds.chiral_anomaly_per_node.values[i, j]):+.4f}"
+            for j in range(ds.sizes["anomaly_node"]))
+        lines.append(f"chiral anomaly per node (μ = {mu[i]:.3g}): {per_node}")
     return "\n".join(lines)
 
 

@@ -151,12 +151,15 @@ def task_bands(cfg: GeometryConfig, h: Hamiltonian, units: dict[str, str], plan:
 
 def task_cme(cfg: GeometryConfig, h: Hamiltonian, units: dict[str, str], plan: Plan
              ) -> xr.Dataset:
-    """CME coefficient per band and total (Valet and Raimondi, Eq. 36), adaptively refined."""
+    """CME coefficient per band and total (Valet and Raimondi, Eq. 36), node-centred quadrature."""
     task = cfg.cme
     mu, mesh = plan.mu["cme"], plan.meshes["cme"]
     res = chiral_magnetic(h, mu, task.T, mesh, chunk_size=cfg.chunk_size, refine=task.refine,
-                          refine_fraction=task.refine_fraction)
-    info = {"temperature": task.T, "mesh": list(mesh), "refine": task.refine}
+                          refine_fraction=task.refine_fraction,
+                          nodes="auto" if task.n_radial else None,
+                          n_radial=task.n_radial or 64)
+    info = {"temperature": task.T, "mesh": list(mesh), "refine": task.refine,
+            "n_radial": task.n_radial}
     return xr.Dataset(
         {"cme_per_band": _var(("cme_mu", "band"), res.per_band, units["cme"],
                               "chiral-magnetic coefficient α_n per band (j = α B)", **info),
@@ -173,8 +176,25 @@ def task_chiral_anomaly(cfg: GeometryConfig, h: Hamiltonian, units: dict[str, st
     task = cfg.chiral_anomaly
     mu, mesh = plan.mu["chiral_anomaly"], plan.meshes["chiral_anomaly"]
     res = chiral_anomaly(h, mu, task.T, mesh, chunk_size=cfg.chunk_size, refine=task.refine,
-                         refine_fraction=task.refine_fraction)
-    info = {"temperature": task.T, "mesh": list(mesh), "refine": task.refine}
+                         refine_fraction=task.refine_fraction,
+                         nodes="auto" if task.n_radial else None,
+                         n_radial=task.n_radial or 64)
+    info = {"temperature": task.T, "mesh": list(mesh), "refine": task.refine,
+            "n_radial": task.n_radial}
+    node_k = np.array([n.k for n in res.nodes]).reshape(-1, 3)
+    per_node = {
+        "chiral_anomaly_per_node": _var(
+            ("anomaly_mu", "anomaly_node"), res.per_node, units["anomaly"],
+            "chiral-anomaly coefficient C_j of the Fermi surface in each node's Voronoi cell "
+            "(= chirality for a pocket around the node)", **info),
+        "anomaly_node_chirality": _var("anomaly_node", [n.chirality for n in res.nodes], "1",
+                                       "chirality of the node (Berry flux through a small "
+                                       "sphere / 2π)"),
+        "anomaly_node_energy": _var("anomaly_node", [n.energy for n in res.nodes],
+                                    units["energy"], "energy of the node"),
+        **{f"anomaly_node_k{'xyz'[i]}": _var("anomaly_node", node_k[:, i], units["k"],
+                                             f"node position k_{'xyz'[i]}") for i in range(3)},
+    }
     return xr.Dataset(
         {"fermi_surface_flux": _var(("anomaly_mu", "band"), res.flux, "1",
                                     "Berry flux out of the Fermi sea per band / 2π", **info),
@@ -183,7 +203,8 @@ def task_chiral_anomaly(cfg: GeometryConfig, h: Hamiltonian, units: dict[str, st
                                          "chiral-anomaly coefficient C_n per band "
                                          "(∂ρ/∂t + ∇·j = C E·B)", **info),
          "chiral_anomaly_total": _var("anomaly_mu", res.total, units["anomaly"],
-                                      "chiral-anomaly coefficient C, all bands", **info)},
+                                      "chiral-anomaly coefficient C, all bands", **info),
+         **per_node},
         coords={"anomaly_mu": _var("anomaly_mu", mu, units["energy"],
                                    "chemical potential μ (chiral anomaly)"),
                 **_band_coord(h.n_bands)},
