@@ -279,15 +279,29 @@ class AdaptiveResult:
     levels: int
 
 
+#: Relative tolerance within which Dörfler indicators count as tied (marked together).
+TIE_RTOL = 1e-9
+
+
 def _dorfler_mark(indicator: np.ndarray, fraction: float, max_cells: int) -> np.ndarray:
-    """Indices of the fewest cells whose indicators sum to ``fraction`` of the total."""
-    order = np.argsort(indicator)[::-1]
-    total = indicator.sum()
+    """Indices of the fewest cells whose indicators sum to ``fraction`` of the total, with
+    every cell tied (within :data:`TIE_RTOL`) to the last one marked as well, so that cells
+    equal by symmetry (k and −k) are refined together; a cap ``max_cells`` drops the whole
+    tied group it would split (unless that leaves nothing)."""
+    order = np.argsort(-indicator, kind="stable")
+    ranked = indicator[order]
+    total = ranked.sum()
     if total <= 0.0:
         return order[:0]
-    cumulative = np.cumsum(indicator[order])
-    n = int(np.searchsorted(cumulative, fraction * total)) + 1
-    return order[: min(n, max_cells)]
+    n = int(np.searchsorted(np.cumsum(ranked), fraction * total)) + 1
+    n = min(n, ranked.size)
+    # extend to the cells tied with the last marked one
+    n = int(np.searchsorted(-ranked, -ranked[n - 1] * (1 - TIE_RTOL), side="right"))
+    if n > max_cells:
+        first_out = ranked[max_cells]
+        above = int(np.searchsorted(-ranked, -first_out * (1 + TIE_RTOL), side="left"))
+        n = above if above > 0 else max_cells
+    return order[:n]
 
 
 def integrate_adaptive(
@@ -309,7 +323,14 @@ def integrate_adaptive(
     indicator ``w_c * max |g_c - g_neighbour|`` over face neighbours (on the base mesh) or
     over face neighbours among the siblings (on refined cells).  The indicator is large at
     Fermi-surface steps and at integrable singularities (Weyl nodes, near-gap-closings),
-    where the rectangle rule loses its spectral accuracy.
+    where the rectangle rule loses its spectral accuracy.  Cells tied in the indicator (equal
+    by symmetry) are marked together.
+
+    Refining part of a mesh turns the rectangle rule into a composite midpoint rule there:
+    the O(h²) errors that cancel on the plain periodic mesh no longer cancel at the edge of
+    the refined region, which marking puts where a smooth integrand is steepest.  For
+    Fermi-surface integrands near Weyl nodes this made the result worse than the plain mesh
+    (:func:`boltzphlow.observables.chiral_anomaly` uses a node-centred quadrature instead).
 
     Parameters
     ----------
