@@ -440,6 +440,36 @@ def test_wannier90_positions_must_match_the_file(tmp_path, capsys):
             in _one_error_line(capsys))
 
 
+def test_wannier90_replicas_and_symmetry_keys(tmp_path, capsys):
+    """``wannier90.wsvec`` (here every replica at T = 0: the same model) and
+    ``wannier90.symmetry`` (C2z of the Weyl lattice, used by ahc.use_symmetry) give the
+    built-in model's AHC; a mirror z → −z, which swaps the node energies ±b0, is refused in
+    one line naming the key."""
+    model = bands.weyl_lattice(b0=0.2)
+    path = tmp_path / "weyl_hr.dat"
+    _write_hr(path, model)
+    ws = tmp_path / "weyl_wsvec.dat"
+    blocks = [f"{r[0]} {r[1]} {r[2]} {m + 1} {n + 1}\n1\n0 0 0" for r in model.R
+              for m in range(2) for n in range(2)]
+    ws.write_text("## use_ws_distance\n" + "\n".join(blocks) + "\n", encoding="utf-8")
+    config = tmp_path / "w90.toml"
+    body = (f'model = "geometry"\nhamiltonian = "wannier90"\nmesh = [16, 16, 16]\n'
+            f'[wannier90]\nfile = "{path}"\nwsvec = "{ws}"\n'
+            'symmetry = [[[-1, 0, 0], [0, -1, 0], [0, 0, 1]]]\n'
+            '[ahc]\nmu = [0.0]\ncomponent = "xy"\nuse_symmetry = true\n')
+    config.write_text(body, encoding="utf-8")
+    assert main(["run", str(config), "-o", str(tmp_path), "-q"]) == 0
+    expected = tr.anomalous_hall(model, [0.0], 0.0, (16, 16, 16))
+    np.testing.assert_allclose(load(tmp_path / "w90.nc").ahc.values, expected, atol=1e-12)
+    config.write_text(body.replace("[0, 0, 1]]]", "[0, 0, -1]]]").replace("[-1, 0, 0], "
+                                                                           "[0, -1, 0]",
+                                                                           "[1, 0, 0], [0, 1, 0]"),
+                      encoding="utf-8")
+    assert main(["run", str(config), "-o", str(tmp_path), "-q"]) == 2
+    assert "wannier90.symmetry: operation 0 is not a symmetry of the bands" in \
+        _one_error_line(capsys)
+
+
 def test_a_one_sided_mu_range_beyond_the_bands_is_refused(tmp_path, capsys):
     config = tmp_path / "empty.toml"
     config.write_text('model = "geometry"\nhamiltonian = "haldane"\nmesh = [24, 24]\n'

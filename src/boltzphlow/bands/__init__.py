@@ -18,6 +18,7 @@ from boltzphlow.bands.hamiltonian import (
     MeshBlock,
     TightBinding,
     check_hermitian,
+    check_model_symmetry,
 )
 from boltzphlow.bands.models import (
     PAULI,
@@ -69,6 +70,7 @@ __all__ = [
     "WeylNode",
     "brillouin_zone",
     "check_hermitian",
+    "check_model_symmetry",
     "from_pythtb",
     "haldane",
     "high_symmetry_points",

@@ -226,6 +226,32 @@ class BlochHamiltonian(ABC):
 
 
 # --------------------------------------------------------------------------- tight binding
+def check_model_symmetry(h: Hamiltonian, samples: int = 16, seed: int = 0,
+                         rtol: float = 1e-8) -> None:
+    """Check that each declared point operation leaves the bands invariant:
+    ``ε_n(k) = ε_n(k M)`` (reduced k, :attr:`Hamiltonian.symmetry`) at ``samples`` random
+    k-points, to ``rtol`` of the bandwidth.  Catches a wrong operation given by hand (a
+    symmetry of the lattice that is not one of the model), which would make symmetry-reduced
+    k-sums silently wrong.
+
+    Raises
+    ------
+    ValueError
+        Naming the first operation (by its index) that changes the bands.
+    """
+    if not h.symmetry:
+        return
+    f = np.random.default_rng(seed).uniform(-0.5, 0.5, size=(samples, h.dim))
+    energies = np.linalg.eigvalsh(h.hamiltonian(h.k_cartesian(f)))
+    scale = max(float(np.ptp(energies)), 1e-300)
+    for i, m in enumerate(h.symmetry):
+        moved = np.linalg.eigvalsh(h.hamiltonian(h.k_cartesian(f @ m)))
+        dev = float(np.abs(moved - energies).max())
+        if dev > rtol * scale:
+            raise ValueError(f"operation {i} is not a symmetry of the bands (they change by "
+                             f"{dev / scale:.2g} of the bandwidth at a sample k-point)")
+
+
 def _reduced_symmetry(lattice: np.ndarray, rotations: Sequence[np.ndarray]) -> tuple:
     """Cartesian rotations -> integer matrices acting on reduced k (``f -> f @ M``)."""
     recip = 2 * np.pi * np.linalg.inv(lattice).T  # rows b_i, a_i . b_j = 2 pi delta_ij

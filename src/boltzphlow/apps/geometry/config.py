@@ -106,6 +106,13 @@ class Wannier90Params(ConfigModel):
     positions: Annotated[list[Triple], Field(min_length=1)] | None = _key(
         None, "reduced", "orbital positions of an `_hr.dat` file, one `[f1, f2, f3]` per "
         "orbital (num_wann rows; default: all at the origin)")
+    wsvec: str | None = _key(
+        None, "path", "`seedname_wsvec.dat`: each hopping moved to its minimal-distance "
+        "replicas, as Wannier90 interpolates with use_ws_distance (default: none)",
+        min_length=1)
+    symmetry: list[Annotated[list[Triple], Field(min_length=3, max_length=3)]] | None = _key(
+        None, "-", "Cartesian point operations of the crystal (3×3 rotation or reflection "
+        "matrices) for use_symmetry; each is checked against the bands at sample k-points")
 
     @model_validator(mode="after")
     def _resolve_format(self) -> Wannier90Params:

@@ -80,21 +80,36 @@ def _read_wannier90(p: Wannier90Params) -> Hamiltonian:
     path = Path(p.file)
     if not path.exists():
         raise FileNotFoundError(f"wannier90.file: no such file: {shorten(p.file)}")
+    wsvec = None if p.wsvec is None else Path(p.wsvec)
+    if wsvec is not None and not wsvec.exists():
+        raise FileNotFoundError(f"wannier90.wsvec: no such file: {shorten(p.wsvec)}")
+    symmetry = [np.asarray(op, dtype=float) for op in p.symmetry or []]
     try:
         if p.format == "tb":
-            return bands_lib.read_wannier90_tb(path)
-        lattice = None if p.lattice is None else np.asarray(p.lattice)
-        model = bands_lib.read_wannier90_hr(path, lattice=lattice)
+            model = bands_lib.read_wannier90_tb(path, wsvec=wsvec)
+        else:
+            lattice = None if p.lattice is None else np.asarray(p.lattice)
+            model = bands_lib.read_wannier90_hr(path, lattice=lattice, wsvec=wsvec)
     except InputError as exc:
-        raise InputError(f"wannier90.file: {exc}") from None
-    if p.positions is None:
+        key = "wannier90.wsvec" if wsvec is not None and str(wsvec) in str(exc) else \
+            "wannier90.file"
+        raise InputError(f"{key}: {exc}") from None
+    positions = model.positions
+    if p.positions is not None:
+        if len(p.positions) != model.n_bands:
+            raise ConfigError("wannier90.positions", f"give one position per orbital: "
+                                                     f"{model.n_bands} (num_wann of the file), "
+                                                     f"got {len(p.positions)}")
+        positions = np.asarray(p.positions)
+    if p.positions is None and not symmetry:
         return model
-    if len(p.positions) != model.n_bands:
-        raise ConfigError("wannier90.positions", f"give one position per orbital: "
-                                                 f"{model.n_bands} (num_wann of the file), "
-                                                 f"got {len(p.positions)}")
-    return TightBinding(model.lattice, (model.R, model.h_R), np.asarray(p.positions),
-                        name=model.name)
+    try:
+        model = TightBinding(model.lattice, (model.R, model.h_R), positions, name=model.name,
+                             symmetry=symmetry, position_matrix=model.position_matrix)
+        bands_lib.check_model_symmetry(model)
+    except ValueError as exc:
+        raise ConfigError("wannier90.symmetry", str(exc)) from None
+    return model
 
 
 
