@@ -171,6 +171,26 @@ def test_qp_phonon_power_is_the_rate_of_the_phonon_energy():
     assert errors[1] < 2e-6 and errors[1] < errors[0] / 3
 
 
+@pytest.mark.parametrize("order, low, high", [
+    (1, 0.005, 0.03),
+    pytest.param(2, 0.002, 0.01, marks=pytest.mark.slow),
+])
+def test_default_relaxation_step_follows_slow_modes_to_the_documented_accuracy(order, low, high):
+    """The time-relaxation default step (μΔt = 1 per step) is positive at any step but follows
+    slow modes only approximately (docs/superconductor.md, "Time integration"): the QP energy
+    of a closed Al film after a 1 eV photon differs from BDF (rtol 1e-9) by 1.8 % / 1.3 % at
+    100 / 400 ns for order 1 and 0.66 % / 0.50 % for order 2 (measured); the bounds pin the
+    documented ranges."""
+    photon = bp.superconductor.PhotonHit(1e6, 10.0, 600.0, 20.0)
+    m = bp.superconductor.QPPhononModel(AL, T_bath=0.15, energy_step=10.0, E_max=900.0,
+                                        photon=photon)
+    t_out = np.array([0.0, 100.0, 400.0])
+    ref = m.evolve(t_out=t_out, method="bdf", rtol=1e-9, atol=1e-16).qp_energy.values
+    got = m.evolve(t_out=t_out, method="relaxation", order=order).qp_energy.values
+    error = np.abs(got[1:] / ref[1:] - 1)
+    assert np.all((low < error) & (error < high)), error
+
+
 def test_closed_system_relaxes_to_the_thermal_state_of_its_energy():
     """Sn (τ0 = 2.3 ns) at 1 K after a hot packet: the long-time state is Fermi/Bose at the
     temperature T* whose grid energy equals the conserved energy (QP number not conserved:
