@@ -296,9 +296,12 @@ class TightBinding(BlochHamiltonian):
     position_matrix
         Optional matrix elements ``<a,0|r|b,R>`` of the position operator (Cartesian, the
         lattice's length unit), ``(n_R, N, N, 3)`` on the same R as ``hoppings`` (a Wannier90
-        ``_tb.dat`` position block); kept as :attr:`position_matrix` on :attr:`R`.  The Bloch
-        sums here use the orbital positions only (the tight-binding approximation of the
-        position operator).
+        ``_tb.dat`` position block); kept as :attr:`position_matrix` on :attr:`R`.
+    position_operator
+        ``"centres"`` (default): the tight-binding approximation, the position operator
+        diagonal with the orbital ``positions``; ``"full"``: the whole ``position_matrix``
+        enters the Berry curvature through :meth:`connection` (X. Wang, J. R. Yates, I. Souza
+        and D. Vanderbilt, Phys. Rev. B 74, 195118 (2006), Eq. 27).
 
     Raises
     ------
@@ -318,6 +321,7 @@ class TightBinding(BlochHamiltonian):
         symmetry: Sequence[np.ndarray] = (),
         name: str = "",
         position_matrix: np.ndarray | None = None,
+        position_operator: str = "centres",
     ) -> None:
         lattice = np.atleast_2d(np.asarray(lattice, dtype=float))
         d = lattice.shape[0]
@@ -356,6 +360,12 @@ class TightBinding(BlochHamiltonian):
                                  f"got {x.shape}")
             self.position_matrix = np.zeros((len(uniq),) + x.shape[1:], dtype=complex)
             np.add.at(self.position_matrix, inverse.reshape(-1), x)
+        if position_operator not in ("centres", "full"):
+            raise ValueError(f"position_operator must be 'centres' or 'full', got "
+                             f"{position_operator!r}")
+        if position_operator == "full" and self.position_matrix is None:
+            raise ValueError("position_operator 'full' needs the position_matrix")
+        self.position_operator = position_operator
         self.n_bands = h.shape[1]
         self.dim = d
         self.lattice = lattice
@@ -460,13 +470,20 @@ class TightBinding(BlochHamiltonian):
         self, k: np.ndarray, *, periodic_gauge: bool = False
     ) -> tuple[np.ndarray, np.ndarray]:
         """``(H(k), ∂H/∂k_i)`` by direct Bloch sums (analytic derivative)."""
+        return self._bloch_sums(self.h_R, k, periodic_gauge)
+
+    def _bloch_sums(self, table: np.ndarray, k: np.ndarray, periodic_gauge: bool = False
+                    ) -> tuple[np.ndarray, np.ndarray]:
+        """``T(k) = Σ_R t(R) e^{ik·(R + τ_b − τ_a)}`` and ``∂T/∂k_i`` for matrices ``t(R)``
+        ``(n_R, N, N)`` on :attr:`R` (the Bloch sum of the hoppings, or of the position
+        matrix for :meth:`connection`)."""
         k = self._check_k(k)
         lead = k.shape[:-1]
         kk = k.reshape(-1, self.dim)
         n, d = self.n_bands, self.dim
         rc = self.R @ self.lattice
-        # one matrix product for H and its d derivatives: columns h_R, i R_x h_R, ...
-        flat = self.h_R.reshape(len(self.R), -1)
+        # one matrix product for T and its d derivatives: columns t_R, i R_x t_R, ...
+        flat = table.reshape(len(self.R), -1)
         table = np.concatenate([flat] + [1j * rc[:, i, None] * flat for i in range(d)], axis=1)
         arg = kk @ rc.T
         phase = np.cos(arg) + 1j * np.sin(arg)  # (M, n_R)
@@ -482,6 +499,28 @@ class TightBinding(BlochHamiltonian):
             h = gauge * h
             dh = gauge[:, None] * dh + 1j * np.moveaxis(dtau, -1, 0)[None] * h[:, None]
         return h.reshape(*lead, n, n), dh.reshape(*lead, d, n, n)
+
+    def connection(self, k: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """Berry connection of the orbital basis and its derivatives, or ``None``.
+
+        With ``position_operator = "full"``: ``A_i(k) = Σ_R x_i(R) e^{ik·(R + τ_b − τ_a)}``
+        with ``x(R) = <a,0|r|b,R> − δ_R0 δ_ab τ_a`` (the centres are already in the Bloch
+        phases of this gauge), shape ``(..., d, N, N)``, and ``∂_i A_j``, shape
+        ``(..., d, d, N, N)`` (``[..., i, j]``).  ``None`` in the tight-binding approximation
+        (``"centres"``), where the connection of the basis vanishes in this gauge.
+        """
+        if self.position_operator != "full":
+            return None
+        d = self.dim
+        x = self.position_matrix[..., :d].copy()
+        origin = np.nonzero(~self.R.any(axis=1))[0]
+        if origin.size:
+            idx = np.arange(self.n_bands)
+            x[origin[0], idx, idx] -= self.positions @ self.lattice
+        parts = [self._bloch_sums(x[..., j], k) for j in range(d)]
+        a = np.stack([p[0] for p in parts], axis=-3)       # (..., d, N, N)
+        da = np.stack([p[1] for p in parts], axis=-3)      # (..., d_i, d_j, N, N)
+        return a, da
 
     def velocity(self, k: np.ndarray, *, periodic_gauge: bool = False) -> np.ndarray:
         """Analytic ``∂H/∂k_i``, shape ``(..., d, N, N)``."""

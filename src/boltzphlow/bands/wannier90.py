@@ -231,10 +231,12 @@ def _hoppings(lines: _Lines, num_wann: int, degeneracy: list[int], rvec: np.ndar
 
 def _model(lines: _Lines, lattice: np.ndarray, r: np.ndarray, h: np.ndarray,
            positions: np.ndarray | None, name: str, symmetry: Sequence[np.ndarray] = (),
-           position_matrix: np.ndarray | None = None) -> TightBinding:
+           position_matrix: np.ndarray | None = None, position_operator: str = "centres"
+           ) -> TightBinding:
     try:
         return TightBinding(lattice, (r, h), positions, name=name, symmetry=symmetry,
-                            position_matrix=position_matrix)
+                            position_matrix=position_matrix,
+                            position_operator=position_operator)
     except ValueError as exc:
         raise InputError(f"{lines.label}: {exc}") from None
 
@@ -336,12 +338,15 @@ def read_wannier90_hr(
 
 
 def read_wannier90_tb(path: str | Path, *, wsvec: str | Path | None = None,
-                      symmetry: Sequence[np.ndarray] = ()) -> TightBinding:
+                      symmetry: Sequence[np.ndarray] = (),
+                      position_operator: str = "centres") -> TightBinding:
     """Read ``seedname_tb.dat`` (lattice vectors, hoppings and the position matrix elements).
 
     ``wsvec`` and ``symmetry`` as for :func:`read_wannier90_hr`.  The Wannier centres become
     the orbital positions and the whole position block ``<m,0|r|n,R>`` the model's
-    ``position_matrix`` (on the same R vectors as the hoppings; MDRS moves both).
+    ``position_matrix`` (on the same R vectors as the hoppings; MDRS moves both).  With
+    ``position_operator = "full"`` the Berry curvature uses all of it (Wang, Yates, Souza and
+    Vanderbilt's Wannier interpolation); ``"centres"`` keeps the tight-binding approximation.
 
     Raises
     ------
@@ -395,4 +400,8 @@ def read_wannier90_tb(path: str | Path, *, wsvec: str | Path | None = None,
         if origin.size:
             centres = np.diagonal(position[origin[0]], axis1=0, axis2=1).T.real
     positions = centres @ np.linalg.inv(lattice)
-    return _model(lines, lattice, r, h, positions, Path(path).stem, symmetry, position)
+    if position_operator == "full" and position is None:
+        raise InputError(f"{lines.label}: position_operator 'full' needs the position block, "
+                         "which this file lacks")
+    return _model(lines, lattice, r, h, positions, Path(path).stem, symmetry, position,
+                  position_operator)

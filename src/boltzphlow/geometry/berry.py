@@ -29,11 +29,13 @@ from boltzphlow.grids.kmesh import KMesh
 
 __all__ = [
     "band_geometry",
+    "basis_connection",
     "berry_curvature",
     "berry_curvature_tensor",
     "berry_flux",
     "chern_number",
     "eigensystem",
+    "position_curvature",
     "velocity_matrices",
 ]
 
@@ -129,6 +131,57 @@ def _two_band(hk: np.ndarray, dhk: np.ndarray, tol: float):
     return energies, curvature, velocities
 
 
+def basis_connection(h: Hamiltonian, k: np.ndarray) -> tuple | None:
+    """The orbital basis's connection ``(A, ∂A)`` at ``k`` for a model with its full position
+    operator (:meth:`~boltzphlow.bands.TightBinding.connection`), else ``None``."""
+    connection = getattr(h, "connection", None)
+    return None if connection is None else connection(k)
+
+
+def position_curvature(e: np.ndarray, u: np.ndarray, v: np.ndarray, connection: tuple,
+                       degeneracy_tol: float = DEGENERACY_TOL) -> np.ndarray:
+    """The part of the Berry curvature that the orbital basis's own connection adds.
+
+    X. Wang, J. R. Yates, I. Souza and D. Vanderbilt, Phys. Rev. B 74, 195118 (2006), Eq. 27:
+    with ``Ā = U†AU``, ``Ω̄_ij = U†(∂_iA_j − ∂_jA_i)U`` and ``D^i_nm = v^i_nm/(ε_m − ε_n)``
+    (zero within degenerate groups),
+
+        Ω^n_ij = Ω̄_ij,nn − ([D^i, Ā^j] − [D^j, Ā^i])_nn − i [D^i, D^j]_nn,
+
+    whose last term is the Kubo sum of :func:`band_geometry`; this returns the first two
+    (zero when the basis is the tight-binding one, ``A = 0``).
+
+    Parameters
+    ----------
+    e, u, v
+        Energies ``(M, N)``, eigenvectors ``(M, N, N)``, velocity matrices ``(M, d, N, N)`` in
+        the band basis.
+    connection
+        ``(A, ∂A)`` of :meth:`~boltzphlow.bands.TightBinding.connection`: ``(M, d, N, N)`` and
+        ``(M, d, d, N, N)`` in the orbital basis.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(M, N, C)`` in the component order of :func:`band_geometry`.
+    """
+    a, da = connection
+    uh = np.conj(np.swapaxes(u, -1, -2))
+    a_bar = uh[:, None] @ a @ u[:, None]                                   # (M, d, N, N)
+    gap = e[:, None, :] - e[:, :, None]                                    # ε_m − ε_n
+    far = np.abs(gap) > degeneracy_tol
+    dmat = np.where(far[:, None], v / np.where(far, gap, 1.0)[:, None], 0.0)  # D^i_nm
+    comps = []
+    for i, j in _components(v.shape[1]):
+        omega_bar = np.diagonal(uh @ (da[:, i, j] - da[:, j, i]) @ u, axis1=-2, axis2=-1)
+        comm = (np.einsum("mnk,mkn->mn", dmat[:, i], a_bar[:, j])
+                - np.einsum("mnk,mkn->mn", a_bar[:, j], dmat[:, i])
+                - np.einsum("mnk,mkn->mn", dmat[:, j], a_bar[:, i])
+                + np.einsum("mnk,mkn->mn", a_bar[:, i], dmat[:, j]))
+        comps.append((omega_bar - comm).real)
+    return np.stack(comps, axis=-1)
+
+
 def band_geometry(
     hk: np.ndarray,
     dhk: np.ndarray,
@@ -136,6 +189,7 @@ def band_geometry(
     degeneracy_tol: float = DEGENERACY_TOL,
     curvature: bool = True,
     check: bool = True,
+    connection: tuple | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Energies, Berry curvature and band velocities from H and ∂H/∂k on a batch of k-points.
 
@@ -151,6 +205,9 @@ def band_geometry(
         Compute the curvature (else an empty last axis is returned for it).
     check
         Check Hermiticity.
+    connection
+        ``(A, ∂A)`` of the orbital basis (:meth:`~boltzphlow.bands.TightBinding.connection`)
+        for a model with its full position operator: :func:`position_curvature` is added.
 
     Returns
     -------
@@ -170,7 +227,7 @@ def band_geometry(
         check_hermitian(hk)
     m, n = hk.shape[0], hk.shape[-1]
     dim = dhk.shape[1]
-    if n == 2:
+    if n == 2 and (connection is None or not curvature or dim < 2):
         e, om, vel = _two_band(hk, dhk, degeneracy_tol)
         if not curvature:
             om = om[..., :0]
@@ -187,6 +244,8 @@ def band_geometry(
             prod = v[:, i] * np.swapaxes(v[:, j], -1, -2)  # v^i_nm v^j_mn
             comps.append(-2.0 * (prod.imag * inv2).sum(axis=-1))
     om = np.stack(comps, axis=-1) if comps else np.zeros((m, n, 0))
+    if comps and connection is not None:
+        om = om + position_curvature(e, u, v, connection, degeneracy_tol)
     om = degenerate_average(om, e, degeneracy_tol)
     vel = degenerate_average(vel, e, degeneracy_tol)
     return e, om, vel
@@ -225,7 +284,8 @@ def berry_curvature(
     kk = k.reshape(-1, h.dim)
     hk = h.hamiltonian(kk)
     dhk = h.velocity(kk)
-    _, om, _ = band_geometry(hk, dhk, degeneracy_tol=degeneracy_tol)
+    _, om, _ = band_geometry(hk, dhk, degeneracy_tol=degeneracy_tol,
+                             connection=basis_connection(h, kk))
     om = om[:, sel]
     if h.dim == 2:
         return om[..., 0].reshape(*lead, len(sel))
@@ -239,7 +299,8 @@ def berry_curvature_tensor(
     k = np.asarray(k, dtype=float)
     lead = k.shape[:-1]
     kk = k.reshape(-1, h.dim)
-    _, om, _ = band_geometry(h.hamiltonian(kk), h.velocity(kk), degeneracy_tol=degeneracy_tol)
+    _, om, _ = band_geometry(h.hamiltonian(kk), h.velocity(kk), degeneracy_tol=degeneracy_tol,
+                             connection=basis_connection(h, kk))
     d = h.dim
     out = np.zeros(om.shape[:2] + (d, d))
     for c, (i, j) in enumerate(_components(d)):

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from boltzphlow.bands.hamiltonian import Hamiltonian
-from boltzphlow.geometry.berry import DEGENERACY_TOL
+from boltzphlow.geometry.berry import DEGENERACY_TOL, basis_connection
 from boltzphlow.grids.kmesh import DEFAULT_CHUNK, KMesh, integrate_adaptive
 from boltzphlow.kspace.states import BandChunk, EnergyWindow, KStates, band_chunk
 from boltzphlow.stats import fermi, minus_dfermi
@@ -261,7 +261,8 @@ def fermi_integral(
             k = h.k_cartesian(frac)
             hk, dhk = h.hamiltonian_and_velocity(k)
             chunk = band_chunk(k, np.zeros(len(k)), np.zeros(len(k), dtype=np.int64), hk, dhk,
-                               orbital_moment=orbital_moment, degeneracy_tol=degeneracy_tol)
+                               orbital_moment=orbital_moment, degeneracy_tol=degeneracy_tol,
+                               connection=basis_connection(h, k))
             g = state_weight(chunk)  # (M, N, C)
             out = np.empty((len(frac), len(mu_arr), n_bands, g.shape[2]))
             for n in range(n_bands):

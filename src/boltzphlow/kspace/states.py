@@ -44,7 +44,13 @@ import numpy as np
 
 from boltzphlow.bands.hamiltonian import Hamiltonian, check_hermitian
 from boltzphlow.geometry import interband
-from boltzphlow.geometry.berry import DEGENERACY_TOL, band_geometry, degenerate_average
+from boltzphlow.geometry.berry import (
+    DEGENERACY_TOL,
+    band_geometry,
+    basis_connection,
+    degenerate_average,
+    position_curvature,
+)
 from boltzphlow.grids.kmesh import DEFAULT_CHUNK, KMesh
 from boltzphlow.resources import check_memory, format_bytes
 
@@ -215,6 +221,7 @@ def band_chunk(
     covariant_derivative: bool = False,
     degeneracy_tol: float = DEGENERACY_TOL,
     check: bool = True,
+    connection: tuple | None = None,
 ) -> BandChunk:
     """Band quantities at a chunk of k-points from ``H`` ``(M, N, N)`` and ``∂H/∂k``.
 
@@ -225,16 +232,26 @@ def band_chunk(
     ``Ω^n_m`` of :mod:`boltzphlow.geometry.interband` gives the curvature (its diagonal) and
     the orbital moment ``m^n = -½ Σ_m (ε_n - ε_m) Ω^n_m``.  For two bands the moment is the
     closed form ``m = -½ (ε_1 - ε_0) Ω_1`` for both bands.  See :class:`BandChunk`.
+
+    ``connection`` (``(A, ∂A)`` of a model with its full position operator,
+    :func:`~boltzphlow.geometry.berry.basis_connection`) adds its part of the Berry curvature
+    (:func:`~boltzphlow.geometry.berry.position_curvature`); the orbital moment and the
+    covariant derivatives are not implemented with it (``ValueError``).
     """
     if check:
         check_hermitian(hk)
     n, dim = hk.shape[-1], dhk.shape[1]
+    if connection is not None and (orbital_moment or covariant_derivative):
+        raise ValueError("the orbital moment and the covariant derivatives are not "
+                         "implemented for a model with its full position operator (use "
+                         "position_operator = 'centres')")
     need_eig = (eigenvectors or velocity_matrices or covariant_derivative
                 or (orbital_moment and n > 2 and dim > 1))
     u = v = moment = None
     if n == 2 or not need_eig:
         e, om, vel = band_geometry(hk, dhk, degeneracy_tol=degeneracy_tol, check=False,
-                                   curvature=curvature or orbital_moment)
+                                   curvature=curvature or orbital_moment,
+                                   connection=connection)
         if orbital_moment:
             if n == 2:
                 moment = -0.5 * (e[:, 1] - e[:, 0])[:, None, None] * om[:, 1:2]
@@ -252,6 +269,8 @@ def band_chunk(
             tensor = interband.interband_tensor(e, v, degeneracy_tol)  # (M, N, N, d, d)
             bands = np.arange(n)
             om = _axial(tensor[:, bands, bands], dim)
+            if connection is not None:
+                om = om + position_curvature(e, u, v, connection, degeneracy_tol)
             if orbital_moment:
                 gap = e[:, :, None] - e[:, None, :]
                 moment = -_axial(0.5 * (gap[..., None, None] * tensor).sum(axis=2), dim)
@@ -341,6 +360,7 @@ def band_chunks(
                    else index[start:start + m])
         start += m
         k, weight, hk, dhk = b.k, b.weight, b.h, b.dh
+        connection = basis_connection(h, k) if curvature else None
         if window is not None and costly:
             check_hermitian(hk)
             e = (band_geometry(hk, dhk, curvature=False, check=False)[0] if n == 2
@@ -352,9 +372,12 @@ def band_chunks(
             if not keep.all():
                 k, weight, k_index = k[keep], weight[keep], k_index[keep]
                 hk, dhk = hk[keep], dhk[keep]
-            chunk = band_chunk(k, weight, k_index, hk, dhk, check=False, **options)
+                if connection is not None:
+                    connection = tuple(c[keep] for c in connection)
+            chunk = band_chunk(k, weight, k_index, hk, dhk, check=False, connection=connection,
+                               **options)
         else:
-            chunk = band_chunk(k, weight, k_index, hk, dhk, **options)
+            chunk = band_chunk(k, weight, k_index, hk, dhk, connection=connection, **options)
         if window is not None:
             keep = window.contains(chunk.energy).any(axis=1)
             if not keep.all():

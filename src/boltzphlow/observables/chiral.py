@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from boltzphlow.bands.hamiltonian import Hamiltonian
-from boltzphlow.geometry.berry import DEGENERACY_TOL
+from boltzphlow.geometry.berry import DEGENERACY_TOL, basis_connection
 from boltzphlow.geometry.nodes import (
     RADIUS_FRACTION,
     BandNode,
@@ -124,7 +124,8 @@ def node_resolved_integral(
             k = k_all[a : a + chunk_size]
             hk, dhk = h.hamiltonian_and_velocity(k)
             chunk = band_chunk(k, w_all[a : a + chunk_size], np.zeros(len(k), dtype=np.int64),
-                               hk, dhk, degeneracy_tol=degeneracy_tol)
+                               hk, dhk, degeneracy_tol=degeneracy_tol,
+                               connection=basis_connection(h, k))
             g = _v_dot_omega(chunk)[..., 0] * (chunk.weight * node_bump(s_all[a : a + chunk_size])
                                                 )[:, None]  # (M, N)
             factor = kern(chunk.energy[:, None, :], mu[None, :, None], temperature)  # (M, P, N)

@@ -21,6 +21,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from boltzphlow.bands.hamiltonian import Hamiltonian
+from boltzphlow.geometry.berry import basis_connection
 from boltzphlow.kspace import band_chunk
 from boltzphlow.observables.density import _field
 
@@ -60,7 +61,8 @@ def velocity_and_force(
 
     def ebar(q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         hk, dhk = h.hamiltonian_and_velocity(q)
-        bands = band_chunk(q, np.ones(len(q)), np.arange(len(q)), hk, dhk, orbital_moment=True)
+        bands = band_chunk(q, np.ones(len(q)), np.arange(len(q)), hk, dhk, orbital_moment=True,
+                           connection=basis_connection(h, q))
         return bands.energy - charge * (bands.orbital_moment @ b), bands.berry_curvature
 
     _, om = ebar(kk)

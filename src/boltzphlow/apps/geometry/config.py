@@ -110,6 +110,10 @@ class Wannier90Params(ConfigModel):
         None, "path", "`seedname_wsvec.dat`: each hopping moved to its minimal-distance "
         "replicas, as Wannier90 interpolates with use_ws_distance (default: none)",
         min_length=1)
+    position_operator: Literal["centres", "full"] = _key(
+        "centres", "-", "centres: the tight-binding approximation (Wannier centres only); full: "
+        "the whole position block of a `_tb.dat` file enters the Berry curvature (Wang, Yates, "
+        "Souza and Vanderbilt; not with the orbital moment)")
     symmetry: list[Annotated[list[Triple], Field(min_length=3, max_length=3)]] | None = _key(
         None, "-", "Cartesian point operations of the crystal (3×3 rotation or reflection "
         "matrices) for use_symmetry; each is checked against the bands at sample k-points")
@@ -128,6 +132,9 @@ class Wannier90Params(ConfigModel):
         if self.format == "tb" and (self.lattice is not None or self.positions is not None):
             raise ValueError("lattice and positions are read from a _tb.dat file; "
                              "give them only for _hr.dat")
+        if self.format == "hr" and self.position_operator == "full":
+            raise ValueError("position_operator: 'full' needs the position block of a _tb.dat "
+                             "file (an _hr.dat file has none)")
         if self.lattice is not None:
             lattice = np.asarray(self.lattice)
             if abs(np.linalg.det(lattice)) < 1e-12 * max(1.0, float(np.abs(lattice).max())) ** 3:

@@ -86,7 +86,8 @@ def _read_wannier90(p: Wannier90Params) -> Hamiltonian:
     symmetry = [np.asarray(op, dtype=float) for op in p.symmetry or []]
     try:
         if p.format == "tb":
-            model = bands_lib.read_wannier90_tb(path, wsvec=wsvec)
+            model = bands_lib.read_wannier90_tb(path, wsvec=wsvec,
+                                                position_operator=p.position_operator)
         else:
             lattice = None if p.lattice is None else np.asarray(p.lattice)
             model = bands_lib.read_wannier90_hr(path, lattice=lattice, wsvec=wsvec)
@@ -105,7 +106,8 @@ def _read_wannier90(p: Wannier90Params) -> Hamiltonian:
         return model
     try:
         model = TightBinding(model.lattice, (model.R, model.h_R), positions, name=model.name,
-                             symmetry=symmetry, position_matrix=model.position_matrix)
+                             symmetry=symmetry, position_matrix=model.position_matrix,
+                             position_operator=model.position_operator)
         bands_lib.check_model_symmetry(model)
     except ValueError as exc:
         raise ConfigError("wannier90.symmetry", str(exc)) from None
