@@ -393,6 +393,10 @@ def _build_parser() -> argparse.ArgumentParser:
     plot.add_argument("result", type=Path, metavar="RESULT.nc")
     plot.add_argument("-o", "--out", type=Path, metavar="OUTDIR",
                       help="output folder (default: the folder of RESULT.nc)")
+    plot.add_argument("--frames", action="store_true",
+                      help="write the frames of an animation instead: one numbered PNG per "
+                           "output time (<RESULT>_frame_0000.png, ...), for models that draw "
+                           "them")
     plot.set_defaults(handler=_cmd_plot)
 
     info = commands.add_parser("info", help="describe a result file", parents=[common],
@@ -666,13 +670,25 @@ class _RichOut:
         pass
 
 
-def _plot(job: Any, ds: Any, out_dir: Path, stem: str) -> list[Path]:
-    """Write a result's figures with a non-interactive backend; return their paths."""
+def _plot(job: Any, ds: Any, out_dir: Path, stem: str, **options: Any) -> list[Path]:
+    """Write a result's figures with a non-interactive backend; return their paths
+    (``options``: keywords of the job's ``plot``, e.g. ``frames=True``)."""
     import matplotlib
 
     matplotlib.use("Agg")
     out_dir.mkdir(parents=True, exist_ok=True)
-    return [Path(path) for path in job.plot(ds, out_dir, stem)]
+    return [Path(path) for path in job.plot(ds, out_dir, stem, **options)]
+
+
+def draws_frames(job: Any) -> bool:
+    """Whether a job's ``plot`` takes the optional keyword ``frames`` (the frames of an
+    animation, one numbered PNG per output time: ``boltzphlow plot --frames``)."""
+    import inspect
+
+    try:
+        return "frames" in inspect.signature(job.plot).parameters
+    except (TypeError, ValueError):  # a callable without a signature
+        return False
 
 
 def _plot_or_warn(job: Any, ds: Any, out_dir: Path, stem: str, debug: bool) -> list[Path]:
@@ -707,11 +723,21 @@ def _cmd_plot(args: argparse.Namespace) -> int:
 
     ds = results.load_result(args.result)
     job = get_job(str(ds.attrs["model"]))
+    options: dict[str, Any] = {}
+    if args.frames:
+        if not draws_frames(job):
+            from boltzphlow.errors import InputError
+
+            raise InputError(f"--frames: model {job.name!r} draws no animation frames (plot "
+                             "it without --frames)")
+        options["frames"] = True
     try:
-        paths = _plot(job, ds, args.out or args.result.parent, args.result.stem)
+        paths = _plot(job, ds, args.out or args.result.parent, args.result.stem, **options)
     except (KeyboardInterrupt, OSError):
         raise
     except Exception as exc:  # noqa: BLE001 - one line, traceback with --debug
+        if args.frames and isinstance(exc, ValueError) and str(exc).startswith("--frames:"):
+            raise  # a result its frames cannot be drawn of (a sweep): one line, exit 2
         raise _PlotFailed(f"plotting failed: {_describe(exc)}") from exc
     _STDOUT.print(*(f"wrote {path}" for path in paths))
     return 0
