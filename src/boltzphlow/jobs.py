@@ -93,7 +93,9 @@ class Job:
         ``<stem>_<kind>.png`` with :func:`boltzphlow.plotting.save_figure` (``stem`` is the
         config's name), and returns their paths.  It must also draw a sweep result (the same
         variables with the swept keys as extra leading dimensions, listed in
-        ``ds.attrs["sweep_dims"]``, failed points NaN).
+        ``ds.attrs["sweep_dims"]``, failed points NaN).  Optionally a keyword ``frames: bool``:
+        then it writes the frames of an animation, one numbered PNG per output time
+        (``boltzphlow plot RESULT --frames``; jobs without the keyword refuse the option).
     summary
         ``summary(ds) -> str``: a few human-readable lines printed after a run and by ``info``.
     description

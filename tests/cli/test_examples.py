@@ -32,6 +32,8 @@ SMALL_GRIDS: dict[str, dict[str, str]] = {
     "bte": {"distribution_points": "500", "magnetoconductivity.B": "[0.0, 0.01]"},
     "matrix_bte": {"decompose": "false"},
     "superconductor_thermal": {"n_T": "12"},
+    "superconductor_space": {"grid.energy_step": "8ueV", "grid.E_max": "900ueV", "cells": "10",
+                             "run.t_end": "10ns", "run.n_out": "6"},
 }
 
 #: Overrides of single examples, applied after those of their model.
