@@ -305,6 +305,55 @@ def test_diffusion_escape_marshak_and_bookkeeping():
                                   op.step(f0, 0.1).outflow[0, 2])
 
 
+# ------------------------------------------------------------------- bath behind escape walls
+@pytest.mark.parametrize("kind", ["diffusion", "streaming"])
+def test_the_bath_occupation_is_stationary_and_exchanged_both_ways(kind):
+    """An escape wall (t = 0.4, sphere) with an outside occupation ``bath`` (one per energy):
+    ``f = bath`` everywhere stays put to 1e-13 relative with inflow equal to outflow (1e-13);
+    from a random ``f`` (ten steps up to dt = 10 for diffusion), inside + out − in is
+    conserved to 1e-13 and f stays ≥ 0; an empty sphere fills up from the bath (what
+    is inside is what came in, net); a reflecting or absorbing wall takes in nothing."""
+    g = Sphere(3.0, 12)
+    bath = np.array([0.2, 1e-3, 0.0])
+    w = np.linspace(0.5, 1.5, 3)
+    if kind == "diffusion":
+        def make(boundary):
+            return Diffusion(g, w, [[0.5, 2.0, 8.0]], boundary, speed=2.0, bath=bath)
+        f_eq = np.broadcast_to(bath, (g.cells, 3)).copy()
+        steps = (0.01, 0.1, 1.0, 10.0) * 2 + (0.5, 3.0)
+    else:
+        def make(boundary):
+            return Streaming(g, 4, w, [[0.5, 2.0, 8.0]], boundary, bath=bath)
+        f_eq = np.broadcast_to(bath, (g.cells, 4, 3)).copy()
+        steps = (0.05,) * 10
+    op = make(Wall("escape", 0.4))
+    r = op.step(f_eq, 0.3)
+    np.testing.assert_allclose(r.f, f_eq, rtol=1e-13, atol=0)
+    np.testing.assert_allclose(r.inflow, r.outflow, rtol=1e-13)
+    assert r.inflow[0, 0] > 0 and r.inflow[0, 2] == 0
+    rng = np.random.default_rng(3)
+    f = rng.random(f_eq.shape)
+    n0, net = op.number(f), np.zeros(3)
+    for dt in steps:
+        r = op.step(f, dt)
+        f, net = r.f, net + r.outflow[0] - r.inflow[0]
+        assert f.min() >= 0
+    np.testing.assert_allclose(op.number(f) + net, n0, rtol=1e-13)
+    r = op.step(np.zeros_like(f_eq), 0.5)
+    assert r.inflow[0, 0] > r.outflow[0, 0] >= 0
+    np.testing.assert_allclose(op.number(r.f), r.inflow[0] - r.outflow[0], rtol=1e-13)
+    for other in ("reflecting", "absorbing"):
+        assert not np.any(make(other).step(f_eq, 0.3).inflow)
+
+
+def test_a_bad_bath_is_refused_in_one_line():
+    """A negative or wrongly shaped bath occupation names ``bath``."""
+    with pytest.raises(ValueError, match="^bath: must be a finite occupation"):
+        Diffusion(Slab(1.0, 4), 1.0, 1.0, Wall("escape", 0.5), speed=1.0, bath=-1.0)
+    with pytest.raises(ValueError, match="^bath: shape"):
+        Streaming(Slab(1.0, 4), 4, 1.0, [1.0, 2.0], Wall("escape", 0.5), bath=[1.0, 2.0, 3.0])
+
+
 # ------------------------------------------------------------------------- positivity
 def test_diffusion_positive_and_conservative_under_large_steps():
     g = Slab(10.0, 100)

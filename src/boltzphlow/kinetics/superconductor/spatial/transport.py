@@ -211,12 +211,31 @@ class TransportStep:
     fallback
         Energy bins whose TR-BDF2 result had a negative entry and were blended with
         backward Euler to stay positive (diffusion only; see :class:`Diffusion`).
+    inflow
+        Number that came in through each escape wall from the outside occupation ``bath``
+        during the step, shape ``(walls, energies)`` (zero without a bath).  Inside plus
+        ``outflow`` minus ``inflow`` is conserved to round-off.
     """
 
     f: np.ndarray
     outflow: np.ndarray
     substeps: int = 1
     fallback: int = 0
+    inflow: np.ndarray | None = None
+
+
+def _bath(bath: object, energies: int) -> np.ndarray | None:
+    """The outside occupation seen through escape walls, shape ``(energies,)`` (or None)."""
+    if bath is None:
+        return None
+    b = np.asarray(bath, dtype=float)
+    if b.ndim > 1 or not np.all(np.isfinite(b)) or np.any(b < 0):
+        raise ValueError("bath: must be a finite occupation ≥ 0 per energy")
+    try:
+        return np.broadcast_to(b, (energies,)).copy()
+    except ValueError:
+        raise ValueError(f"bath: shape {b.shape} does not broadcast to ({energies},) energies"
+                         ) from None
 
 
 def _escape_coefficient(t: np.ndarray) -> np.ndarray:
@@ -250,6 +269,11 @@ class Diffusion:
         Escape probability for walls given as the string ``"escape"`` (broadcastable to
         ``(energies,)``; for an angle-dependent ``t(μ)`` pass its hemispheric average
         ``2∫₀¹ t μ dμ``).
+    bath
+        Occupation of the outside beyond the ``"escape"`` walls (e.g. the Bose distribution
+        of a substrate at ``T_bath``), broadcastable to ``(energies,)``; default none (nothing
+        comes back).  Its particles come in with the same transmission (reciprocity): the
+        wall flux is ``G (f_cell − f_bath)``, so ``f = f_bath`` everywhere is stationary.
 
     Notes
     -----
@@ -287,10 +311,12 @@ class Diffusion:
 
     def __init__(self, geometry: Geometry, weight: object, diffusivity: object,
                  boundary: object = "reflecting", *, speed: object = None,
-                 transmission: float | np.ndarray | None = None) -> None:
+                 transmission: float | np.ndarray | None = None,
+                 bath: object = None) -> None:
         walls = _walls(geometry, boundary, transmission)
         C = geometry.cells
         E, arrays = _broadcast_all(C, weight=weight, diffusivity=diffusivity, speed=speed)
+        f_bath = _bath(bath, E)
         if any(w.kind != "reflecting" for w in walls) and speed is None:
             raise ValueError("speed: needed for an absorbing or escape boundary (Marshak "
                              "condition)")
@@ -329,6 +355,15 @@ class Diffusion:
                                  / np.where(ok, d / np.where(ok, wD_c, 1.0)
                                             + 1.0 / np.where(ok, w_c * kappa, 1.0), 1.0), 0.0)
             self._sinks.append((cell, G))
+        # constant inflow rates per wall (escape walls with a bath only)
+        self._inflow = np.stack([G * f_bath if (f_bath is not None and w.kind == "escape")
+                                 else np.zeros(E) for (_, G), w in zip(self._sinks, walls,
+                                                                       strict=True)]
+                                ) if walls else np.zeros((0, E))
+        self._source = np.zeros((E, C))  # energy-major: the inflow rate into each cell
+        for (cell, _), q in zip(self._sinks, self._inflow, strict=True):
+            self._source[:, cell] += q
+        self._has_source = bool(np.any(self._inflow > 0))
         self._cache: dict[tuple[str, float], tuple[np.ndarray, ...]] = {}
         # energy-major copies: every energy bin is one contiguous block of the solves
         self._m = np.ascontiguousarray(self.mass.T)
@@ -408,18 +443,27 @@ class Diffusion:
         c1 = 1.0 / (GAMMA * (2.0 - GAMMA))
         c2 = (1.0 - GAMMA) ** 2 / (GAMMA * (2.0 - GAMMA))
         inside = self._count(u)
-        target = inside - a * self._sink(u).sum(axis=0)
-        u_mid = self._conserve(self._solve(factors, m * u - a * self._apply(u)), target, a)
-        target = c1 * self._count(u_mid) - c2 * inside
-        u_new = self._solve(factors, m * (c1 * u_mid - c2 * u))
-        u_new = self._conserve(u_new, target, a)
+        q = self._inflow.sum(axis=0)  # inflow rate per energy (constant in time)
+        src = self._has_source
+        target = inside - a * self._sink(u).sum(axis=0) + 2 * a * q
+        rhs = m * u - a * self._apply(u)
+        if src:
+            rhs += (2 * a) * self._source
+        u_mid = self._conserve(self._solve(factors, rhs), target, a)
+        target = c1 * self._count(u_mid) - c2 * inside + a * q
+        rhs = m * (c1 * u_mid - c2 * u)
+        if src:
+            rhs += a * self._source
+        u_new = self._conserve(self._solve(factors, rhs), target, a)
         if self._any_void:
             u_new = np.where(self._void, u, u_new)
         outflow = c1 * a * (self._sink(u) + self._sink(u_mid)) + a * self._sink(u_new)
         negative = np.any(u_new < 0, axis=1)
         n_bad = int(np.count_nonzero(negative))
         if n_bad:
-            u_be = self._conserve(self._solve(self._factor("euler", dt), m * u), inside, dt)
+            rhs = m * u + dt * self._source if src else m * u
+            u_be = self._conserve(self._solve(self._factor("euler", dt), rhs), inside + dt * q,
+                                  dt)
             u_be = np.where(self._void, u, u_be)
             sink_be = self._sink(u_be)[:, negative]
             u_be, u_tr = u_be[negative], u_new[negative]
@@ -429,7 +473,9 @@ class Diffusion:
             u_new[negative] = np.maximum(theta[:, None] * u_tr
                                          + (1 - theta[:, None]) * u_be, 0.0)
             outflow[:, negative] = theta * outflow[:, negative] + (1 - theta) * dt * sink_be
-        return TransportStep(np.ascontiguousarray(u_new.T), outflow, 1, n_bad)
+        # the inflow of both stages sums to dt q exactly (2 c1 a + a = dt), also for the blend
+        return TransportStep(np.ascontiguousarray(u_new.T), outflow, 1, n_bad,
+                             dt * self._inflow)
 
 
 def _minmod(a: np.ndarray, b: np.ndarray, out: np.ndarray, tmp: np.ndarray) -> None:
@@ -470,6 +516,11 @@ class Streaming:
         QPs, the sound velocity for phonons.
     boundary, transmission
         As for :class:`Diffusion`; ``transmission`` broadcastable to ``(angles, energies)``.
+    bath
+        Occupation of the outside beyond the ``"escape"`` walls, broadcastable to
+        ``(energies,)`` (default none): it comes in isotropically through each escape wall with
+        the transmission of the mirrored outgoing direction (reciprocity), so an isotropic
+        ``f = f_bath`` is stationary.
     scheme
         ``"muscl"`` (minmod-limited linear reconstruction in ``x``/``r`` and ``μ``, SSP-RK2)
         or ``"upwind"`` (first order, forward Euler).
@@ -507,7 +558,7 @@ class Streaming:
     def __init__(self, geometry: Geometry, n_angles: int, weight: object, speed: object,
                  boundary: object = "reflecting", *,
                  transmission: float | np.ndarray | None = None, scheme: str = "muscl",
-                 cfl: float = 0.9) -> None:
+                 cfl: float = 0.9, bath: object = None) -> None:
         walls = _walls(geometry, boundary, transmission)
         if (isinstance(n_angles, bool) or not isinstance(n_angles, int | np.integer)
                 or n_angles < 2 or n_angles % 2):
@@ -561,6 +612,19 @@ class Streaming:
         self._cT_up, self._cR_up = up * pass_up, up * np.clip(refl_up, 0.0, None)
         self._cT_lo, self._cR_lo = lo * pass_lo, lo * np.clip(refl_lo, 0.0, None)
         # the outflow of a (cell, direction) is T + R (negated); reflections only where R > 0
+        # constant inflow from the bath through escape walls, into the mirrored directions
+        f_bath = _bath(bath, E)
+        self._bath_in: list[tuple[int, slice, np.ndarray]] = []
+        inflow = np.zeros((len(walls), E))
+        for i, (name, wall) in enumerate(zip(g.walls, walls, strict=True)):
+            if f_bath is None or wall.kind != "escape":
+                continue
+            lower = name == "lower"
+            rate = ((self._cT_lo[0] if lower else self._cT_up[-1]) * f_bath)[::-1]
+            self._bath_in.append((0 if lower else C - 1, slice(h, None) if lower
+                                  else slice(None, h), rate))
+            inflow[i] = rate.sum(axis=0)
+        self._inflow_rate = inflow
         self._nO_up = -(self._cT_up + self._cR_up)
         self._nO_lo = -(self._cT_lo + self._cR_lo)
         self._refl_up = self._span(self._cR_up)
@@ -680,6 +744,8 @@ class Streaming:
             np.multiply(self._cQ, g, out=Q)
             out[:, :-1] -= Q
             out[:, 1:] += Q
+        for cell, into, rate in self._bath_in:
+            out[cell, into] += rate
         outs = [np.einsum("ke,ke->e", self._cT_lo[0], lo[0]) if name == "lower"
                 else np.einsum("ke,ke->e", self._cT_up[-1], up[-1])
                 for name in self.geometry.walls]
@@ -710,4 +776,4 @@ class Streaming:
             f += f1
             f *= 0.5                               # Heun: the mean (SSP-RK2)
             outflow += 0.5 * h * (o0 + o1)
-        return TransportStep(f, outflow, n, 0)
+        return TransportStep(f, outflow, n, 0, dt * self._inflow_rate)
