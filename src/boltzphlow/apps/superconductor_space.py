@@ -15,7 +15,6 @@ the model runs before the first progress report and names the config key.
 
 from __future__ import annotations
 
-import inspect
 import json
 from pathlib import Path
 from typing import Any, Literal
@@ -85,6 +84,11 @@ class SolverConfig(ConfigModel):
     dt: Quantity("ns", positive=True) | None = Field(
         None, description="largest outer step T(dt/2) C(dt) T(dt/2); each output interval is "
                           "split into equal steps no longer (none: t_end/100)")
+    dt_first: Quantity("ns", positive=True) | None = Field(
+        None, description="first outer step, growing by dt_growth up to dt (a photon's packet "
+                          "relaxes fastest at first; none: dt/20)")
+    dt_growth: float = Field(2.0, ge=1, description="growth factor of the outer steps from "
+                             "dt_first up to dt", json_schema_extra={"unit": "-"})
     method: str = Field("rosenbrock", description="collision scheme, a name of the registry "
                         "boltzphlow.integrate.INTEGRATORS (rosenbrock: matrix-free ROS2)")
     fixed_step: bool = Field(
@@ -172,11 +176,7 @@ def _guarded(call: Any) -> Any:
 def _build(cfg: SpaceConfig) -> SpatialQPPhononModel:
     space = SpaceParameters(**parameter_values(cfg, SpaceParameters))
     keywords = space.model_keywords()
-    if cfg.gap != "fixed":
-        if "gap" not in inspect.signature(SpatialQPPhononModel).parameters:
-            raise ParameterError("gap", "a self-consistent Δ(r, t) is not available in this "
-                                        "version of the spatial model; use gap = \"fixed\"")
-        keywords["gap"] = cfg.gap
+    keywords["gap"] = cfg.gap
     photon = None if cfg.photon is None else PointPhoton(**cfg.photon.model_dump())
     injection = None
     if cfg.injection is not None:
@@ -231,28 +231,18 @@ def run(cfg: SpaceConfig, context: RunContext) -> xr.Dataset:
     tags = {"model": NAME, "spectrum_points_um": json.dumps(points), "gap_mode": cfg.gap}
 
     def checkpoint(ds: xr.Dataset) -> None:
-        context.checkpoint(_described(ds).assign_attrs(tags))
+        context.checkpoint(ds.assign_attrs(tags))
 
     options: dict[str, Any] = {"rtol": s.rtol, "atol": s.atol}
     if s.fixed_step:
         options["fixed_step"] = True
-    ds = _guarded(lambda: model.evolve(t_out=times, dt=s.dt, method=s.method, resume=resume,
+    dt = s.dt if s.dt is not None else float(times[-1] - times[0]) / 100.0
+    dt_first = s.dt_first if s.dt_first is not None else dt / 20.0
+    ds = _guarded(lambda: model.evolve(t_out=times, dt=dt, dt_first=dt_first,
+                                       dt_growth=s.dt_growth, method=s.method, resume=resume,
                                        callback=checkpoint, progress=context.progress,
                                        **options))
-    return _described(ds).assign_attrs(tags)
-
-
-#: Units and long names of the coordinates the spatial model leaves bare.
-_COORDS = {"t": ("ns", "time"), "E": ("ueV", "quasiparticle energy"),
-           "omega": ("ueV", "phonon energy"), "wall": ("-", "wall of the geometry")}
-
-
-def _described(ds: xr.Dataset) -> xr.Dataset:
-    """``ds`` with ``units`` and ``long_name`` on every coordinate (the job contract)."""
-    for name, (units, long_name) in _COORDS.items():
-        if name in ds.coords:
-            ds[name].attrs = {"units": units, "long_name": long_name, **ds[name].attrs}
-    return ds
+    return ds.assign_attrs(tags)
 
 
 # --------------------------------------------------------------------------------------------

@@ -72,6 +72,7 @@ from boltzphlow.kinetics.superconductor.model import (
     QPPhononModel,
     State,
     _finite,
+    _p,
 )
 from boltzphlow.kinetics.superconductor.sources import Injection, PhotonHit
 from boltzphlow.kinetics.superconductor.spatial.geometry import Geometry, Slab, Sphere
@@ -393,7 +394,7 @@ class SpatialQPPhononModel:
                                                      f"{self._gaps.max():.5g} µeV")
         if top > self.grid.e_max:
             raise ParameterError(f"{name}.epsilon0", f"the packet at {epsilon0:g} ± {width:g} "
-                                                     f"µeV reaches above E_max = "
+                                                     f"µeV reaches above {_p('E_max')} = "
                                                      f"{self.grid.e_max:.6g} µeV")
 
     def _injection_rates(self, inj: BoundaryInjection | None) -> np.ndarray:
@@ -753,7 +754,7 @@ class SpatialQPPhononModel:
                 s, gap_work = self.update_gaps(s)
             rec.add(s, escaped, gap_work, 0.0)
         problem = self.problem()
-        outer = 0
+        outer = 0 if resume is None else int(resume.attrs.get("outer_steps", 0))
         h_next = dt if dt_first is None else min(dt_first, dt)
         if resume is not None and dt_first is not None:  # continue the growth
             h_next = min(dt, float(resume.attrs.get("outer_step_next_ns", dt)))
@@ -779,7 +780,7 @@ class SpatialQPPhononModel:
             if callback is not None:
                 part = rec.dataset(self._stats(scheme, counters, options, True, k, t1),
                                    time.perf_counter() - started, s, complete=False)
-                part.attrs.update(outer_step_next_ns=h_next)
+                part.attrs.update(outer_step_next_ns=h_next, outer_steps=outer)
                 callback(part)
             if progress is not None:
                 progress(k, times.size - 1)
@@ -962,12 +963,12 @@ class _Records:
             na = ("r", "mu_phonon", "omega") if m._angles("phonon") else ("r", "omega")
             data["f_last"] = (fa, s.f, {"units": "1", "long_name": "last QP state (angles)"})
             data["n_last"] = (na, s.n, {"units": "1", "long_name": "last phonon state"})
-        coords = {"t": ("t", t, {"units": "ns"}),
+        coords = {"t": ("t", t, {"units": "ns", "long_name": "time"}),
                   "r": ("r", np.array(m.geometry.centres), {"units": "um", "long_name":
                                                              "cell centre"}),
-                  "E": ("E", m.E, {"units": "ueV"}), "omega": ("omega", m.omega,
-                                                               {"units": "ueV"}),
-                  "wall": ("wall", walls)}
+                  "E": ("E", m.E, {"units": "ueV", "long_name": "quasiparticle energy"}),
+                  "omega": ("omega", m.omega, {"units": "ueV", "long_name": "phonon energy"}),
+                  "wall": ("wall", walls, {"units": "-", "long_name": "wall of the geometry"})}
         ds = xr.Dataset(data, coords=coords)
         mat = m.material
         ds.attrs.update(model="superconductor-spatial", material=mat.name,
