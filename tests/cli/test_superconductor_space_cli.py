@@ -89,6 +89,25 @@ def test_run_writes_units_balance_and_figures_that_hold_data(tmp_path, capsys, f
     assert "bookkeeping drift" in out and "lower" in out and "upper" in out
 
 
+def test_self_consistent_gap_through_the_config(tmp_path, capsys):
+    """``gap = "self-consistent"``: the gap per cell is an output, the photon's QPs lower it
+    where they are from the start (by 2.7e-4 µeV on this small grid), the exchange with the
+    condensate is booked, and inside + escaped − injected − gap exchange stays constant."""
+    code, _, err = run_cli(["run", "al_strip_trapping", "-o", str(tmp_path), "-q",
+                            *SMALL_ARGS, "--set", "gap=self-consistent"], capsys)
+    assert code == 0, err
+    ds = results.load(tmp_path / "al_strip_trapping.nc")
+    assert ds.attrs["gap_mode"] == "self-consistent" and ds.gap.attrs["units"] == "ueV"
+    gap = ds.gap.values
+    photon_cell = int(np.argmin(np.abs(ds.r.values - 60.0)))
+    assert gap[0].argmin() == photon_cell and gap[0, photon_cell] < gap[0, -1]
+    assert np.any(gap[-1] != gap[0])
+    assert ds.gap_exchange.values[-1] != 0
+    total = (ds.total_energy + ds.energy_escaped - ds.energy_injected
+             - ds.gap_exchange).values
+    assert np.max(np.abs(total - total[0])) <= 1e-8 * total[0]
+
+
 def test_frames_one_numbered_png_per_output_time(tmp_path, capsys, figures, toy_config):
     """``plot --frames`` writes one frame per output time, numbered from 0000, each holding
     data; a model whose plot draws no frames is refused in one line (exit 2)."""
