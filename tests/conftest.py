@@ -1,4 +1,5 @@
-"""Shared fixtures: a toy job (exponential decay) registered for the duration of a test."""
+"""Shared fixtures: a toy job (exponential decay) registered for the duration of a test, and
+random tight-binding models for the band and geometry tests."""
 
 from __future__ import annotations
 
@@ -13,8 +14,8 @@ import pytest
 import xarray as xr
 from pydantic import Field
 
+from boltzphlow import bands, jobs
 from boltzphlow import config as config_module
-from boltzphlow import jobs
 from boltzphlow.jobs import Job, RunContext
 from boltzphlow.plotting import save_figure, sweep_dims
 from boltzphlow.schema import ConfigModel, Quantity
@@ -242,3 +243,21 @@ def config_of(path: Path):
     from boltzphlow.config import validate_config
 
     return validate_config(tomllib.loads(path.read_text(encoding="utf-8")))[1]
+
+
+def random_tight_binding(n_bands: int, dim: int, seed: int = 0, *,
+                         distorted: bool = False) -> bands.TightBinding:
+    """A random Hermitian tight-binding model (generic: no symmetry, no degeneracy) with
+    nearest-neighbour hoppings and random orbital positions; ``distorted`` also draws a
+    lattice ``1 + 0.2 N(0, 1)`` instead of the identity."""
+    rng = np.random.default_rng(seed)
+    a = rng.normal(size=(n_bands, n_bands)) + 1j * rng.normal(size=(n_bands, n_bands))
+    table = {(0,) * dim: a + a.conj().T}
+    for axis in range(dim):
+        r = [0] * dim
+        r[axis] = 1
+        t = rng.normal(size=(n_bands, n_bands)) + 1j * rng.normal(size=(n_bands, n_bands))
+        table[tuple(r)] = t
+        table[tuple(-x for x in r)] = t.conj().T
+    lattice = np.eye(dim) + 0.2 * rng.normal(size=(dim, dim)) if distorted else np.eye(dim)
+    return bands.TightBinding(lattice, table, rng.uniform(size=(n_bands, dim)))

@@ -11,25 +11,14 @@ import boltzphlow.bands as bands
 from boltzphlow.bands.hamiltonian import BlochHamiltonian
 from boltzphlow.errors import InputError
 from boltzphlow.grids.kmesh import KMesh, as_kmesh
+from conftest import random_tight_binding as shared_random_tight_binding
 
 RNG = np.random.default_rng(1234)
 
 
 def random_tight_binding(n_bands: int, dim: int, seed: int = 0) -> bands.TightBinding:
-    """A random Hermitian tight-binding model with nearest-neighbour hoppings and positions."""
-    rng = np.random.default_rng(seed)
-    table = {}
-    onsite = rng.normal(size=(n_bands, n_bands)) + 1j * rng.normal(size=(n_bands, n_bands))
-    table[(0,) * dim] = onsite + onsite.conj().T
-    for axis in range(dim):
-        r = [0] * dim
-        r[axis] = 1
-        t = rng.normal(size=(n_bands, n_bands)) + 1j * rng.normal(size=(n_bands, n_bands))
-        table[tuple(r)] = t
-        table[tuple(-x for x in r)] = t.conj().T
-    lattice = np.eye(dim) + 0.2 * rng.normal(size=(dim, dim))
-    positions = rng.uniform(size=(n_bands, dim))
-    return bands.TightBinding(lattice, table, positions)
+    """A random model on a distorted lattice (:func:`conftest.random_tight_binding`)."""
+    return shared_random_tight_binding(n_bands, dim, seed, distorted=True)
 
 
 class TestTightBinding:

@@ -22,22 +22,14 @@ import boltzphlow.bands as bands
 import boltzphlow.geometry as geo
 import boltzphlow.observables as tr
 from boltzphlow.geometry.nodes import node_quadrature
+from conftest import random_tight_binding
 
 RNG = np.random.default_rng(3232)
 
 
 def random_model(n_bands: int, dim: int, seed: int) -> bands.TightBinding:
     """Random nearest-neighbour tight-binding model (generic, no symmetry, no degeneracy)."""
-    rng = np.random.default_rng(seed)
-    a = rng.normal(size=(n_bands, n_bands)) + 1j * rng.normal(size=(n_bands, n_bands))
-    table = {(0,) * dim: a + a.conj().T}
-    for axis in range(dim):
-        r = [0] * dim
-        r[axis] = 1
-        t = rng.normal(size=(n_bands, n_bands)) + 1j * rng.normal(size=(n_bands, n_bands))
-        table[tuple(r)] = t
-        table[tuple(-x for x in r)] = t.conj().T
-    return bands.TightBinding(np.eye(dim), table, rng.uniform(size=(n_bands, dim)))
+    return random_tight_binding(n_bands, dim, seed)
 
 
 def z_times_force(h, k, efield, bfield, charge):

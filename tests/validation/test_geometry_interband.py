@@ -8,21 +8,14 @@ import pytest
 
 import boltzphlow.bands as bands
 import boltzphlow.geometry as geo
+from conftest import random_tight_binding
 
 RNG = np.random.default_rng(2024)
 
 
 def random_model(n_bands: int, dim: int, seed: int) -> bands.TightBinding:
-    rng = np.random.default_rng(seed)
-    a = rng.normal(size=(n_bands, n_bands)) + 1j * rng.normal(size=(n_bands, n_bands))
-    table = {(0,) * dim: a + a.conj().T}
-    for axis in range(dim):
-        r = [0] * dim
-        r[axis] = 1
-        t = rng.normal(size=(n_bands, n_bands)) + 1j * rng.normal(size=(n_bands, n_bands))
-        table[tuple(r)] = t
-        table[tuple(-x for x in r)] = t.conj().T
-    return bands.TightBinding(np.eye(dim), table, rng.uniform(size=(n_bands, dim)))
+    """Random nearest-neighbour tight-binding model (generic, no symmetry, no degeneracy)."""
+    return random_tight_binding(n_bands, dim, seed)
 
 
 @pytest.mark.parametrize("n_bands", [2, 3, 4, 5])

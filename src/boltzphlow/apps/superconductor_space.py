@@ -23,6 +23,7 @@ import numpy as np
 import xarray as xr
 from pydantic import Field, field_validator
 
+from boltzphlow.apps import superconductor
 from boltzphlow.apps.superconductor import _last_finite, _pick_times, _positive_line
 from boltzphlow.jobs import Job, RunContext, resume_refusal
 from boltzphlow.kinetics.superconductor.model import ParameterError, parameter_names
@@ -63,9 +64,9 @@ InjectionConfig = config_model(
     doc="Continuous QP injection through a wall at ``epsilon0`` (optional).")
 
 
-class RunConfig(ConfigModel):
-    """Output times: 0, then ``n_out − 1`` times up to ``t_end``; also the frames of
-    ``boltzphlow plot --frames``."""
+class RunConfig(superconductor.RunConfig):
+    """Output times: 0, then ``n_out − 1`` times up to ``t_end`` (the 0-D job's keys with
+    defaults for a spatial run); also the frames of ``boltzphlow plot --frames``."""
 
     t_end: Quantity("ns", positive=True) = Field(100.0, description="final time")
     n_out: int = Field(21, ge=2, description="number of output times, t = 0 included (at "
@@ -73,9 +74,6 @@ class RunConfig(ConfigModel):
     spacing: Literal["linear", "log"] = Field(
         "linear", description="linear, or log (0, then geometric from t_first)",
         json_schema_extra={"unit": "-"})
-    t_first: Quantity("ns", positive=True) | None = Field(
-        None, description="first output time after 0 with log spacing (none: 10 ps, or "
-                          "t_end/1e4 when earlier)")
 
 
 class SolverConfig(ConfigModel):

@@ -444,17 +444,18 @@ class SpatialQPPhononModel:
     # ------------------------------------------------------------------ basics
     @property
     def E(self) -> np.ndarray:
-        """QP bin centres (µeV)."""
-        return self.grid.energies
+        """QP bin centres (µeV), those of the 0-D model of every cell."""
+        return self.local.E
 
     @property
     def omega(self) -> np.ndarray:
         """Phonon energies (µeV)."""
-        return self.grid.omega
+        return self.local.omega
 
     @property
     def N0(self) -> float:
-        return self.material.N0
+        """Single-spin DOS at E_F, 1/(µeV µm³)."""
+        return self.local.N0
 
     @property
     def cells(self) -> int:
