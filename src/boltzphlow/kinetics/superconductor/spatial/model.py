@@ -185,6 +185,14 @@ class _CellsProblem:
             r = self.op.rates(f, n, terms=False)
         return np.concatenate([(r.f + self.source).ravel(), r.n.ravel()])
 
+    def rhs_and_loss(self, t: float, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The rates and the loss frequencies of every component (for the positivity-
+        preserving time relaxation of Li §2.2, ``method="relaxation"``)."""
+        f, n = self.split(y)
+        r = self.op.rates(f, n, terms=True)
+        return (np.concatenate([(r.f + self.source).ravel(), r.n.ravel()]),
+                np.concatenate([r.loss_f.ravel(), r.loss_n.ravel()]))
+
     def jacobian(self, t: float, y: np.ndarray) -> BlockOperator:
         lin = self.linearization(y)
         C, nq, M = self.cells, self.nq, self.nph
