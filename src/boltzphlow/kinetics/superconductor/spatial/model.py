@@ -74,8 +74,10 @@ from boltzphlow.kinetics.superconductor.model import (
     _finite,
     _p,
 )
+from boltzphlow.kinetics.superconductor.parameters import FilmParameters, GridParameters
 from boltzphlow.kinetics.superconductor.sources import Injection, PhotonHit
 from boltzphlow.kinetics.superconductor.spatial.geometry import Geometry, Slab, Sphere
+from boltzphlow.kinetics.superconductor.spatial.parameters import SpaceParameters as _S
 from boltzphlow.kinetics.superconductor.spatial.transport import (
     Diffusion,
     Streaming,
@@ -264,17 +266,22 @@ class SpatialQPPhononModel:
     film at ``T_bath`` is stationary; both directions are recorded (``*_inflow``).
     """
 
-    def __init__(self, material: Material | str, geometry: str | Geometry = "sphere", *,
-                 radius: float | None = None, length: float | None = None, cells: int = 100,
-                 T_bath: float = 0.1, energy_step: float = 2.0, E_max: float = 1500.0,
-                 omega_max: float | None = None, delta: float | np.ndarray | None = None,
-                 qp_transport: str = "diffusive", phonon_transport: str = "diffusive",
-                 n_angles: int = 8, fermi_velocity: float | None = None,
-                 sound_velocity: float | None = None, qp_mean_free_path: float = 0.1,
-                 phonon_mean_free_path: float = 1.0, qp_boundary: Any = "reflecting",
-                 phonon_boundary: Any = "reflecting", qp_transmission: Any = None,
-                 phonon_transmission: Any = None, photon: PointPhoton | None = None,
-                 injection: BoundaryInjection | None = None, gap: str = "fixed") -> None:
+    def __init__(self, material: Material | str,
+                 geometry: str | Geometry = _S.geometry, *,
+                 radius: float | None = None, length: float | None = None,
+                 cells: int = _S.cells, T_bath: float = FilmParameters.T_bath,
+                 energy_step: float = GridParameters.energy_step,
+                 E_max: float = GridParameters.E_max, omega_max: float | None = None,
+                 delta: float | np.ndarray | None = None,
+                 qp_transport: str = _S.qp_transport,
+                 phonon_transport: str = _S.phonon_transport, n_angles: int = _S.n_angles,
+                 fermi_velocity: float | None = None, sound_velocity: float | None = None,
+                 qp_mean_free_path: float = _S.qp_mean_free_path,
+                 phonon_mean_free_path: float = _S.phonon_mean_free_path,
+                 qp_boundary: Any = _S.qp_boundary, phonon_boundary: Any = _S.phonon_boundary,
+                 qp_transmission: Any = None, phonon_transmission: Any = None,
+                 photon: PointPhoton | None = None, injection: BoundaryInjection | None = None,
+                 gap: str = FilmParameters.gap) -> None:
         mat = load_material(material) if isinstance(material, str) else material
         if not isinstance(mat, Material):
             raise ParameterError("material", "must be a Material or a built-in name")
