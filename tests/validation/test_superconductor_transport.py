@@ -373,6 +373,9 @@ def test_diffusion_positive_and_conservative_under_large_steps():
 @settings(max_examples=25, deadline=None)
 @given(st.floats(1e-4, 1e4), st.integers(0, 2**31 - 1))
 def test_diffusion_positivity_property(dt, seed):
+    """Positive and conservative at any step.  Conservation holds to the round-off of TR-BDF2's
+    explicit trapezoidal half, whose terms grow as dt × the wall rate (≤ v/Δr = 2/0.15 µm):
+    the bound 1e-12 + 4ε (v/Δr) dt (measured 1.1e-12 at dt = 8914, 1.7e-15 at dt = 100)."""
     rng = np.random.default_rng(seed)
     g = Sphere(3.0, 20)
     f = rng.random((20, 4)) * (rng.random((20, 4)) < 0.3)
@@ -380,7 +383,8 @@ def test_diffusion_positivity_property(dt, seed):
                    speed=2.0)
     r = op.step(f, dt)
     assert r.f.min() >= 0
-    np.testing.assert_allclose(op.number(r.f) + r.outflow[0], op.number(f), rtol=1e-12,
+    rtol = 1e-12 + 4 * np.finfo(float).eps * (2.0 / g.widths.min()) * dt
+    np.testing.assert_allclose(op.number(r.f) + r.outflow[0], op.number(f), rtol=rtol,
                                atol=1e-14 * op.number(f).max())
 
 
