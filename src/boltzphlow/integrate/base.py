@@ -140,6 +140,7 @@ class Counters:
     nlu: int = 0
     steps: int = 0
     rejected: int = 0
+    linear_iterations: int = 0  # Krylov iterations of matrix-free implicit stages
 
 
 @dataclass
@@ -369,7 +370,8 @@ class IntegrationResult:
         c = self.counters
         return SolverStats(method=self.method, success=self.success, message=self.message,
                            nfev=c.nfev, njev=c.njev, nlu=c.nlu, steps=c.steps,
-                           rejected=c.rejected, options=dict(self.options))
+                           rejected=c.rejected, linear_iterations=c.linear_iterations,
+                           options=dict(self.options))
 
 
 SegmentCallback = Callable[[int, float, np.ndarray, float], None]

@@ -441,8 +441,7 @@ class Rosenbrock(Integrator):
                 return np.zeros(n)
             out = gmres(A, b / sc, M, rtol=self.linear_rtol, restart=int(self.linear_restart),
                         max_restarts=int(self.linear_max_restarts))
-            counters.linear_iterations = getattr(counters, "linear_iterations", 0) + \
-                out.iterations
+            counters.linear_iterations += out.iterations
             return sc * out.x if out.converged else np.full(n, np.nan)
 
         return solve

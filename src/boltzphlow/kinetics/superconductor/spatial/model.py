@@ -826,7 +826,7 @@ class SpatialQPPhononModel:
                t: float) -> SolverStats:
         return SolverStats(scheme.name, ok, f"reached t = {t:g} ns", nfev=c.nfev, njev=c.njev,
                            nlu=c.nlu, steps=c.steps, rejected=c.rejected,
-                           linear_iterations=int(getattr(c, "linear_iterations", 0)),
+                           linear_iterations=c.linear_iterations,
                            options=dict(options))
 
     def _check_state(self, s: SpatialState) -> None:
