@@ -64,6 +64,7 @@ from boltzphlow.integrate.base import Counters
 from boltzphlow.integrate.linear import BlockOperator
 from boltzphlow.kinetics.superconductor import gap as gapmod
 from boltzphlow.kinetics.superconductor.collisions import CollisionOperator, Linearization
+from boltzphlow.kinetics.superconductor.dos import xi_of_energy
 from boltzphlow.kinetics.superconductor.materials import Material
 from boltzphlow.kinetics.superconductor.materials import material as load_material
 from boltzphlow.kinetics.superconductor.model import (
@@ -1017,11 +1018,6 @@ GAP_RESIDUAL = 1e-13
 GAP_BRACKETS = (1e-4, 1e-3, 1e-2, 0.1, 0.5, 0.9)
 
 
-def _xi(edges: np.ndarray, gaps: np.ndarray) -> np.ndarray:
-    """``ξ(E) = √(E² − Δ²)`` (0 below Δ) at the bin edges, one row per gap."""
-    return np.sqrt(np.clip(edges * edges - gaps[:, None] ** 2, 0.0, None))
-
-
 def _carry(edges: np.ndarray, old: np.ndarray, f: np.ndarray,
            new: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Occupations ``f`` (rows, bins) on the bins of the gaps ``old`` carried to the bins of
@@ -1033,8 +1029,8 @@ def _carry(edges: np.ndarray, old: np.ndarray, f: np.ndarray,
     is positive and exact relative to the local occupation (no difference of cumulative sums
     over the whole range, whose round-off would swamp a small high-energy tail).  Returns the
     new ``f`` and the new bins' ξ edges."""
-    xp = _xi(edges, old)                    # (R, n + 1) old knots, non-decreasing per row
-    x = _xi(edges, new)                     # new knots
+    xp = xi_of_energy(edges, old[:, None])  # (R, n + 1) old knots, non-decreasing per row
+    x = xi_of_energy(edges, new[:, None])   # new knots
     R, n1 = xp.shape
     n = n1 - 1
     cum = np.zeros((R, n1))

@@ -30,6 +30,7 @@ import numpy as np
 from scipy.linalg.lapack import dpttrf, dpttrs
 
 from boltzphlow.errors import SolverError, check_positive
+from boltzphlow.kinetics.superconductor.dos import bin_states
 from boltzphlow.kinetics.superconductor.spatial.geometry import Geometry
 
 __all__ = ["Diffusion", "Streaming", "TransportStep", "Wall", "qp_bin_velocity",
@@ -98,7 +99,7 @@ def qp_bin_velocity(edges: np.ndarray, delta: np.ndarray | float,
     e = np.asarray(edges, dtype=float)
     D = np.asarray(delta, dtype=float)
     lo, hi = e[:-1], e[1:]
-    states = np.diff(np.sqrt(np.clip(e * e - D * D, 0.0, None)), axis=-1)
+    states = bin_states(e, D)
     above = np.clip(hi - np.maximum(lo, D), 0.0, None)
     return vF * np.divide(above, states, out=np.zeros_like(states), where=states > 0)
 
