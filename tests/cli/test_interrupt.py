@@ -387,7 +387,7 @@ def test_real_ctrl_c_during_start_up_imports(tmp_path):
     process.send_signal(signal.SIGINT)
     code, _, err = _finish(process)
     lines = [line for line in err.splitlines() if not line.startswith("import time:")]
-    assert (code, lines) == (130, ["boltzphlow: interrupted"])
+    assert (code, lines) == (130, ["boltzphlow: interrupted"]), "\n".join(lines)
     assert not (tmp_path / "out").exists()  # stopped before its first checkpoint
 
 
